@@ -1,0 +1,37 @@
+// Opaque, tamper-evident page tokens (AIP-158). A token carries the cursor of
+// the next page and is bound to the request it continues (method and filter):
+// a token that was altered, forged, or sent with a different filter is
+// INVALID_ARGUMENT. Tokens are signed with HMAC-SHA256 under a secret that a
+// service keeps in its own database, so they survive restarts.
+#ifndef VLA_SERVICES_COMMON_PAGE_TOKEN_H_
+#define VLA_SERVICES_COMMON_PAGE_TOKEN_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+
+namespace vla {
+
+class PageTokenCodec {
+ public:
+  explicit PageTokenCodec(std::string secret) : secret_(std::move(secret)) {}
+
+  // `scope` names what the token continues (e.g. "ListVlas\n<filter>").
+  std::string Encode(absl::string_view scope, absl::string_view cursor) const;
+
+  // The cursor of `token`; "" for an empty token (the first page).
+  absl::StatusOr<std::string> Decode(absl::string_view scope,
+                                     absl::string_view token) const;
+
+ private:
+  std::string Mac(absl::string_view payload) const;
+  std::string secret_;
+};
+
+// 32 random bytes from the system's CSPRNG, for a new PageTokenCodec secret.
+std::string NewRandomSecret();
+
+}  // namespace vla
+
+#endif  // VLA_SERVICES_COMMON_PAGE_TOKEN_H_

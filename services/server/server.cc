@@ -1,0 +1,80 @@
+#include "services/server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/log.h"
+#include "services/common/status_util.h"
+#include "services/server/modules.h"
+
+namespace vla {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.services.empty()) {
+    return absl::InvalidArgumentError("services: at least one service is required");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data_dir: cannot create ", options.data_dir, ": ", ec.message()));
+  }
+  auto server = std::unique_ptr<Server>(new Server());
+  server->options_ = options;
+  for (const std::string& name : options.services) {
+    VLA_ASSIGN_OR_RETURN(auto module, MakeModule(name, options));
+    server->modules_.push_back(std::move(module));
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  for (auto& module : server->modules_) builder.RegisterService(module->service());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot listen on ", options.listen));
+  }
+  auto* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  for (size_t i = 0; i < server->modules_.size(); ++i) {
+    health->SetServingStatus(server->modules_[i]->grpc_service_name(), true);
+    health->SetServingStatus(options.services[i], true);
+  }
+  auto self = server->InProcessChannel();
+  for (auto& module : server->modules_) VLA_RETURN_IF_ERROR(module->Start(self));
+  return server;
+}
+
+Server::~Server() {
+  Shutdown();
+  Wait();
+}
+
+std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+void Server::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    if (server_ == nullptr) return;
+    Log(LogLevel::kInfo, "shutting down",
+        {{"grace", absl::FormatDuration(options_.shutdown_grace)}});
+    server_->GetHealthCheckService()->Shutdown();
+    for (auto& module : modules_) module->BeginShutdown();
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoSeconds(options_.shutdown_grace));
+  });
+}
+
+void Server::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace vla

@@ -1,0 +1,89 @@
+// The server runner: hosts any subset of the services (vmdb, evaluator,
+// okr-status) on one gRPC port, with health (overall and per service),
+// reflection and graceful shutdown.
+//
+//   ServerOptions options;
+//   options.listen = "127.0.0.1:0";
+//   options.data_dir = "/tmp/vla";
+//   VLA_ASSIGN_OR_RETURN(auto server, Server::Start(options));
+//   ... server->port() ...
+//   server->Shutdown();
+#ifndef VLA_SERVICES_SERVER_SERVER_H_
+#define VLA_SERVICES_SERVER_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/common/clock.h"
+
+namespace vla {
+
+// The service names accepted by --services.
+inline const std::vector<std::string>& AllServiceNames() {
+  static const auto* const names =
+      new std::vector<std::string>{"vmdb", "evaluator", "okr-status"};
+  return *names;
+}
+
+struct ServerOptions {
+  // HOST:PORT; port 0 picks a free port (see Server::port()).
+  std::string listen = "127.0.0.1:50051";
+  // Folder for the services' SQLite files; created if missing.
+  std::string data_dir = "data";
+  // Subset of AllServiceNames().
+  std::vector<std::string> services = AllServiceNames();
+  // How long Shutdown waits for calls in flight before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  const Clock* clock = Clock::Real();
+};
+
+// One hosted service: its gRPC service plus what it needs to start and stop.
+class ServiceModule {
+ public:
+  virtual ~ServiceModule() = default;
+  // Full gRPC service name, e.g. "vla.v1.VmdbService".
+  virtual std::string grpc_service_name() const = 0;
+  virtual grpc::Service* service() = 0;
+  // Called once the server listens; `self` reaches this server in-process.
+  virtual absl::Status Start(std::shared_ptr<grpc::Channel> self) {
+    (void)self;
+    return absl::OkStatus();
+  }
+  // Ends the module's streams; called before the gRPC server shuts down.
+  virtual void BeginShutdown() {}
+};
+
+class Server {
+ public:
+  // Opens the data folder, builds the modules and starts listening.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();
+
+  int port() const { return port_; }
+  // A channel to this server that bypasses the network.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+  // Health goes NOT_SERVING, streams end, calls in flight get the grace
+  // period, then the server stops. Idempotent; safe from any thread.
+  void Shutdown();
+  // Blocks until Shutdown has completed.
+  void Wait();
+
+ private:
+  Server() = default;
+
+  ServerOptions options_;
+  std::vector<std::unique_ptr<ServiceModule>> modules_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace vla
+
+#endif  // VLA_SERVICES_SERVER_SERVER_H_

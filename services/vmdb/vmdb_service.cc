@@ -1,0 +1,184 @@
+#include "services/vmdb/vmdb_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "services/common/status_util.h"
+
+namespace vla::vmdb {
+namespace {
+
+// Answers a unary call inline.
+template <typename Fn>
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(fn()));
+  return reactor;
+}
+
+// Answers a unary call from the writer pool.
+template <typename Fn>
+grpc::ServerUnaryReactor* ReplyFrom(Executor* executor,
+                                    grpc::CallbackServerContext* ctx, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor->Submit([reactor, fn = std::move(fn)] {
+    reactor->Finish(ToGrpcStatus(fn()));
+  });
+  return reactor;
+}
+
+// Streams the change log from a revision, then live changes. One write is
+// in flight at a time; when caught up it waits for OnCommitted.
+class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
+                                  public ChangeListener {
+ public:
+  WatchChangesReactor(VmdbCore* core, int64_t since)
+      : core_(core), last_revision_(since) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (since < 0) {
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "since_revision: must not be negative"));
+      return;
+    }
+    subscribed_ = core_->Subscribe(this);
+    if (!subscribed_) closing_ = true;
+    PumpLocked();
+  }
+
+  void OnCommitted(int64_t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    PumpLocked();
+  }
+
+  void OnClosed() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    PumpLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    pending_.pop_front();
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    PumpLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (!writing_) FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    if (subscribed_) core_->Unsubscribe(this);
+    delete this;
+  }
+
+ private:
+  void PumpLocked() {
+    if (finished_ || writing_) return;
+    if (cancelled_) {
+      FinishLocked(grpc::Status::CANCELLED);
+      return;
+    }
+    if (pending_.empty() && !closing_) {
+      auto changes = core_->ChangesSince(last_revision_, 256);
+      if (!changes.ok()) {
+        FinishLocked(ToGrpcStatus(changes.status()));
+        return;
+      }
+      for (v1::Change& c : *changes) {
+        last_revision_ = c.revision();
+        pending_.push_back(std::move(c));
+      }
+    }
+    if (pending_.empty()) {
+      if (closing_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  "server shutting down; resume from the last "
+                                  "revision received"));
+      }
+      return;  // Caught up: OnCommitted wakes us.
+    }
+    writing_ = true;
+    StartWrite(&pending_.front());
+  }
+
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  VmdbCore* const core_;
+  std::mutex mu_;
+  int64_t last_revision_;
+  std::deque<v1::Change> pending_;
+  bool subscribed_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+#define VLA_VMDB_STANDARD_METHODS_IMPL(R, Rs, field)                          \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Create##R(                       \
+      grpc::CallbackServerContext* ctx, const v1::Create##R##Request* req,    \
+      v1::R* resp) {                                                          \
+    return ReplyFrom(writer_, ctx, [this, req, resp] {                        \
+      return core_->Create(req->field##_id(), req->field(), req->request_id(), \
+                           resp);                                             \
+    });                                                                       \
+  }                                                                           \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Get##R(                          \
+      grpc::CallbackServerContext* ctx, const v1::Get##R##Request* req,       \
+      v1::R* resp) {                                                          \
+    return Reply(ctx, [&] { return core_->Get(req->name(), resp); });         \
+  }                                                                           \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::List##Rs(                        \
+      grpc::CallbackServerContext* ctx, const v1::List##Rs##Request* req,     \
+      v1::List##Rs##Response* resp) {                                         \
+    return Reply(ctx, [&] {                                                   \
+      return core_->List(req->page_size(), req->page_token(), req->filter(),  \
+                         resp);                                               \
+    });                                                                       \
+  }                                                                           \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Update##R(                       \
+      grpc::CallbackServerContext* ctx, const v1::Update##R##Request* req,    \
+      v1::R* resp) {                                                          \
+    return ReplyFrom(writer_, ctx, [this, req, resp] {                        \
+      return core_->Update(req->field(), req->update_mask(), resp);           \
+    });                                                                       \
+  }                                                                           \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Delete##R(                       \
+      grpc::CallbackServerContext* ctx, const v1::Delete##R##Request* req,    \
+      google::protobuf::Empty*) {                                             \
+    return ReplyFrom(writer_, ctx, [this, req] {                              \
+      return core_->Delete(v1::R::descriptor(), req->name(), req->etag());    \
+    });                                                                       \
+  }
+VLA_VMDB_STANDARD_METHODS_IMPL(Team, Teams, team)
+VLA_VMDB_STANDARD_METHODS_IMPL(ValueStream, ValueStreams, value_stream)
+VLA_VMDB_STANDARD_METHODS_IMPL(Kvi, Kvis, kvi)
+VLA_VMDB_STANDARD_METHODS_IMPL(Vla, Vlas, vla)
+VLA_VMDB_STANDARD_METHODS_IMPL(Objective, Objectives, objective)
+#undef VLA_VMDB_STANDARD_METHODS_IMPL
+
+grpc::ServerUnaryReactor* VmdbServiceImpl::ListVlaRevisions(
+    grpc::CallbackServerContext* ctx, const v1::ListVlaRevisionsRequest* req,
+    v1::ListVlaRevisionsResponse* resp) {
+  return Reply(ctx, [&] { return core_->ListVlaRevisions(req->name(), resp); });
+}
+
+grpc::ServerWriteReactor<v1::Change>* VmdbServiceImpl::WatchChanges(
+    grpc::CallbackServerContext*, const v1::WatchChangesRequest* req) {
+  return new WatchChangesReactor(core_, req->since_revision());
+}
+
+}  // namespace vla::vmdb

@@ -1,0 +1,330 @@
+#include "services/vmdb/vmdb_store.h"
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/page_token.h"
+#include "services/common/sqlite_util.h"
+
+namespace vla::vmdb {
+namespace {
+
+// Schema migrations, in order; never edit a released one, append instead.
+const std::vector<std::string>& Migrations() {
+  static const auto* const m = new std::vector<std::string>{
+      R"sql(
+        CREATE TABLE resources (
+          collection TEXT NOT NULL,
+          id         TEXT NOT NULL,
+          data       BLOB NOT NULL,
+          PRIMARY KEY (collection, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE refs (
+          to_name   TEXT NOT NULL,
+          from_name TEXT NOT NULL,
+          field     TEXT NOT NULL,
+          PRIMARY KEY (to_name, from_name, field)
+        ) WITHOUT ROWID;
+        CREATE INDEX refs_by_from ON refs (from_name);
+        CREATE TABLE changes (
+          revision INTEGER PRIMARY KEY,
+          kind     INTEGER NOT NULL,
+          name     TEXT NOT NULL,
+          data     BLOB NOT NULL
+        );
+        CREATE INDEX changes_by_name ON changes (name, revision);
+        CREATE TABLE requests (
+          request_key TEXT PRIMARY KEY,
+          response    BLOB NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE meta (
+          key   TEXT PRIMARY KEY,
+          value BLOB NOT NULL
+        ) WITHOUT ROWID;
+      )sql",
+  };
+  return *m;
+}
+
+std::pair<std::string, std::string> SplitName(absl::string_view name) {
+  const size_t slash = name.find('/');
+  if (slash == absl::string_view::npos) return {std::string(name), ""};
+  return {std::string(name.substr(0, slash)),
+          std::string(name.substr(slash + 1))};
+}
+
+void BindBlob(SQLite::Statement& st, int index, const std::string& data) {
+  st.bind(index, data.data(), static_cast<int>(data.size()));
+}
+
+// A reader connection with its prepared statements.
+struct Reader {
+  explicit Reader(const std::string& path)
+      : db(OpenReader(path)),
+        get(*db, "SELECT data FROM resources WHERE collection = ? AND id = ?"),
+        list(*db,
+             "SELECT id, data FROM resources WHERE collection = ? AND id > ? "
+             "ORDER BY id LIMIT ?"),
+        referrers(*db,
+                  "SELECT from_name, field FROM refs WHERE to_name = ? "
+                  "ORDER BY from_name, field LIMIT ?"),
+        request(*db, "SELECT response FROM requests WHERE request_key = ?"),
+        changes(*db,
+                "SELECT revision, kind, name, data FROM changes "
+                "WHERE revision > ? ORDER BY revision LIMIT ?"),
+        history(*db,
+                "SELECT data FROM changes WHERE name = ? AND kind != ? "
+                "ORDER BY revision") {}
+
+  std::unique_ptr<SQLite::Database> db;
+  SQLite::Statement get, list, referrers, request, changes, history;
+};
+
+// Resets a statement when a read is done (or throws), so that it holds no
+// read snapshot between calls.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(SQLite::Statement& st) : st_(st) {}
+  ~ResetOnExit() {
+    try {
+      st_.reset();
+      st_.clearBindings();
+    } catch (...) {
+    }
+  }
+
+ private:
+  SQLite::Statement& st_;
+};
+
+class SqliteVmdbStore final : public VmdbStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<VmdbStore>> Open(const std::string& path,
+                                                         int readers) {
+    auto store = std::unique_ptr<SqliteVmdbStore>(new SqliteVmdbStore());
+    try {
+      store->db_ = OpenWriter(path);
+      if (auto s = Migrate(*store->db_, Migrations()); !s.ok()) return s;
+      SQLite::Statement get_secret(*store->db_,
+                                   "SELECT value FROM meta WHERE key = 'page_secret'");
+      if (get_secret.executeStep()) {
+        store->secret_ = get_secret.getColumn(0).getString();
+      } else {
+        store->secret_ = NewRandomSecret();
+        SQLite::Statement put(*store->db_,
+                              "INSERT INTO meta (key, value) VALUES ('page_secret', ?)");
+        BindBlob(put, 1, store->secret_);
+        put.exec();
+      }
+      store->last_revision_ =
+          store->db_->execAndGet("SELECT COALESCE(MAX(revision), 0) FROM changes")
+              .getInt64();
+      store->PrepareWriterStatements();
+      for (int i = 0; i < readers; ++i) {
+        store->readers_.Add(std::make_unique<Reader>(path));
+      }
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, absl::StrCat("opening ", path));
+    }
+    return std::unique_ptr<VmdbStore>(std::move(store));
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view name) override {
+    auto r = readers_.Acquire();
+    try {
+      ResetOnExit reset(r->get);
+      const auto [collection, id] = SplitName(name);
+      r->get.bind(1, collection);
+      r->get.bind(2, id);
+      if (!r->get.executeStep()) return std::optional<std::string>();
+      return std::optional<std::string>(r->get.getColumn(0).getString());
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading a resource");
+    }
+  }
+
+  absl::StatusOr<std::vector<StoredResource>> List(absl::string_view collection,
+                                                   absl::string_view after_id,
+                                                   int limit) override {
+    auto r = readers_.Acquire();
+    try {
+      ResetOnExit reset(r->list);
+      r->list.bind(1, std::string(collection));
+      r->list.bind(2, std::string(after_id));
+      r->list.bind(3, limit);
+      std::vector<StoredResource> out;
+      while (r->list.executeStep()) {
+        out.push_back({r->list.getColumn(0).getString(),
+                       r->list.getColumn(1).getString()});
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "listing resources");
+    }
+  }
+
+  absl::StatusOr<std::vector<Reference>> Referrers(absl::string_view name,
+                                                   int limit) override {
+    auto r = readers_.Acquire();
+    try {
+      ResetOnExit reset(r->referrers);
+      r->referrers.bind(1, std::string(name));
+      r->referrers.bind(2, limit);
+      std::vector<Reference> out;
+      while (r->referrers.executeStep()) {
+        out.push_back({r->referrers.getColumn(1).getString(),
+                       r->referrers.getColumn(0).getString()});
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading references");
+    }
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindRequest(
+      absl::string_view request_key) override {
+    auto r = readers_.Acquire();
+    try {
+      ResetOnExit reset(r->request);
+      r->request.bind(1, std::string(request_key));
+      if (!r->request.executeStep()) return std::optional<std::string>();
+      return std::optional<std::string>(r->request.getColumn(0).getString());
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading a request id");
+    }
+  }
+
+  absl::StatusOr<int64_t> Apply(const Mutation& m) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    const std::string name = absl::StrCat(m.collection, "/", m.id);
+    const int64_t revision = last_revision_ + 1;
+    try {
+      SQLite::Transaction tx(*db_);
+      if (m.kind == v1::CHANGE_KIND_DELETED) {
+        Run(*delete_resource_, [&](SQLite::Statement& st) {
+          st.bind(1, m.collection);
+          st.bind(2, m.id);
+        });
+      } else {
+        Run(*upsert_resource_, [&](SQLite::Statement& st) {
+          st.bind(1, m.collection);
+          st.bind(2, m.id);
+          BindBlob(st, 3, m.data);
+        });
+      }
+      Run(*delete_refs_, [&](SQLite::Statement& st) { st.bind(1, name); });
+      if (m.kind != v1::CHANGE_KIND_DELETED) {
+        for (const Reference& ref : m.references) {
+          Run(*insert_ref_, [&](SQLite::Statement& st) {
+            st.bind(1, ref.name);
+            st.bind(2, name);
+            st.bind(3, ref.field);
+          });
+        }
+      }
+      Run(*insert_change_, [&](SQLite::Statement& st) {
+        st.bind(1, static_cast<int64_t>(revision));
+        st.bind(2, static_cast<int>(m.kind));
+        st.bind(3, name);
+        BindBlob(st, 4, m.data);
+      });
+      if (!m.request_key.empty()) {
+        Run(*insert_request_, [&](SQLite::Statement& st) {
+          st.bind(1, m.request_key);
+          BindBlob(st, 2, m.data);
+        });
+      }
+      tx.commit();
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, absl::StrCat("writing ", name));
+    }
+    last_revision_ = revision;
+    return revision;
+  }
+
+  absl::StatusOr<std::vector<StoredChange>> Changes(int64_t after,
+                                                    int limit) override {
+    auto r = readers_.Acquire();
+    try {
+      ResetOnExit reset(r->changes);
+      r->changes.bind(1, static_cast<int64_t>(after));
+      r->changes.bind(2, limit);
+      std::vector<StoredChange> out;
+      while (r->changes.executeStep()) {
+        StoredChange c;
+        c.revision = r->changes.getColumn(0).getInt64();
+        c.kind = static_cast<v1::ChangeKind>(r->changes.getColumn(1).getInt());
+        c.name = r->changes.getColumn(2).getString();
+        c.data = r->changes.getColumn(3).getString();
+        out.push_back(std::move(c));
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading the change log");
+    }
+  }
+
+  absl::StatusOr<std::vector<std::string>> History(
+      absl::string_view name) override {
+    auto r = readers_.Acquire();
+    try {
+      ResetOnExit reset(r->history);
+      r->history.bind(1, std::string(name));
+      r->history.bind(2, static_cast<int>(v1::CHANGE_KIND_DELETED));
+      std::vector<std::string> out;
+      while (r->history.executeStep()) {
+        out.push_back(r->history.getColumn(0).getString());
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading history");
+    }
+  }
+
+  const std::string& secret() const override { return secret_; }
+
+ private:
+  SqliteVmdbStore() = default;
+
+  void PrepareWriterStatements() {
+    auto prepare = [this](const char* sql) {
+      return std::make_unique<SQLite::Statement>(*db_, sql);
+    };
+    upsert_resource_ = prepare(
+        "INSERT INTO resources (collection, id, data) VALUES (?, ?, ?) "
+        "ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data");
+    delete_resource_ =
+        prepare("DELETE FROM resources WHERE collection = ? AND id = ?");
+    delete_refs_ = prepare("DELETE FROM refs WHERE from_name = ?");
+    insert_ref_ = prepare(
+        "INSERT OR IGNORE INTO refs (to_name, from_name, field) VALUES (?, ?, ?)");
+    insert_change_ = prepare(
+        "INSERT INTO changes (revision, kind, name, data) VALUES (?, ?, ?, ?)");
+    insert_request_ =
+        prepare("INSERT INTO requests (request_key, response) VALUES (?, ?)");
+  }
+
+  template <typename BindFn>
+  static void Run(SQLite::Statement& st, BindFn bind) {
+    ResetOnExit reset(st);
+    bind(st);
+    st.exec();
+  }
+
+  std::mutex write_mu_;
+  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<SQLite::Statement> upsert_resource_, delete_resource_,
+      delete_refs_, insert_ref_, insert_change_, insert_request_;
+  int64_t last_revision_ = 0;
+  std::string secret_;
+  ReaderPool<Reader> readers_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VmdbStore>> OpenSqliteVmdbStore(
+    const std::string& path, int readers) {
+  return SqliteVmdbStore::Open(path, readers);
+}
+
+}  // namespace vla::vmdb

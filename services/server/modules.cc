@@ -28,7 +28,9 @@ class VmdbModule final : public ServiceModule {
     return v1::VmdbService::service_full_name();
   }
   grpc::Service* service() override { return &service_; }
-  void BeginShutdown() override { core_.CloseSubscriptions(); }
+  void BeginShutdown(absl::Duration wait) override {
+    core_.CloseSubscriptions(wait);
+  }
 
  private:
   VmdbModule(std::unique_ptr<vmdb::VmdbStore> store, const Clock* clock)

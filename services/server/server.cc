@@ -1,6 +1,5 @@
 #include "services/server/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/server/modules.h"
+#include "services/server/reflection_service.h"
 
 namespace vla {
 
@@ -31,11 +31,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
-  for (auto& module : server->modules_) builder.RegisterService(module->service());
+  std::vector<std::string> names = {"grpc.health.v1.Health",
+                                    "grpc.reflection.v1alpha.ServerReflection"};
+  for (auto& module : server->modules_) {
+    builder.RegisterService(module->service());
+    names.push_back(module->grpc_service_name());
+  }
+  server->reflection_ = std::make_unique<ReflectionService>(std::move(names));
+  builder.RegisterService(server->reflection_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -67,7 +73,11 @@ void Server::Shutdown() {
     Log(LogLevel::kInfo, "shutting down",
         {{"grace", absl::FormatDuration(options_.shutdown_grace)}});
     server_->GetHealthCheckService()->Shutdown();
-    for (auto& module : modules_) module->BeginShutdown();
+    // Streams end first, so that the server's own shutdown finds no calls
+    // left but unary ones in flight.
+    const absl::Duration stream_wait =
+        std::min(options_.shutdown_grace / 2, absl::Seconds(2));
+    for (auto& module : modules_) module->BeginShutdown(stream_wait);
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoSeconds(options_.shutdown_grace));
   });

@@ -55,8 +55,9 @@ class ServiceModule {
     (void)self;
     return absl::OkStatus();
   }
-  // Ends the module's streams; called before the gRPC server shuts down.
-  virtual void BeginShutdown() {}
+  // Ends the module's streams, waiting up to `wait` for them to finish;
+  // called before the gRPC server shuts down.
+  virtual void BeginShutdown(absl::Duration wait) { (void)wait; }
 };
 
 class Server {
@@ -79,6 +80,7 @@ class Server {
 
   ServerOptions options_;
   std::vector<std::unique_ptr<ServiceModule>> modules_;
+  std::unique_ptr<grpc::Service> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;

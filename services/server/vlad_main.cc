@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -39,7 +38,7 @@ int main(int argc, char** argv) {
       "[--services=vmdb,evaluator,okr-status]");
   absl::ParseCommandLine(argc, argv);
 
-  // Signals are taken by a dedicated thread; every other thread blocks them.
+  // Every thread blocks SIGINT and SIGTERM; main takes them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -72,15 +71,13 @@ int main(int argc, char** argv) {
     std::rename(tmp.c_str(), port_file.c_str());
   }
 
-  std::thread signal_thread([&signals, s = server->get()] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    vla::Log(vla::LogLevel::kInfo, "signal received",
-             {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    s->Shutdown();
-  });
-  (*server)->Wait();
-  signal_thread.join();
+  // The main thread sleeps in sigwait until SIGTERM or SIGINT, then shuts
+  // the server down itself.
+  int sig = 0;
+  sigwait(&signals, &sig);
+  vla::Log(vla::LogLevel::kInfo, "signal received",
+           {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
   server->reset();
   vla::Log(vla::LogLevel::kInfo, "stopped");
   return 0;

@@ -333,14 +333,19 @@ bool VmdbCore::Subscribe(ChangeListener* listener) {
 }
 
 void VmdbCore::Unsubscribe(ChangeListener* listener) {
-  std::lock_guard<std::mutex> lock(listeners_mu_);
-  listeners_.erase(listener);
+  {
+    std::lock_guard<std::mutex> lock(listeners_mu_);
+    listeners_.erase(listener);
+  }
+  listeners_cv_.notify_all();
 }
 
-void VmdbCore::CloseSubscriptions() {
-  std::lock_guard<std::mutex> lock(listeners_mu_);
+void VmdbCore::CloseSubscriptions(absl::Duration wait) {
+  std::unique_lock<std::mutex> lock(listeners_mu_);
   closed_ = true;
   for (ChangeListener* l : listeners_) l->OnClosed();
+  listeners_cv_.wait_for(lock, absl::ToChronoMilliseconds(wait),
+                         [this] { return listeners_.empty(); });
 }
 
 void VmdbCore::Notify(int64_t revision) {

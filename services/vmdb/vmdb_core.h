@@ -9,6 +9,7 @@
 #ifndef VLA_SERVICES_VMDB_VMDB_CORE_H_
 #define VLA_SERVICES_VMDB_VMDB_CORE_H_
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -18,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/message.h"
 #include "services/common/clock.h"
@@ -65,8 +67,9 @@ class VmdbCore {
   // core is closed.
   bool Subscribe(ChangeListener* listener);
   void Unsubscribe(ChangeListener* listener);
-  // Tells every listener to finish, and refuses new ones.
-  void CloseSubscriptions();
+  // Tells every listener to finish, and refuses new ones; then waits up to
+  // `wait` for them to unsubscribe (their streams are done by then).
+  void CloseSubscriptions(absl::Duration wait);
 
  private:
   void Notify(int64_t revision);
@@ -78,6 +81,7 @@ class VmdbCore {
   std::mutex write_mu_;
 
   std::mutex listeners_mu_;
+  std::condition_variable listeners_cv_;
   std::set<ChangeListener*> listeners_ ABSL_GUARDED_BY(listeners_mu_);
   bool closed_ ABSL_GUARDED_BY(listeners_mu_) = false;
 };

@@ -1,0 +1,44 @@
+#include "tests/test_server.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace vla::testing {
+
+TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
+  options_.listen = "127.0.0.1:0";
+  options_.data_dir = dir_.path();
+  options_.shutdown_grace = absl::Seconds(2);
+  Start();
+}
+
+TestServer::~TestServer() { Stop(); }
+
+void TestServer::Start() {
+  auto server = Server::Start(options_);
+  if (!server.ok()) {
+    ADD_FAILURE() << "server did not start: " << server.status();
+    std::abort();
+  }
+  server_ = *std::move(server);
+  channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  vmdb_ = v1::VmdbService::NewStub(channel_);
+  evaluation_ = v1::EvaluationService::NewStub(channel_);
+  okr_ = v1::OkrStatusService::NewStub(channel_);
+}
+
+void TestServer::Stop() {
+  if (server_ == nullptr) return;
+  server_->Shutdown();
+  server_.reset();
+}
+
+void TestServer::Restart() {
+  Stop();
+  Start();
+}
+
+std::string TestServer::address() const {
+  return absl::StrCat("127.0.0.1:", server_->port());
+}
+
+}  // namespace vla::testing

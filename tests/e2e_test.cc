@@ -1,13 +1,13 @@
 // End to end: the real `vlad` binary, started on port 0, used over TCP,
 // killed with SIGKILL after acknowledged writes and restarted.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -50,8 +50,8 @@ class Vlad {
       dup2(fd, 2);
       const std::string data = absl::StrCat("--data_dir=", data_dir_);
       const std::string pf = absl::StrCat("--port_file=", port_file);
-      execl(VLAD_PATH, VLAD_PATH, "--listen=127.0.0.1:0", data.c_str(), pf.c_str(),
-            "--shutdown_grace=3s", static_cast<char*>(nullptr));
+      execl(VLAD_PATH, VLAD_PATH, "--listen=127.0.0.1:0", data.c_str(),
+            pf.c_str(), "--shutdown_grace=3s", static_cast<char*>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {
@@ -74,7 +74,10 @@ class Vlad {
   }
 
   void Signal(int sig) { kill(pid_, sig); }
-  void DropChannel() { vmdb_.reset(); channel_.reset(); }
+  void DropChannel() {
+    vmdb_.reset();
+    channel_.reset();
+  }
 
   // Waits for exit; returns the wait status.
   int Wait() {
@@ -103,9 +106,10 @@ TEST(EndToEndTest, HelpExplainsEveryFlag) {
   const int rc = std::system(cmd.c_str());
   EXPECT_TRUE(WIFEXITED(rc));
   std::ifstream in(out);
-  std::string help((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (const char* flag : {"--listen", "--data_dir", "--services", "--shutdown_grace",
-                           "--port_file"}) {
+  std::string help((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  for (const char* flag : {"--listen", "--data_dir", "--services",
+                           "--shutdown_grace", "--port_file"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }
@@ -114,7 +118,8 @@ TEST(EndToEndTest, ReflectionListsEveryService) {
   TempDir dir;
   Vlad vlad(dir.path());
   vlad.Start();
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(vlad.channel());
+  auto stub =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(vlad.channel());
   grpc::ClientContext ctx;
   auto stream = stub->ServerReflectionInfo(&ctx);
   grpc::reflection::v1alpha::ServerReflectionRequest req;
@@ -123,7 +128,8 @@ TEST(EndToEndTest, ReflectionListsEveryService) {
   grpc::reflection::v1alpha::ServerReflectionResponse resp;
   ASSERT_TRUE(stream->Read(&resp));
   std::set<std::string> names;
-  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
+  for (const auto& s : resp.list_services_response().service())
+    names.insert(s.name());
   EXPECT_TRUE(names.count("vla.v1.VmdbService"));
   EXPECT_TRUE(names.count("vla.v1.EvaluationService"));
   EXPECT_TRUE(names.count("vla.v1.OkrStatusService"));
@@ -151,7 +157,8 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
         *req.mutable_team() = testing::MakeTeam();
         v1::Team out;
         grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        ctx.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
         if (vlad.vmdb().CreateTeam(&ctx, req, &out).ok()) {
           std::lock_guard<std::mutex> lock(mu);
           acknowledged.insert(out.name());
@@ -177,7 +184,8 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
     v1::Team team;
     ASSERT_TRUE(vlad.vmdb().GetTeam(Ctx().get(), req, &team).ok()) << name;
   }
-  // The change log after restart is gap-free and holds every acknowledged write.
+  // The change log after restart is gap-free and holds every acknowledged
+  // write.
   grpc::ClientContext ctx;
   auto stream = vlad.vmdb().WatchChanges(&ctx, v1::WatchChangesRequest());
   v1::Change change;
@@ -187,7 +195,8 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
     EXPECT_EQ(change.revision(), expect++);
     logged.insert(change.name());
   }
-  for (const std::string& name : acknowledged) EXPECT_TRUE(logged.count(name)) << name;
+  for (const std::string& name : acknowledged)
+    EXPECT_TRUE(logged.count(name)) << name;
   ctx.TryCancel();
   stream->Finish();
 }

@@ -10,8 +10,8 @@
 namespace vla {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AbslIsCodeWith;
+using ::testing::HasSubstr;
 
 const std::vector<FilterField>& Fields() {
   static const auto* const fields = new std::vector<FilterField>{
@@ -23,7 +23,8 @@ const std::vector<FilterField>& Fields() {
   return *fields;
 }
 
-bool Match(const Filter& f, const std::map<std::string, std::vector<std::string>>& values) {
+bool Match(const Filter& f,
+           const std::map<std::string, std::vector<std::string>>& values) {
   return f.Matches([&](absl::string_view field) {
     auto it = values.find(std::string(field));
     return it == values.end() ? std::vector<std::string>() : it->second;
@@ -57,9 +58,11 @@ TEST(FilterTest, ConjunctionOfStringEnumBoolNumber) {
 }
 
 TEST(FilterTest, FullEnumNameAndNotEqual) {
-  auto f = Filter::Parse("state = VLA_STATE_RETIRED AND team != 'teams/x'", Fields());
+  auto f = Filter::Parse("state = VLA_STATE_RETIRED AND team != 'teams/x'",
+                         Fields());
   ASSERT_TRUE(f.ok()) << f.status();
-  EXPECT_TRUE(Match(*f, {{"state", {"VLA_STATE_RETIRED"}}, {"team", {"teams/y"}}}));
+  EXPECT_TRUE(
+      Match(*f, {{"state", {"VLA_STATE_RETIRED"}}, {"team", {"teams/y"}}}));
   EXPECT_FALSE(Match(*f, {{"state", {"VLA_STATE_RETIRED"}},
                           {"team", {"teams/y", "teams/x"}}}));
   ASSERT_NE(f->EqualityValue("state"), nullptr);
@@ -90,9 +93,11 @@ TEST(FilterTest, Errors) {
   };
   for (const auto& [text, why] : cases) {
     auto f = Filter::Parse(text, Fields());
-    EXPECT_THAT(f.status(), AbslIsCodeWith(absl::StatusCode::kInvalidArgument, why))
+    EXPECT_THAT(f.status(),
+                AbslIsCodeWith(absl::StatusCode::kInvalidArgument, why))
         << text;
-    EXPECT_THAT(std::string(f.status().message()), HasSubstr("filter: ")) << text;
+    EXPECT_THAT(std::string(f.status().message()), HasSubstr("filter: "))
+        << text;
   }
 }
 

@@ -32,8 +32,9 @@ inline v1::ValueStream MakeValueStream(
   return vs;
 }
 
-inline v1::Kvi MakeKvi(const std::string& value_stream = "valueStreams/incident",
-                       v1::Direction direction = v1::DIRECTION_LOWER_IS_BETTER) {
+inline v1::Kvi MakeKvi(
+    const std::string& value_stream = "valueStreams/incident",
+    v1::Direction direction = v1::DIRECTION_LOWER_IS_BETTER) {
   v1::Kvi k;
   k.set_display_name("p90 lead time");
   k.set_value_stream(value_stream);
@@ -48,8 +49,9 @@ inline v1::Kvi MakeKvi(const std::string& value_stream = "valueStreams/incident"
   return k;
 }
 
-inline v1::Vla MakeVla(const std::vector<std::string>& kvis = {"kvis/lead-time"},
-                       const std::string& value_stream = "valueStreams/incident") {
+inline v1::Vla MakeVla(
+    const std::vector<std::string>& kvis = {"kvis/lead-time"},
+    const std::string& value_stream = "valueStreams/incident") {
   v1::Vla v;
   v.set_display_name("Incident VLA");
   v.set_value_stream(value_stream);

@@ -45,15 +45,19 @@ TEST(PageTokenTest, ForgedWithAnotherSecret) {
 
 TEST(PageTokenTest, OtherFilter) {
   PageTokenCodec codec("secret");
-  EXPECT_THAT(codec.Decode("vlas\nstate = ACTIVE", codec.Encode("vlas\n", "a")).status(),
-              AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "different method or filter"));
+  EXPECT_THAT(codec.Decode("vlas\nstate = ACTIVE", codec.Encode("vlas\n", "a"))
+                  .status(),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "different method or filter"));
 }
 
 TEST(PageTokenTest, Garbage) {
   PageTokenCodec codec("secret");
-  for (const char* bad : {"!!!", "abc", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) {
-    EXPECT_THAT(codec.Decode("s", bad).status(),
-                AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "page_token"))
+  for (const char* bad :
+       {"!!!", "abc", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) {
+    EXPECT_THAT(
+        codec.Decode("s", bad).status(),
+        AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "page_token"))
         << bad;
   }
   EXPECT_THAT(codec.Decode("s", std::string(5000, 'A')).status(),

@@ -30,9 +30,11 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Check(
 TEST(ServerTest, HealthOverallAndPerService) {
   TestServer server;
   using grpc::health::v1::HealthCheckResponse;
-  for (const char* name : {"", "vla.v1.VmdbService", "vla.v1.EvaluationService",
-                           "vla.v1.OkrStatusService", "vmdb", "evaluator", "okr-status"}) {
-    EXPECT_EQ(Check(server.channel(), name), HealthCheckResponse::SERVING) << name;
+  for (const char* name :
+       {"", "vla.v1.VmdbService", "vla.v1.EvaluationService",
+        "vla.v1.OkrStatusService", "vmdb", "evaluator", "okr-status"}) {
+    EXPECT_EQ(Check(server.channel(), name), HealthCheckResponse::SERVING)
+        << name;
   }
   grpc::Status s;
   Check(server.channel(), "vla.v1.Nope", &s);
@@ -44,7 +46,8 @@ TEST(ServerTest, OnlySelectedServices) {
   options.services = {"vmdb"};
   TestServer server(options);
   using grpc::health::v1::HealthCheckResponse;
-  EXPECT_EQ(Check(server.channel(), "vla.v1.VmdbService"), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Check(server.channel(), "vla.v1.VmdbService"),
+            HealthCheckResponse::SERVING);
   grpc::Status s;
   Check(server.channel(), "vla.v1.EvaluationService", &s);
   EXPECT_THAT(s, IsCode(StatusCode::NOT_FOUND));
@@ -67,7 +70,8 @@ TEST(ServerTest, UnknownServiceIsRefused) {
 
 TEST(ServerTest, ReflectionDescribesTheApi) {
   TestServer server;
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
+  auto stub =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
   grpc::ClientContext ctx;
   auto stream = stub->ServerReflectionInfo(&ctx);
   grpc::reflection::v1alpha::ServerReflectionRequest req;
@@ -76,7 +80,8 @@ TEST(ServerTest, ReflectionDescribesTheApi) {
   grpc::reflection::v1alpha::ServerReflectionResponse resp;
   ASSERT_TRUE(stream->Read(&resp));
   std::set<std::string> files;
-  for (const std::string& bytes : resp.file_descriptor_response().file_descriptor_proto()) {
+  for (const std::string& bytes :
+       resp.file_descriptor_response().file_descriptor_proto()) {
     google::protobuf::FileDescriptorProto file;
     ASSERT_TRUE(file.ParseFromString(bytes));
     files.insert(file.name());

@@ -61,17 +61,17 @@ MATCHER_P2(AbslIsCodeWith, code, substring, "") {
   return false;
 }
 
-#define VLA_EXPECT_OK(expr)                                         \
-  do {                                                              \
-    const ::grpc::Status vla_s_ = (expr);                           \
-    EXPECT_TRUE(vla_s_.ok()) << vla_s_.error_code() << ": "         \
-                             << vla_s_.error_message();             \
+#define VLA_EXPECT_OK(expr)                                       \
+  do {                                                            \
+    const ::grpc::Status vla_s_ = (expr);                         \
+    EXPECT_TRUE(vla_s_.ok())                                      \
+        << vla_s_.error_code() << ": " << vla_s_.error_message(); \
   } while (false)
-#define VLA_ASSERT_OK(expr)                                         \
-  do {                                                              \
-    const ::grpc::Status vla_s_ = (expr);                           \
-    ASSERT_TRUE(vla_s_.ok()) << vla_s_.error_code() << ": "         \
-                             << vla_s_.error_message();             \
+#define VLA_ASSERT_OK(expr)                                       \
+  do {                                                            \
+    const ::grpc::Status vla_s_ = (expr);                         \
+    ASSERT_TRUE(vla_s_.ok())                                      \
+        << vla_s_.error_code() << ": " << vla_s_.error_message(); \
   } while (false)
 
 }  // namespace vla::testing

@@ -35,7 +35,8 @@ void ExpectCases(const R& valid,
                                           std::vector<Reference>*),
                  absl::string_view prefix, const std::vector<Case<R>>& cases) {
   std::vector<Reference> refs;
-  ASSERT_TRUE(validate(valid, prefix, &refs).ok()) << validate(valid, prefix, &refs);
+  ASSERT_TRUE(validate(valid, prefix, &refs).ok())
+      << validate(valid, prefix, &refs);
   for (const Case<R>& c : cases) {
     R r = valid;
     c.mutate(&r);
@@ -62,22 +63,27 @@ TEST(ParseNameTest, CollectionAndId) {
   auto id = ParseName("kvi", "kvis/lead-time", "kvis");
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(*id, "lead-time");
-  EXPECT_THAT(ParseName("vla.consumer", "lead-time", "teams").status(),
-              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
-                             "vla.consumer: \"lead-time\" is not a name like teams/my-id"));
+  EXPECT_THAT(
+      ParseName("vla.consumer", "lead-time", "teams").status(),
+      AbslIsCodeWith(
+          absl::StatusCode::kInvalidArgument,
+          "vla.consumer: \"lead-time\" is not a name like teams/my-id"));
   EXPECT_THAT(ParseName("name", "teams/Bad", "teams").status(),
               AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "name:"));
-  EXPECT_THAT(ParseName("name", "", "teams").status(),
-              AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "name: required"));
+  EXPECT_THAT(
+      ParseName("name", "", "teams").status(),
+      AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "name: required"));
 }
 
 TEST(ValidateTeamTest, Fields) {
   ExpectCases<v1::Team>(
       MakeTeam(), ValidateTeam, "team",
       {{"no kind", [](v1::Team* t) { t->clear_kind(); }, "team.kind: required"},
-       {"bad kind", [](v1::Team* t) { t->set_kind(static_cast<v1::TeamKind>(42)); },
+       {"bad kind",
+        [](v1::Team* t) { t->set_kind(static_cast<v1::TeamKind>(42)); },
         "team.kind: unknown value 42"},
-       {"long name", [](v1::Team* t) { t->set_display_name(std::string(201, 'x')); },
+       {"long name",
+        [](v1::Team* t) { t->set_display_name(std::string(201, 'x')); },
         "team.display_name: longer than 200"},
        {"long description",
         [](v1::Team* t) { t->set_description(std::string(4001, 'x')); },
@@ -115,7 +121,8 @@ TEST(ValidateValueStreamTest, FieldsAndReferences) {
         "value_stream.stages[0].team"},
        {"empty service", [](v1::ValueStream* v) { v->add_services(""); },
         "value_stream.services[1]: empty service id"},
-       {"bad owner team", [](v1::ValueStream* v) { v->set_value_owner("teams/"); },
+       {"bad owner team",
+        [](v1::ValueStream* v) { v->set_value_owner("teams/"); },
         "value_stream.value_owner"}});
 }
 
@@ -126,7 +133,8 @@ TEST(ValidateKviTest, Fields) {
         "kvi.value_stream: required"},
        {"no aggregation", [](v1::Kvi* k) { k->clear_aggregation(); },
         "kvi.aggregation: required"},
-       {"no source", [](v1::Kvi* k) { k->clear_source(); }, "kvi.source: required"},
+       {"no source", [](v1::Kvi* k) { k->clear_source(); },
+        "kvi.source: required"},
        {"no field", [](v1::Kvi* k) { k->clear_field(); },
         "kvi.field: required for source WORK_ITEMS"},
        {"signal on work items", [](v1::Kvi* k) { k->set_signal("csat"); },
@@ -148,14 +156,20 @@ TEST(ValidateKviTest, Fields) {
         "kvi.percentile: only for aggregation PERCENTILE"},
        {"threshold inf", [](v1::Kvi* k) { k->set_threshold(kInf); },
         "kvi.threshold: must be a finite number"},
-       {"no window", [](v1::Kvi* k) { k->clear_window(); }, "kvi.window: required"},
-       {"empty window", [](v1::Kvi* k) { k->mutable_window()->clear_rolling(); },
+       {"no window", [](v1::Kvi* k) { k->clear_window(); },
+        "kvi.window: required"},
+       {"empty window",
+        [](v1::Kvi* k) { k->mutable_window()->clear_rolling(); },
         "kvi.window: empty"},
        {"zero window",
-        [](v1::Kvi* k) { k->mutable_window()->mutable_rolling()->set_seconds(0); },
+        [](v1::Kvi* k) {
+          k->mutable_window()->mutable_rolling()->set_seconds(0);
+        },
         "kvi.window.rolling: must be positive"},
        {"negative window",
-        [](v1::Kvi* k) { k->mutable_window()->mutable_rolling()->set_seconds(-5); },
+        [](v1::Kvi* k) {
+          k->mutable_window()->mutable_rolling()->set_seconds(-5);
+        },
         "kvi.window.rolling: must be positive"},
        {"huge window",
         [](v1::Kvi* k) {
@@ -176,7 +190,9 @@ TEST(ValidateKviTest, Fields) {
        {"negative min_samples", [](v1::Kvi* k) { k->set_min_samples(-1); },
         "kvi.min_samples"},
        {"negative tolerance",
-        [](v1::Kvi* k) { k->mutable_co_measurement()->set_absolute_tolerance(-1); },
+        [](v1::Kvi* k) {
+          k->mutable_co_measurement()->set_absolute_tolerance(-1);
+        },
         "kvi.co_measurement.absolute_tolerance"},
        {"co-measured work items",
         [](v1::Kvi* k) { k->mutable_co_measurement()->set_enabled(true); },
@@ -184,12 +200,15 @@ TEST(ValidateKviTest, Fields) {
        {"too many labels",
         [](v1::Kvi* k) {
           for (int i = 0; i < 17; ++i) {
-            (*k->mutable_scope()->mutable_labels())["k" + std::to_string(i)] = "v";
+            (*k->mutable_scope()->mutable_labels())["k" + std::to_string(i)] =
+                "v";
           }
         },
         "kvi.scope.labels: at most 16 labels"},
        {"numerator without ratio",
-        [](v1::Kvi* k) { k->mutable_numerator()->set_source(v1::SOURCE_WORK_ITEMS); },
+        [](v1::Kvi* k) {
+          k->mutable_numerator()->set_source(v1::SOURCE_WORK_ITEMS);
+        },
         "kvi.numerator: only for aggregation RATIO"}});
 }
 
@@ -198,7 +217,8 @@ TEST(ValidateKviTest, CalendarWindowInZone) {
   k.mutable_window()->set_calendar(v1::CALENDAR_PERIOD_QUARTER);
   k.mutable_window()->set_time_zone("Europe/Berlin");
   std::vector<Reference> refs;
-  EXPECT_TRUE(ValidateKvi(k, "kvi", &refs).ok()) << ValidateKvi(k, "kvi", &refs);
+  EXPECT_TRUE(ValidateKvi(k, "kvi", &refs).ok())
+      << ValidateKvi(k, "kvi", &refs);
 }
 
 v1::Kvi RatioKvi() {
@@ -221,14 +241,17 @@ v1::Kvi RatioKvi() {
 TEST(ValidateKviTest, Ratio) {
   ExpectCases<v1::Kvi>(
       RatioKvi(), ValidateKvi, "kvi",
-      {{"source on ratio", [](v1::Kvi* k) { k->set_source(v1::SOURCE_WORK_ITEMS); },
+      {{"source on ratio",
+        [](v1::Kvi* k) { k->set_source(v1::SOURCE_WORK_ITEMS); },
         "kvi.source: a RATIO KVI leaves source, signal and field unset"},
        {"no numerator", [](v1::Kvi* k) { k->clear_numerator(); },
         "kvi.numerator: required for RATIO"},
        {"no denominator", [](v1::Kvi* k) { k->clear_denominator(); },
         "kvi.denominator: required for RATIO"},
        {"mean side",
-        [](v1::Kvi* k) { k->mutable_numerator()->set_aggregation(v1::AGGREGATION_MEAN); },
+        [](v1::Kvi* k) {
+          k->mutable_numerator()->set_aggregation(v1::AGGREGATION_MEAN);
+        },
         "kvi.numerator.aggregation: must be COUNT or SUM"},
        {"side without signal",
         [](v1::Kvi* k) { k->mutable_numerator()->clear_signal(); },
@@ -242,14 +265,17 @@ TEST(ValidateVlaTest, Fields) {
         "vla.clauses: at least 1 required"},
        {"dup clause", [](v1::Vla* v) { *v->add_clauses() = v->clauses(0); },
         "vla.clauses[1].kvi: kvis/lead-time has another clause already"},
-       {"nan target", [](v1::Vla* v) { v->mutable_clauses(0)->set_target(kNaN); },
+       {"nan target",
+        [](v1::Vla* v) { v->mutable_clauses(0)->set_target(kNaN); },
         "vla.clauses[0].target: must be a finite number"},
-       {"negative weight", [](v1::Vla* v) { v->mutable_clauses(0)->set_weight(-1); },
+       {"negative weight",
+        [](v1::Vla* v) { v->mutable_clauses(0)->set_weight(-1); },
         "vla.clauses[0].weight"},
        {"baseline = target",
         [](v1::Vla* v) { v->mutable_clauses(0)->set_baseline(5 * 86400); },
         "vla.clauses[0].baseline: must differ from target"},
-       {"pass 101", [](v1::Vla* v) { v->set_pass_score(101); }, "vla.pass_score"},
+       {"pass 101", [](v1::Vla* v) { v->set_pass_score(101); },
+        "vla.pass_score"},
        {"warning above pass",
         [](v1::Vla* v) {
           v->set_pass_score(60);
@@ -259,8 +285,10 @@ TEST(ValidateVlaTest, Fields) {
         "pass_score 60"},
        {"default warning above pass", [](v1::Vla* v) { v->set_pass_score(50); },
         "vla.warning_score"},
-       {"no state", [](v1::Vla* v) { v->clear_state(); }, "vla.state: required"},
-       {"sla without kvi", [](v1::Vla* v) { v->mutable_sla()->set_target(0.95); },
+       {"no state", [](v1::Vla* v) { v->clear_state(); },
+        "vla.state: required"},
+       {"sla without kvi",
+        [](v1::Vla* v) { v->mutable_sla()->set_target(0.95); },
         "vla.sla.kvi: required"},
        {"no consumer", [](v1::Vla* v) { v->clear_consumer(); },
         "vla.consumer: required"},
@@ -271,16 +299,18 @@ TEST(ValidateVlaTest, Fields) {
 
 TEST(ValidateVlaTest, WarningMustNotBeOnTheGoodSideOfTarget) {
   v1::Vla vla = MakeVla();  // target 5 d, warning 7 d
-  EXPECT_TRUE(ValidateVlaClausesAgainstKvis(
-                  vla, "vla", {MakeKvi("valueStreams/incident",
-                                       v1::DIRECTION_LOWER_IS_BETTER)})
-                  .ok());
-  EXPECT_THAT(ValidateVlaClausesAgainstKvis(
-                  vla, "vla",
-                  {MakeKvi("valueStreams/incident", v1::DIRECTION_HIGHER_IS_BETTER)}),
-              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
-                             "vla.clauses[0].warning: warning 604800 is on the good "
-                             "side of target 432000"));
+  EXPECT_TRUE(
+      ValidateVlaClausesAgainstKvis(
+          vla, "vla",
+          {MakeKvi("valueStreams/incident", v1::DIRECTION_LOWER_IS_BETTER)})
+          .ok());
+  EXPECT_THAT(
+      ValidateVlaClausesAgainstKvis(
+          vla, "vla",
+          {MakeKvi("valueStreams/incident", v1::DIRECTION_HIGHER_IS_BETTER)}),
+      AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                     "vla.clauses[0].warning: warning 604800 is on the good "
+                     "side of target 432000"));
 }
 
 TEST(ValidateObjectiveTest, Fields) {
@@ -291,23 +321,33 @@ TEST(ValidateObjectiveTest, Fields) {
        {"lead not owner", [](v1::Objective* o) { o->set_lead("teams/other"); },
         "objective.lead: teams/other must be one of the owners"},
        {"ends before start",
-        [](v1::Objective* o) { o->mutable_period_end()->set_seconds(1767225599); },
+        [](v1::Objective* o) {
+          o->mutable_period_end()->set_seconds(1767225599);
+        },
         "objective.period_end: must be after period_start"},
        {"no start", [](v1::Objective* o) { o->clear_period_start(); },
         "objective.period_start: required"},
-       {"no kind", [](v1::Objective* o) { o->clear_kind(); }, "objective.kind: required"},
+       {"no kind", [](v1::Objective* o) { o->clear_kind(); },
+        "objective.kind: required"},
        {"start equals target",
-        [](v1::Objective* o) { o->mutable_key_results(1)->set_target_value(62); },
+        [](v1::Objective* o) {
+          o->mutable_key_results(1)->set_target_value(62);
+        },
         "objective.key_results[1].target_value: must differ from start_value"},
        {"dup kr id",
-        [](v1::Objective* o) { o->mutable_key_results(1)->set_id("lead-time"); },
+        [](v1::Objective* o) {
+          o->mutable_key_results(1)->set_id("lead-time");
+        },
         "objective.key_results[1].id: \"lead-time\" is used twice"},
-       {"bad kr id", [](v1::Objective* o) { o->mutable_key_results(0)->set_id("KR 1"); },
+       {"bad kr id",
+        [](v1::Objective* o) { o->mutable_key_results(0)->set_id("KR 1"); },
         "objective.key_results[0].id"},
        {"no key results", [](v1::Objective* o) { o->clear_key_results(); },
         "objective.key_results: at least 1 required"},
        {"inf start",
-        [](v1::Objective* o) { o->mutable_key_results(0)->set_start_value(-kInf); },
+        [](v1::Objective* o) {
+          o->mutable_key_results(0)->set_start_value(-kInf);
+        },
         "objective.key_results[0].start_value: must be a finite number"},
        {"bad vla ref", [](v1::Objective* o) { o->add_vlas("kvis/x"); },
         "objective.vlas[0]"}});

@@ -13,8 +13,8 @@ namespace vla {
 namespace {
 
 using ::grpc::StatusCode;
-using ::testing::HasSubstr;
 using testing::Ctx;
+using ::testing::HasSubstr;
 using testing::IsCode;
 using testing::IsCodeWith;
 using testing::MakeKvi;
@@ -61,7 +61,8 @@ class VmdbServiceTest : public ::testing::Test {
     return vmdb().CreateKvi(Ctx().get(), req, out ? out : &tmp);
   }
   grpc::Status CreateVla(const std::string& id, const v1::Vla& vla,
-                         v1::Vla* out = nullptr, const std::string& request_id = "") {
+                         v1::Vla* out = nullptr,
+                         const std::string& request_id = "") {
     v1::CreateVlaRequest req;
     req.set_vla_id(id);
     *req.mutable_vla() = vla;
@@ -90,7 +91,8 @@ TEST_F(VmdbServiceTest, CreateSetsOutputFields) {
   EXPECT_EQ(out.revision(), 1);
   EXPECT_FALSE(out.etag().empty());
   EXPECT_GT(out.create_time().seconds(), 0);
-  EXPECT_EQ(out.create_time().SerializeAsString(), out.update_time().SerializeAsString());
+  EXPECT_EQ(out.create_time().SerializeAsString(),
+            out.update_time().SerializeAsString());
   EXPECT_EQ(out.percentile(), 90);
 
   v1::GetKviRequest get;
@@ -101,15 +103,18 @@ TEST_F(VmdbServiceTest, CreateSetsOutputFields) {
 }
 
 TEST_F(VmdbServiceTest, CreateErrors) {
-  EXPECT_THAT(CreateKvi("lead-time", MakeKvi()),
-              IsCodeWith(StatusCode::ALREADY_EXISTS, "kvis/lead-time already exists"));
+  EXPECT_THAT(
+      CreateKvi("lead-time", MakeKvi()),
+      IsCodeWith(StatusCode::ALREADY_EXISTS, "kvis/lead-time already exists"));
   EXPECT_THAT(CreateKvi("Bad_Id", MakeKvi()),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "kvi_id: \"Bad_Id\" must match"));
+              IsCodeWith(StatusCode::INVALID_ARGUMENT,
+                         "kvi_id: \"Bad_Id\" must match"));
   EXPECT_THAT(CreateKvi("", MakeKvi()),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "kvi_id: required"));
-  EXPECT_THAT(CreateKvi("x", MakeKvi("valueStreams/missing")),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT,
-                         "kvi.value_stream: valueStreams/missing does not exist"));
+  EXPECT_THAT(
+      CreateKvi("x", MakeKvi("valueStreams/missing")),
+      IsCodeWith(StatusCode::INVALID_ARGUMENT,
+                 "kvi.value_stream: valueStreams/missing does not exist"));
   v1::Kvi bad = MakeKvi();
   bad.set_percentile(0);
   EXPECT_THAT(CreateKvi("x", bad),
@@ -121,8 +126,9 @@ TEST_F(VmdbServiceTest, CreateErrors) {
   // Warning on the good side of target, given the KVI's direction.
   v1::Vla wrong_side = MakeVla();
   wrong_side.mutable_clauses(0)->set_warning(3 * 86400);
-  EXPECT_THAT(CreateVla("v", wrong_side),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla.clauses[0].warning"));
+  EXPECT_THAT(
+      CreateVla("v", wrong_side),
+      IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla.clauses[0].warning"));
   // Nothing of the refused requests was stored.
   v1::ListKvisResponse kvis;
   VLA_ASSERT_OK(vmdb().ListKvis(Ctx().get(), v1::ListKvisRequest(), &kvis));
@@ -142,7 +148,8 @@ TEST_F(VmdbServiceTest, RequestIdReturnsTheFirstResult) {
   v1::GetVlaRequest get;
   get.set_name("vlas/v2");
   v1::Vla got;
-  EXPECT_THAT(vmdb().GetVla(Ctx().get(), get, &got), IsCode(StatusCode::NOT_FOUND));
+  EXPECT_THAT(vmdb().GetVla(Ctx().get(), get, &got),
+              IsCode(StatusCode::NOT_FOUND));
   // After a restart too.
   server_.Restart();
   VLA_ASSERT_OK(CreateVla("v1", MakeVla(), &second, "req-123"));
@@ -158,7 +165,8 @@ TEST_F(VmdbServiceTest, ConcurrentRetriesCreateOnce) {
   std::vector<grpc::Status> results(8);
   std::vector<v1::Vla> outs(8);
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] { results[i] = CreateVla("v", MakeVla(), &outs[i], "req-x"); });
+    threads.emplace_back(
+        [&, i] { results[i] = CreateVla("v", MakeVla(), &outs[i], "req-x"); });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < 8; ++i) {
@@ -243,14 +251,16 @@ TEST_F(VmdbServiceTest, UpdateErrors) {
   v1::Vla created, out;
   VLA_ASSERT_OK(CreateVla("v", MakeVla(), &created));
   v1::Vla patch = created;
-  EXPECT_THAT(UpdateVla(patch, {"no_such_field"}, &out),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT,
-                         "update_mask: \"no_such_field\" is not a field of Vla"));
+  EXPECT_THAT(
+      UpdateVla(patch, {"no_such_field"}, &out),
+      IsCodeWith(StatusCode::INVALID_ARGUMENT,
+                 "update_mask: \"no_such_field\" is not a field of Vla"));
   EXPECT_THAT(UpdateVla(patch, {"create_time"}, &out),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "output only"));
   patch.clear_clauses();
-  EXPECT_THAT(UpdateVla(patch, {"clauses"}, &out),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla.clauses: at least 1"));
+  EXPECT_THAT(
+      UpdateVla(patch, {"clauses"}, &out),
+      IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla.clauses: at least 1"));
   patch = created;
   patch.set_consumer("teams/ghost");
   EXPECT_THAT(UpdateVla(patch, {"consumer"}, &out),
@@ -287,9 +297,11 @@ TEST_F(VmdbServiceTest, DeleteWithReferentialIntegrity) {
   v1::DeleteKviRequest del;
   del.set_name("kvis/lead-time");
   google::protobuf::Empty empty;
-  EXPECT_THAT(vmdb().DeleteKvi(Ctx().get(), del, &empty),
-              IsCodeWith(StatusCode::FAILED_PRECONDITION,
-                         "kvis/lead-time is still used by vlas/v (vla.clauses[0].kvi)"));
+  EXPECT_THAT(
+      vmdb().DeleteKvi(Ctx().get(), del, &empty),
+      IsCodeWith(
+          StatusCode::FAILED_PRECONDITION,
+          "kvis/lead-time is still used by vlas/v (vla.clauses[0].kvi)"));
   // Objectives count as users too.
   v1::CreateObjectiveRequest obj;
   obj.set_objective_id("faster");
@@ -303,8 +315,9 @@ TEST_F(VmdbServiceTest, DeleteWithReferentialIntegrity) {
               IsCodeWith(StatusCode::FAILED_PRECONDITION, "objectives/faster"));
   v1::DeleteTeamRequest del_team;
   del_team.set_name("teams/business");
-  EXPECT_THAT(vmdb().DeleteTeam(Ctx().get(), del_team, &empty),
-              IsCodeWith(StatusCode::FAILED_PRECONDITION, "valueStreams/incident"));
+  EXPECT_THAT(
+      vmdb().DeleteTeam(Ctx().get(), del_team, &empty),
+      IsCodeWith(StatusCode::FAILED_PRECONDITION, "valueStreams/incident"));
 
   // Remove the users, then the KVI goes; a stale etag is ABORTED first.
   v1::DeleteObjectiveRequest del_obj;
@@ -340,8 +353,8 @@ TEST_F(VmdbServiceTest, PaginationWalkFindsEachOfAThousandOnce) {
       for (int i = w; i < kCount; i += 4) {
         v1::CreateTeamRequest req;
         req.set_team_id(absl::StrFormat("t-%04d", i));
-        *req.mutable_team() =
-            MakeTeam(i % 3 == 0 ? v1::TEAM_KIND_SUPPLIER : v1::TEAM_KIND_PROVIDER);
+        *req.mutable_team() = MakeTeam(i % 3 == 0 ? v1::TEAM_KIND_SUPPLIER
+                                                  : v1::TEAM_KIND_PROVIDER);
         v1::Team out;
         VLA_EXPECT_OK(vmdb().CreateTeam(Ctx().get(), req, &out));
       }
@@ -409,13 +422,15 @@ TEST_F(VmdbServiceTest, ListErrors) {
   other_filter.set_filter("kind = PROVIDER");
   VLA_ASSERT_OK(vmdb().ListTeams(Ctx().get(), req, &resp));
   other_filter.set_page_token(resp.next_page_token());
-  EXPECT_THAT(vmdb().ListTeams(Ctx().get(), other_filter, &resp),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "different method or filter"));
+  EXPECT_THAT(
+      vmdb().ListTeams(Ctx().get(), other_filter, &resp),
+      IsCodeWith(StatusCode::INVALID_ARGUMENT, "different method or filter"));
 
   v1::ListTeamsRequest bad_filter;
   bad_filter.set_filter("colour = RED");
-  EXPECT_THAT(vmdb().ListTeams(Ctx().get(), bad_filter, &resp),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "unknown field \"colour\""));
+  EXPECT_THAT(
+      vmdb().ListTeams(Ctx().get(), bad_filter, &resp),
+      IsCodeWith(StatusCode::INVALID_ARGUMENT, "unknown field \"colour\""));
   v1::ListTeamsRequest negative;
   negative.set_page_size(-1);
   EXPECT_THAT(vmdb().ListTeams(Ctx().get(), negative, &resp),
@@ -447,7 +462,8 @@ TEST_F(VmdbServiceTest, ListFilters) {
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(vla_names(""), (V{"vlas/change-vla", "vlas/incident-vla"}));
-  EXPECT_EQ(vla_names("value_stream = \"valueStreams/incident\""), V{"vlas/incident-vla"});
+  EXPECT_EQ(vla_names("value_stream = \"valueStreams/incident\""),
+            V{"vlas/incident-vla"});
   EXPECT_EQ(vla_names("team = \"teams/network\""), V{"vlas/change-vla"});
   EXPECT_EQ(vla_names("team = \"teams/business\""),
             (V{"vlas/change-vla", "vlas/incident-vla"}));
@@ -575,13 +591,16 @@ TEST_F(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
   google::protobuf::Empty empty;
   VLA_ASSERT_OK(vmdb().DeleteVla(Ctx().get(), del, &empty));
   const std::vector<std::pair<int, v1::ChangeKind>> want = {
-      {6, v1::CHANGE_KIND_CREATED}, {7, v1::CHANGE_KIND_UPDATED}, {8, v1::CHANGE_KIND_DELETED}};
+      {6, v1::CHANGE_KIND_CREATED},
+      {7, v1::CHANGE_KIND_UPDATED},
+      {8, v1::CHANGE_KIND_DELETED}};
   for (const auto& [revision, kind] : want) {
     ASSERT_TRUE(stream->Read(&change));
     EXPECT_EQ(change.revision(), revision);
     EXPECT_EQ(change.kind(), kind);
     EXPECT_EQ(change.name(), "vlas/v");
-    EXPECT_EQ(change.vla().display_name(), revision == 6 ? "Incident VLA" : "v2");
+    EXPECT_EQ(change.vla().display_name(),
+              revision == 6 ? "Incident VLA" : "v2");
   }
   ctx.TryCancel();
   EXPECT_FALSE(stream->Read(&change));
@@ -611,7 +630,8 @@ TEST_F(VmdbServiceTest, WatchChangesRejectsNegativeRevision) {
   auto stream = vmdb().WatchChanges(&ctx, req);
   v1::Change change;
   EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(), IsCodeWith(StatusCode::INVALID_ARGUMENT, "since_revision"));
+  EXPECT_THAT(stream->Finish(),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "since_revision"));
 }
 
 }  // namespace

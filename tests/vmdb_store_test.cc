@@ -52,7 +52,9 @@ TEST(VmdbStoreTest, ReferencesFollowTheLatestVersion) {
   TempDir dir;
   auto s = *OpenSqliteVmdbStore(dir.File("vmdb.db"));
   ASSERT_TRUE(s->Apply(Put("kvis", "k", "K")).ok());
-  ASSERT_TRUE(s->Apply(Put("vlas", "v", "V1", {{"vla.clauses[0].kvi", "kvis/k"}})).ok());
+  ASSERT_TRUE(
+      s->Apply(Put("vlas", "v", "V1", {{"vla.clauses[0].kvi", "kvis/k"}}))
+          .ok());
   auto users = s->Referrers("kvis/k", 10);
   ASSERT_EQ(users->size(), 1u);
   EXPECT_EQ((*users)[0].name, "vlas/v");
@@ -63,7 +65,8 @@ TEST(VmdbStoreTest, ReferencesFollowTheLatestVersion) {
   ASSERT_TRUE(s->Apply(Put("vlas", "v", "V3", {{"f", "kvis/k"}},
                            v1::CHANGE_KIND_UPDATED))
                   .ok());
-  ASSERT_TRUE(s->Apply(Put("vlas", "v", "V3", {}, v1::CHANGE_KIND_DELETED)).ok());
+  ASSERT_TRUE(
+      s->Apply(Put("vlas", "v", "V3", {}, v1::CHANGE_KIND_DELETED)).ok());
   EXPECT_TRUE(s->Referrers("kvis/k", 10)->empty());
   EXPECT_FALSE(s->Get("vlas/v")->has_value());
   // History keeps every version, also after deletion.
@@ -119,7 +122,8 @@ TEST(VmdbStoreTest, ReopenKeepsEverythingAndRecordsSchemaVersion) {
 TEST(VmdbStoreTest, RefusesNewerSchema) {
   TempDir dir;
   {
-    SQLite::Database db(dir.File("vmdb.db"), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    SQLite::Database db(dir.File("vmdb.db"),
+                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db.exec("PRAGMA user_version = 99");
   }
   auto s = OpenSqliteVmdbStore(dir.File("vmdb.db"));

@@ -72,8 +72,8 @@ absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view s) {
       tokens.push_back(
           {TokenKind::kNumber, std::string(s.substr(start, i - start)), start});
     } else {
-      return FilterError(i, absl::StrCat("unexpected character '",
-                                         std::string(1, c), "'"));
+      return FilterError(
+          i, absl::StrCat("unexpected character '", std::string(1, c), "'"));
     }
   }
   tokens.push_back({TokenKind::kEnd, "", s.size()});
@@ -94,14 +94,14 @@ absl::StatusOr<std::string> NormalizeValue(const FilterField& field,
           (token.text == "true" || token.text == "false")) {
         return token.text;
       }
-      return FilterError(token.pos,
-                         absl::StrCat("field ", field.name, " wants true or false"));
+      return FilterError(token.pos, absl::StrCat("field ", field.name,
+                                                 " wants true or false"));
     case FilterField::Type::kNumber: {
       double v;
-      if (token.kind != TokenKind::kNumber || !absl::SimpleAtod(token.text, &v) ||
-          !std::isfinite(v)) {
-        return FilterError(token.pos,
-                           absl::StrCat("field ", field.name, " wants a number"));
+      if (token.kind != TokenKind::kNumber ||
+          !absl::SimpleAtod(token.text, &v) || !std::isfinite(v)) {
+        return FilterError(
+            token.pos, absl::StrCat("field ", field.name, " wants a number"));
       }
       return FormatFilterNumber(v);
     }
@@ -127,9 +127,9 @@ absl::StatusOr<std::string> NormalizeValue(const FilterField& field,
           names.push_back(e->value(i)->name());
         }
         return FilterError(
-            token.pos, absl::StrCat("field ", field.name, ": unknown value ",
-                                    token.text, "; one of ",
-                                    absl::StrJoin(names, ", ")));
+            token.pos,
+            absl::StrCat("field ", field.name, ": unknown value ", token.text,
+                         "; one of ", absl::StrJoin(names, ", ")));
       }
       return std::string(v->name());
     }

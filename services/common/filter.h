@@ -10,16 +10,17 @@
 // any value equals, `!=` when none does.
 //
 //   VLA_ASSIGN_OR_RETURN(Filter f, Filter::Parse(text, kVlaFilterFields));
-//   if (f.Matches([&](absl::string_view field) { return ValuesOf(vla, field); }))
+//   if (f.Matches([&](absl::string_view field) { return ValuesOf(vla, field);
+//   }))
 #ifndef VLA_SERVICES_COMMON_FILTER_H_
 #define VLA_SERVICES_COMMON_FILTER_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "google/protobuf/descriptor.h"
 
@@ -37,7 +38,8 @@ class Filter {
  public:
   // The values a resource holds for `field`, in normalized form: enum values
   // by full name, bools as "true"/"false", numbers via FormatFilterNumber.
-  using ValuesFn = absl::FunctionRef<std::vector<std::string>(absl::string_view)>;
+  using ValuesFn =
+      absl::FunctionRef<std::vector<std::string>(absl::string_view)>;
 
   Filter() = default;
 

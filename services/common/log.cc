@@ -14,11 +14,21 @@ std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
@@ -31,9 +41,11 @@ std::string JsonQuote(absl::string_view s) {
   return out;
 }
 
-void Log(LogLevel level, absl::string_view message,
-         std::initializer_list<std::pair<absl::string_view, std::string>> fields) {
-  static constexpr const char* kLevels[] = {"debug", "info", "warning", "error"};
+void Log(
+    LogLevel level, absl::string_view message,
+    std::initializer_list<std::pair<absl::string_view, std::string>> fields) {
+  static constexpr const char* kLevels[] = {"debug", "info", "warning",
+                                            "error"};
   std::string line = absl::StrCat(
       "{\"time\":",
       JsonQuote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),

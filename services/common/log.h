@@ -7,15 +7,17 @@
 
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
+
+#include "absl/strings/string_view.h"
 
 namespace vla {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 void Log(LogLevel level, absl::string_view message,
-         std::initializer_list<std::pair<absl::string_view, std::string>> fields = {});
+         std::initializer_list<std::pair<absl::string_view, std::string>>
+             fields = {});
 
 // `s` as a JSON string literal, quotes included.
 std::string JsonQuote(absl::string_view s);

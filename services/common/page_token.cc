@@ -43,8 +43,8 @@ std::string PageTokenCodec::Mac(absl::string_view payload) const {
 
 std::string PageTokenCodec::Encode(absl::string_view scope,
                                    absl::string_view cursor) const {
-  std::string payload = absl::StrCat(std::string(1, kVersion),
-                                     ScopeDigest(scope), cursor);
+  std::string payload =
+      absl::StrCat(std::string(1, kVersion), ScopeDigest(scope), cursor);
   return absl::WebSafeBase64Escape(absl::StrCat(payload, Mac(payload)));
 }
 

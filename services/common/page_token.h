@@ -7,9 +7,9 @@
 #define VLA_SERVICES_COMMON_PAGE_TOKEN_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace vla {
 

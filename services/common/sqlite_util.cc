@@ -44,7 +44,8 @@ absl::Status Migrate(SQLite::Database& db,
 }
 
 absl::Status SqliteError(const SQLite::Exception& e, absl::string_view what) {
-  const std::string message = absl::StrCat("storage error ", what, ": ", e.what());
+  const std::string message =
+      absl::StrCat("storage error ", what, ": ", e.what());
   switch (e.getErrorCode()) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

@@ -29,16 +29,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 #define VLA_STATUS_CONCAT_(a, b) VLA_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the enclosing function if it is not OK.
-#define VLA_RETURN_IF_ERROR(expr)                            \
-  do {                                                       \
-    ::absl::Status vla_status_ = (expr);                     \
-    if (!vla_status_.ok()) return vla_status_;               \
+#define VLA_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status vla_status_ = (expr);       \
+    if (!vla_status_.ok()) return vla_status_; \
   } while (false)
 
 // `VLA_ASSIGN_OR_RETURN(T x, StatusOrExpr);` declares or assigns `x` from the
 // value of a StatusOr, or returns its error status.
-#define VLA_ASSIGN_OR_RETURN(lhs, expr) \
-  VLA_ASSIGN_OR_RETURN_IMPL_(VLA_STATUS_CONCAT_(vla_statusor_, __LINE__), lhs, expr)
+#define VLA_ASSIGN_OR_RETURN(lhs, expr)                                        \
+  VLA_ASSIGN_OR_RETURN_IMPL_(VLA_STATUS_CONCAT_(vla_statusor_, __LINE__), lhs, \
+                             expr)
 #define VLA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) return tmp.status();              \

@@ -3,8 +3,12 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/change_follower.h"
 #include "services/common/executor.h"
+#include "services/common/log.h"
 #include "services/common/status_util.h"
+#include "services/evaluator/evaluation_service.h"
+#include "services/evaluator/evaluator.h"
 #include "services/vmdb/vmdb_core.h"
 #include "services/vmdb/vmdb_service.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -34,11 +38,86 @@ class VmdbModule final : public ServiceModule {
 
  private:
   VmdbModule(std::unique_ptr<vmdb::VmdbStore> store, const Clock* clock)
-      : core_(std::move(store), clock), writer_(4), service_(&core_, &writer_) {}
+      : core_(std::move(store), clock),
+        writer_(4),
+        service_(&core_, &writer_) {}
 
   vmdb::VmdbCore core_;
   Executor writer_;
   vmdb::VmdbServiceImpl service_;
+};
+
+// The channel to the VMDB: this server itself when it hosts the VMDB, else
+// --vmdb_address.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> VmdbChannel(
+    const ServerOptions& options, std::shared_ptr<grpc::Channel> self) {
+  if (std::find(options.services.begin(), options.services.end(), "vmdb") !=
+      options.services.end()) {
+    return self;
+  }
+  if (options.vmdb_address.empty()) {
+    return absl::InvalidArgumentError(
+        "vmdb_address: required when this server does not host the vmdb "
+        "service");
+  }
+  return grpc::CreateChannel(options.vmdb_address,
+                             grpc::InsecureChannelCredentials());
+}
+
+class EvaluatorModule final : public ServiceModule {
+ public:
+  static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
+      const ServerOptions& options) {
+    const std::string path =
+        (std::filesystem::path(options.data_dir) / "evaluator.db").string();
+    evaluator::EvaluatorOptions eo;
+    eo.debounce = options.evaluation_debounce;
+    eo.tick = options.evaluation_tick;
+    VLA_ASSIGN_OR_RETURN(auto ev,
+                         evaluator::Evaluator::Open(path, options.clock, eo));
+    return std::unique_ptr<ServiceModule>(
+        new EvaluatorModule(std::move(ev), options));
+  }
+
+  std::string grpc_service_name() const override {
+    return v1::EvaluationService::service_full_name();
+  }
+  grpc::Service* service() override { return &service_; }
+
+  absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
+    VLA_ASSIGN_OR_RETURN(auto channel, VmdbChannel(options_, self));
+    // With definitions stored from an earlier run, ingest need not wait for
+    // the VMDB; the feed resumes after the stored revision.
+    if (evaluator_->definitions_revision() > 0) {
+      evaluator_->SetDefinitionsReady();
+    }
+    follower_ = std::make_unique<ChangeFollower>(
+        channel, evaluator_->definitions_revision(),
+        [this](const std::vector<v1::Change>& batch) {
+          return evaluator_->ApplyChanges(batch);
+        },
+        [this] { evaluator_->SetDefinitionsReady(); });
+    follower_->Start();
+    return absl::OkStatus();
+  }
+
+  void BeginShutdown(absl::Duration wait) override {
+    (void)wait;
+    if (follower_ != nullptr) follower_->Stop();
+    evaluator_->board().Close();
+  }
+
+ private:
+  EvaluatorModule(std::unique_ptr<evaluator::Evaluator> ev,
+                  const ServerOptions& options)
+      : evaluator_(std::move(ev)),
+        options_(options),
+        service_(evaluator_.get()) {}
+
+  std::unique_ptr<evaluator::Evaluator> evaluator_;
+  ServerOptions options_;
+  evaluator::EvaluationServiceImpl service_;
+  std::unique_ptr<ChangeFollower> follower_;
 };
 
 // A service whose methods all answer UNIMPLEMENTED (until its issue lands).
@@ -59,10 +138,7 @@ class UnimplementedModule final : public ServiceModule {
 absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
     const std::string& name, const ServerOptions& options) {
   if (name == "vmdb") return VmdbModule::Make(options);
-  if (name == "evaluator") {
-    return std::unique_ptr<ServiceModule>(
-        new UnimplementedModule<v1::EvaluationService>());
-  }
+  if (name == "evaluator") return EvaluatorModule::Make(options);
   if (name == "okr-status") {
     return std::unique_ptr<ServiceModule>(
         new UnimplementedModule<v1::OkrStatusService>());

@@ -30,9 +30,8 @@ void SetError(ServerReflectionResponse* resp, grpc::StatusCode code,
   resp->mutable_error_response()->set_error_message(message);
 }
 
-class Reactor final
-    : public grpc::ServerBidiReactor<ServerReflectionRequest,
-                                     ServerReflectionResponse> {
+class Reactor final : public grpc::ServerBidiReactor<ServerReflectionRequest,
+                                                     ServerReflectionResponse> {
  public:
   explicit Reactor(const ReflectionService* service) : service_(service) {
     StartRead(&request_);
@@ -106,10 +105,11 @@ ServerReflectionResponse ReflectionService::Answer(
       const auto* type = pool->FindMessageTypeByName(
           request.file_containing_extension().containing_type());
       const auto* ext =
-          type == nullptr ? nullptr
-                          : pool->FindExtensionByNumber(
-                                type, request.file_containing_extension()
-                                          .extension_number());
+          type == nullptr
+              ? nullptr
+              : pool->FindExtensionByNumber(
+                    type,
+                    request.file_containing_extension().extension_number());
       if (ext == nullptr) {
         SetError(&resp, grpc::StatusCode::NOT_FOUND, "extension not found");
       } else {

@@ -13,9 +13,11 @@
 
 namespace vla {
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options) {
   if (options.services.empty()) {
-    return absl::InvalidArgumentError("services: at least one service is required");
+    return absl::InvalidArgumentError(
+        "services: at least one service is required");
   }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
@@ -54,7 +56,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     health->SetServingStatus(options.services[i], true);
   }
   auto self = server->InProcessChannel();
-  for (auto& module : server->modules_) VLA_RETURN_IF_ERROR(module->Start(self));
+  for (auto& module : server->modules_)
+    VLA_RETURN_IF_ERROR(module->Start(self));
   return server;
 }
 

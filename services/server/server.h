@@ -38,6 +38,12 @@ struct ServerOptions {
   std::string data_dir = "data";
   // Subset of AllServiceNames().
   std::vector<std::string> services = AllServiceNames();
+  // Where the evaluator and okr-status reach the VMDB when it is not hosted
+  // in this server (HOST:PORT).
+  std::string vmdb_address;
+  // Evaluator tuning (tests shorten the debounce and tick).
+  absl::Duration evaluation_debounce = absl::Milliseconds(200);
+  absl::Duration evaluation_tick = absl::Seconds(10);
   // How long Shutdown waits for calls in flight before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   const Clock* clock = Clock::Real();
@@ -63,7 +69,8 @@ class ServiceModule {
 class Server {
  public:
   // Opens the data folder, builds the modules and starts listening.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerOptions& options);
   ~Server();
 
   int port() const { return port_; }

@@ -2,8 +2,8 @@
 
 #include <memory>
 
-#include "absl/strings/str_format.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "services/common/proto_time.h"
 #include "vla/v1/resources.pb.h"
 
@@ -62,7 +62,8 @@ std::vector<std::unique_ptr<ResourceKind>> MakeKinds() {
   vs->singular = "value_stream";
   vs->descriptor = v1::ValueStream::descriptor();
   vs->filter_fields = {StringField("team")};
-  vs->validate = Validator<v1::ValueStream>(ValidateValueStream, "value_stream");
+  vs->validate =
+      Validator<v1::ValueStream>(ValidateValueStream, "value_stream");
   vs->filter_values = [](const Message& m, absl::string_view) {
     const auto& s = static_cast<const v1::ValueStream&>(m);
     std::vector<std::string> teams = {s.consumer()};
@@ -82,7 +83,8 @@ std::vector<std::unique_ptr<ResourceKind>> MakeKinds() {
   kvi->filter_fields = {StringField("value_stream")};
   kvi->validate = Validator<v1::Kvi>(ValidateKvi, "kvi");
   kvi->filter_values = [](const Message& m, absl::string_view) {
-    return std::vector<std::string>{static_cast<const v1::Kvi&>(m).value_stream()};
+    return std::vector<std::string>{
+        static_cast<const v1::Kvi&>(m).value_stream()};
   };
   kinds.push_back(std::move(kvi));
 
@@ -95,8 +97,10 @@ std::vector<std::unique_ptr<ResourceKind>> MakeKinds() {
   vla->validate = Validator<v1::Vla>(ValidateVla, "vla");
   vla->filter_values = [](const Message& m, absl::string_view field) {
     const auto& v = static_cast<const v1::Vla&>(m);
-    if (field == "value_stream") return std::vector<std::string>{v.value_stream()};
-    if (field == "state") return EnumValue(v1::VlaState_descriptor(), v.state());
+    if (field == "value_stream")
+      return std::vector<std::string>{v.value_stream()};
+    if (field == "state")
+      return EnumValue(v1::VlaState_descriptor(), v.state());
     std::vector<std::string> teams = {v.consumer()};
     AddAll(&teams, v.providers());
     return teams;
@@ -120,7 +124,8 @@ std::vector<std::unique_ptr<ResourceKind>> MakeKinds() {
   objective->singular = "objective";
   objective->descriptor = v1::Objective::descriptor();
   objective->filter_fields = {StringField("team")};
-  objective->validate = Validator<v1::Objective>(ValidateObjective, "objective");
+  objective->validate =
+      Validator<v1::Objective>(ValidateObjective, "objective");
   objective->filter_values = [](const Message& m, absl::string_view) {
     const auto& o = static_cast<const v1::Objective&>(m);
     std::vector<std::string> teams = {o.lead()};

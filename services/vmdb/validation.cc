@@ -73,10 +73,11 @@ absl::Status CheckCommon(absl::string_view prefix,
 
 // A required reference to a resource of `collection`.
 absl::Status CheckRef(absl::string_view field, const std::string& name,
-                      absl::string_view collection, std::vector<Reference>* refs) {
+                      absl::string_view collection,
+                      std::vector<Reference>* refs) {
   if (name.empty()) {
-    return Invalid(field, absl::StrCat("required (a name like ", collection,
-                                       "/my-id)"));
+    return Invalid(
+        field, absl::StrCat("required (a name like ", collection, "/my-id)"));
   }
   auto id = ParseName(field, name, collection);
   if (!id.ok()) return id.status();
@@ -127,7 +128,8 @@ absl::Status CheckEnum(absl::string_view field, int value,
 }
 
 absl::Status CheckScope(absl::string_view field, const v1::Scope& scope) {
-  if (auto s = CheckLength(Sub(field, "service"), scope.service(), kMaxShortText);
+  if (auto s =
+          CheckLength(Sub(field, "service"), scope.service(), kMaxShortText);
       !s.ok()) {
     return s;
   }
@@ -177,7 +179,8 @@ absl::Status CheckSource(absl::string_view prefix, v1::Source source,
   return absl::OkStatus();
 }
 
-absl::Status CheckSelection(absl::string_view prefix, const v1::Selection& sel) {
+absl::Status CheckSelection(absl::string_view prefix,
+                            const v1::Selection& sel) {
   if (auto s = CheckSource(prefix, sel.source(), sel.signal(), sel.field());
       !s.ok()) {
     return s;
@@ -196,7 +199,8 @@ absl::Status CheckWindow(absl::string_view prefix, const Kvi& kvi) {
   switch (w.kind_case()) {
     case v1::Window::kRolling: {
       const std::string f = Sub(prefix, "rolling");
-      if (!IsValidProtoDuration(w.rolling())) return Invalid(f, "invalid duration");
+      if (!IsValidProtoDuration(w.rolling()))
+        return Invalid(f, "invalid duration");
       const absl::Duration d = FromProtoDuration(w.rolling());
       if (d <= absl::ZeroDuration()) return Invalid(f, "must be positive");
       if (d > kMaxWindow) return Invalid(f, "longer than 3660 days");
@@ -206,17 +210,17 @@ absl::Status CheckWindow(absl::string_view prefix, const Kvi& kvi) {
       return absl::OkStatus();
     }
     case v1::Window::kCalendar: {
-      if (auto s = CheckEnum<v1::CalendarPeriod>(Sub(prefix, "calendar"),
-                                                 w.calendar(),
-                                                 v1::CalendarPeriod_IsValid, true);
+      if (auto s = CheckEnum<v1::CalendarPeriod>(
+              Sub(prefix, "calendar"), w.calendar(), v1::CalendarPeriod_IsValid,
+              true);
           !s.ok()) {
         return s;
       }
       absl::TimeZone tz;
       if (!w.time_zone().empty() && !absl::LoadTimeZone(w.time_zone(), &tz)) {
-        return Invalid(Sub(prefix, "time_zone"),
-                       absl::StrCat("unknown IANA time zone \"", w.time_zone(),
-                                    "\""));
+        return Invalid(
+            Sub(prefix, "time_zone"),
+            absl::StrCat("unknown IANA time zone \"", w.time_zone(), "\""));
       }
       return absl::OkStatus();
     }
@@ -234,40 +238,6 @@ absl::Status CheckTime(absl::string_view field,
 
 }  // namespace
 
-bool IsValidId(absl::string_view id) {
-  if (id.empty() || id.size() > 63) return false;
-  if (id[0] < 'a' || id[0] > 'z') return false;
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-absl::Status ValidateId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return Invalid(field, "required");
-  if (!IsValidId(id)) {
-    return Invalid(field, absl::StrCat("\"", id.substr(0, 80),
-                                       "\" must match [a-z][a-z0-9-]{0,62}"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ParseName(absl::string_view field,
-                                      absl::string_view name,
-                                      absl::string_view collection) {
-  if (name.empty()) return Invalid(field, "required");
-  const std::string prefix = absl::StrCat(collection, "/");
-  if (!absl::StartsWith(name, prefix) ||
-      !IsValidId(name.substr(prefix.size()))) {
-    return Invalid(field, absl::StrCat("\"", name.substr(0, 80),
-                                       "\" is not a name like ", collection,
-                                       "/my-id"));
-  }
-  return std::string(name.substr(prefix.size()));
-}
-
 absl::Status ValidateTeam(const Team& team, absl::string_view prefix,
                           std::vector<Reference>*) {
   if (auto s = CheckCommon(prefix, team.display_name(), team.description());
@@ -278,13 +248,15 @@ absl::Status ValidateTeam(const Team& team, absl::string_view prefix,
                                  v1::TeamKind_IsValid, true);
 }
 
-absl::Status ValidateValueStream(const ValueStream& vs, absl::string_view prefix,
+absl::Status ValidateValueStream(const ValueStream& vs,
+                                 absl::string_view prefix,
                                  std::vector<Reference>* refs) {
   if (auto s = CheckCommon(prefix, vs.display_name(), vs.description());
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckValueOwner(Sub(prefix, "value_owner"), vs.value_owner(), refs);
+  if (auto s =
+          CheckValueOwner(Sub(prefix, "value_owner"), vs.value_owner(), refs);
       !s.ok()) {
     return s;
   }
@@ -311,8 +283,8 @@ absl::Status ValidateValueStream(const ValueStream& vs, absl::string_view prefix
       return s;
     }
     if (!stage_names.insert(stage.name()).second) {
-      return Invalid(Sub(f, "name"),
-                     absl::StrCat("stage \"", stage.name(), "\" is listed twice"));
+      return Invalid(Sub(f, "name"), absl::StrCat("stage \"", stage.name(),
+                                                  "\" is listed twice"));
     }
     if (!stage.team().empty()) {
       if (auto s = CheckRef(Sub(f, "team"), stage.team(), "teams", refs);
@@ -328,7 +300,8 @@ absl::Status ValidateValueStream(const ValueStream& vs, absl::string_view prefix
   for (int i = 0; i < vs.services_size(); ++i) {
     const std::string f = At(Sub(prefix, "services"), i);
     if (vs.services(i).empty()) return Invalid(f, "empty service id");
-    if (auto s = CheckLength(f, vs.services(i), kMaxShortText); !s.ok()) return s;
+    if (auto s = CheckLength(f, vs.services(i), kMaxShortText); !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }
@@ -358,7 +331,8 @@ absl::Status ValidateKvi(const Kvi& kvi, absl::string_view prefix,
                      "a RATIO KVI leaves source, signal and field unset; its "
                      "numerator and denominator carry their own");
     }
-    if (!kvi.has_numerator()) return Invalid(Sub(prefix, "numerator"), "required for RATIO");
+    if (!kvi.has_numerator())
+      return Invalid(Sub(prefix, "numerator"), "required for RATIO");
     if (!kvi.has_denominator()) {
       return Invalid(Sub(prefix, "denominator"), "required for RATIO");
     }
@@ -386,20 +360,25 @@ absl::Status ValidateKvi(const Kvi& kvi, absl::string_view prefix,
       return Invalid(Sub(prefix, "percentile"), "must be in (0, 100]");
     }
   } else if (kvi.percentile() != 0) {
-    return Invalid(Sub(prefix, "percentile"), "only for aggregation PERCENTILE");
+    return Invalid(Sub(prefix, "percentile"),
+                   "only for aggregation PERCENTILE");
   }
-  if (auto s = CheckFinite(Sub(prefix, "threshold"), kvi.threshold()); !s.ok()) {
-    return s;
-  }
-  if (auto s = CheckWindow(Sub(prefix, "window"), kvi); !s.ok()) return s;
-  if (auto s = CheckLength(Sub(prefix, "unit"), kvi.unit(), 32); !s.ok()) return s;
-  if (auto s = CheckEnum<v1::Direction>(Sub(prefix, "direction"), kvi.direction(),
-                                        v1::Direction_IsValid, true);
+  if (auto s = CheckFinite(Sub(prefix, "threshold"), kvi.threshold());
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckEnum<v1::Dimension>(Sub(prefix, "dimension"), kvi.dimension(),
-                                        v1::Dimension_IsValid, false);
+  if (auto s = CheckWindow(Sub(prefix, "window"), kvi); !s.ok()) return s;
+  if (auto s = CheckLength(Sub(prefix, "unit"), kvi.unit(), 32); !s.ok())
+    return s;
+  if (auto s =
+          CheckEnum<v1::Direction>(Sub(prefix, "direction"), kvi.direction(),
+                                   v1::Direction_IsValid, true);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s =
+          CheckEnum<v1::Dimension>(Sub(prefix, "dimension"), kvi.dimension(),
+                                   v1::Dimension_IsValid, false);
       !s.ok()) {
     return s;
   }
@@ -409,16 +388,19 @@ absl::Status ValidateKvi(const Kvi& kvi, absl::string_view prefix,
   }
   const v1::CoMeasurement& cm = kvi.co_measurement();
   const std::string cmf = Sub(prefix, "co_measurement");
-  for (auto [name, tol] : {std::pair{"absolute_tolerance", cm.absolute_tolerance()},
-                           std::pair{"relative_tolerance", cm.relative_tolerance()}}) {
+  for (auto [name, tol] :
+       {std::pair{"absolute_tolerance", cm.absolute_tolerance()},
+        std::pair{"relative_tolerance", cm.relative_tolerance()}}) {
     if (!std::isfinite(tol) || tol < 0) {
-      return Invalid(Sub(cmf, name), "must be a finite number >= 0 (0 = unset)");
+      return Invalid(Sub(cmf, name),
+                     "must be a finite number >= 0 (0 = unset)");
     }
   }
   if (cm.enabled() && kvi.source() != v1::SOURCE_OBSERVATIONS) {
-    return Invalid(Sub(cmf, "enabled"),
-                   "co-measurement needs source OBSERVATIONS (each side reports "
-                   "its own observations)");
+    return Invalid(
+        Sub(cmf, "enabled"),
+        "co-measurement needs source OBSERVATIONS (each side reports "
+        "its own observations)");
   }
   return absl::OkStatus();
 }
@@ -434,7 +416,8 @@ absl::Status ValidateVla(const Vla& vla, absl::string_view prefix,
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckValueOwner(Sub(prefix, "value_owner"), vla.value_owner(), refs);
+  if (auto s =
+          CheckValueOwner(Sub(prefix, "value_owner"), vla.value_owner(), refs);
       !s.ok()) {
     return s;
   }
@@ -456,7 +439,8 @@ absl::Status ValidateVla(const Vla& vla, absl::string_view prefix,
   for (int i = 0; i < vla.clauses_size(); ++i) {
     const v1::Clause& c = vla.clauses(i);
     const std::string f = At(cf, i);
-    if (auto s = CheckRef(Sub(f, "kvi"), c.kvi(), "kvis", refs); !s.ok()) return s;
+    if (auto s = CheckRef(Sub(f, "kvi"), c.kvi(), "kvis", refs); !s.ok())
+      return s;
     if (!kvis.insert(c.kvi()).second) {
       return Invalid(Sub(f, "kvi"),
                      absl::StrCat(c.kvi(), " has another clause already"));
@@ -487,7 +471,8 @@ absl::Status ValidateVla(const Vla& vla, absl::string_view prefix,
                                 " is above effective pass_score ", pass));
   }
   if (vla.has_sla()) {
-    if (auto s = CheckRef(Sub(prefix, "sla.kvi"), vla.sla().kvi(), "kvis", refs);
+    if (auto s =
+            CheckRef(Sub(prefix, "sla.kvi"), vla.sla().kvi(), "kvis", refs);
         !s.ok()) {
       return s;
     }
@@ -517,8 +502,9 @@ absl::Status ValidateVlaClausesAgainstKvis(const Vla& vla,
     if (higher ? c.warning() > c.target() : c.warning() < c.target()) {
       return Invalid(
           Sub(At(Sub(prefix, "clauses"), i), "warning"),
-          absl::StrCat("warning ", c.warning(), " is on the good side of target ",
-                       c.target(), " for ", c.kvi(), " (",
+          absl::StrCat("warning ", c.warning(),
+                       " is on the good side of target ", c.target(), " for ",
+                       c.kvi(), " (",
                        higher ? "HIGHER_IS_BETTER: warning must be <= target"
                               : "LOWER_IS_BETTER: warning must be >= target",
                        ")"));
@@ -529,14 +515,17 @@ absl::Status ValidateVlaClausesAgainstKvis(const Vla& vla,
 
 absl::Status ValidateObjective(const Objective& o, absl::string_view prefix,
                                std::vector<Reference>* refs) {
-  if (auto s = CheckCommon(prefix, o.display_name(), o.description()); !s.ok()) {
-    return s;
-  }
-  if (auto s = CheckRefList(Sub(prefix, "owners"), o.owners(), "teams", 1, refs);
+  if (auto s = CheckCommon(prefix, o.display_name(), o.description());
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckRef(Sub(prefix, "lead"), o.lead(), "teams", refs); !s.ok()) {
+  if (auto s =
+          CheckRefList(Sub(prefix, "owners"), o.owners(), "teams", 1, refs);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRef(Sub(prefix, "lead"), o.lead(), "teams", refs);
+      !s.ok()) {
     return s;
   }
   if (std::find(o.owners().begin(), o.owners().end(), o.lead()) ==
@@ -544,9 +533,12 @@ absl::Status ValidateObjective(const Objective& o, absl::string_view prefix,
     return Invalid(Sub(prefix, "lead"),
                    absl::StrCat(o.lead(), " must be one of the owners"));
   }
-  if (!o.has_period_start()) return Invalid(Sub(prefix, "period_start"), "required");
-  if (!o.has_period_end()) return Invalid(Sub(prefix, "period_end"), "required");
-  if (auto s = CheckTime(Sub(prefix, "period_start"), o.period_start()); !s.ok()) {
+  if (!o.has_period_start())
+    return Invalid(Sub(prefix, "period_start"), "required");
+  if (!o.has_period_end())
+    return Invalid(Sub(prefix, "period_end"), "required");
+  if (auto s = CheckTime(Sub(prefix, "period_start"), o.period_start());
+      !s.ok()) {
     return s;
   }
   if (auto s = CheckTime(Sub(prefix, "period_end"), o.period_end()); !s.ok()) {
@@ -575,7 +567,8 @@ absl::Status ValidateObjective(const Objective& o, absl::string_view prefix,
     const std::string f = At(kf, i);
     if (auto s = ValidateId(Sub(f, "id"), kr.id()); !s.ok()) return s;
     if (!ids.insert(kr.id()).second) {
-      return Invalid(Sub(f, "id"), absl::StrCat("\"", kr.id(), "\" is used twice"));
+      return Invalid(Sub(f, "id"),
+                     absl::StrCat("\"", kr.id(), "\" is used twice"));
     }
     if (auto s = CheckLength(Sub(f, "description"), kr.description(), 1000);
         !s.ok()) {
@@ -586,10 +579,12 @@ absl::Status ValidateObjective(const Objective& o, absl::string_view prefix,
         return s;
       }
     }
-    if (auto s = CheckFinite(Sub(f, "start_value"), kr.start_value()); !s.ok()) {
+    if (auto s = CheckFinite(Sub(f, "start_value"), kr.start_value());
+        !s.ok()) {
       return s;
     }
-    if (auto s = CheckFinite(Sub(f, "target_value"), kr.target_value()); !s.ok()) {
+    if (auto s = CheckFinite(Sub(f, "target_value"), kr.target_value());
+        !s.ok()) {
       return s;
     }
     if (kr.start_value() == kr.target_value()) {

@@ -6,26 +6,15 @@
 #define VLA_SERVICES_VMDB_VALIDATION_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/common/names.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::vmdb {
-
-// `[a-z][a-z0-9-]{0,62}`.
-bool IsValidId(absl::string_view id);
-
-// INVALID_ARGUMENT naming `field` unless `id` is a valid id.
-absl::Status ValidateId(absl::string_view field, absl::string_view id);
-
-// The id in `name` if it is `{collection}/{id}` with a valid id; else
-// INVALID_ARGUMENT naming `field`.
-absl::StatusOr<std::string> ParseName(absl::string_view field,
-                                      absl::string_view name,
-                                      absl::string_view collection);
 
 // A reference from one resource to another, by full resource name.
 struct Reference {

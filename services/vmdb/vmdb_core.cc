@@ -33,7 +33,8 @@ const ResourceKind& KindOrDie(const Descriptor* d) {
   return *kind;
 }
 
-absl::Status ParseStored(const std::string& data, google::protobuf::Message* out) {
+absl::Status ParseStored(const std::string& data,
+                         google::protobuf::Message* out) {
   if (!out->ParseFromString(data)) {
     return absl::DataLossError("stored resource does not parse");
   }
@@ -44,19 +45,21 @@ absl::Status NotFound(absl::string_view name) {
   return absl::NotFoundError(absl::StrCat(name, " not found"));
 }
 
-absl::Status CheckEtag(absl::string_view given, const google::protobuf::Message& current) {
+absl::Status CheckEtag(absl::string_view given,
+                       const google::protobuf::Message& current) {
   if (!given.empty() && given != GetEtag(current)) {
-    return absl::AbortedError(absl::StrCat(
-        GetName(current), " changed since it was read (etag \"", given,
-        "\" is stale, current is \"", GetEtag(current),
-        "\"); read it again and retry"));
+    return absl::AbortedError(
+        absl::StrCat(GetName(current), " changed since it was read (etag \"",
+                     given, "\" is stale, current is \"", GetEtag(current),
+                     "\"); read it again and retry"));
   }
   return absl::OkStatus();
 }
 
 // The update mask in effect: the given paths, checked, or every writable
 // top-level field for an empty mask or "*".
-absl::StatusOr<FieldMask> EffectiveMask(const Descriptor* d, const FieldMask& mask) {
+absl::StatusOr<FieldMask> EffectiveMask(const Descriptor* d,
+                                        const FieldMask& mask) {
   FieldMask out;
   const bool all = mask.paths_size() == 0 ||
                    (mask.paths_size() == 1 && mask.paths(0) == "*");
@@ -91,9 +94,9 @@ VmdbCore::VmdbCore(std::unique_ptr<VmdbStore> store, const Clock* clock)
 
 // Validates `resource` and everything it refers to; on success `refs` holds
 // its outgoing references.
-static absl::Status ValidateWithReferences(VmdbStore& store, const ResourceKind& kind,
-                                           const google::protobuf::Message& resource,
-                                           std::vector<Reference>* refs) {
+static absl::Status ValidateWithReferences(
+    VmdbStore& store, const ResourceKind& kind,
+    const google::protobuf::Message& resource, std::vector<Reference>* refs) {
   VLA_RETURN_IF_ERROR(kind.validate(resource, refs));
   std::map<std::string, std::unique_ptr<google::protobuf::Message>> resolved;
   for (const Reference& ref : *refs) {
@@ -113,7 +116,8 @@ static absl::Status ValidateWithReferences(VmdbStore& store, const ResourceKind&
   }
   if (kind.check_references) {
     return kind.check_references(
-        resource, [&](const std::string& name) -> const google::protobuf::Message* {
+        resource,
+        [&](const std::string& name) -> const google::protobuf::Message* {
           auto it = resolved.find(name);
           return it == resolved.end() ? nullptr : it->second.get();
         });
@@ -151,14 +155,15 @@ absl::Status VmdbCore::Create(absl::string_view id,
   }
   const auto now = ToProtoTime(clock_->Now());
   SetOutputFields(out, name, now, now, 1);
-  Mutation m{v1::CHANGE_KIND_CREATED, kind.collection, std::string(id),
+  Mutation m{v1::CHANGE_KIND_CREATED,  kind.collection, std::string(id),
              out->SerializeAsString(), std::move(refs), request_key};
   VLA_ASSIGN_OR_RETURN(int64_t revision, store_->Apply(m));
   Notify(revision);
   return absl::OkStatus();
 }
 
-absl::Status VmdbCore::Get(absl::string_view name, google::protobuf::Message* out) {
+absl::Status VmdbCore::Get(absl::string_view name,
+                           google::protobuf::Message* out) {
   const ResourceKind& kind = KindOrDie(out->GetDescriptor());
   VLA_RETURN_IF_ERROR(ParseName("name", name, kind.collection).status());
   VLA_ASSIGN_OR_RETURN(std::optional<std::string> data, store_->Get(name));
@@ -181,7 +186,8 @@ absl::Status VmdbCore::List(int page_size, absl::string_view page_token,
   VLA_ASSIGN_OR_RETURN(Filter filter,
                        Filter::Parse(filter_text, kind.filter_fields));
   const std::string scope = absl::StrCat(kind.collection, "\n", filter_text);
-  VLA_ASSIGN_OR_RETURN(std::string cursor, page_tokens_.Decode(scope, page_token));
+  VLA_ASSIGN_OR_RETURN(std::string cursor,
+                       page_tokens_.Decode(scope, page_token));
 
   const auto* reflection = response->GetReflection();
   int matched = 0;
@@ -191,7 +197,8 @@ absl::Status VmdbCore::List(int page_size, absl::string_view page_token,
                          store_->List(kind.collection, cursor, kScanBatch));
     for (StoredResource& row : batch) {
       cursor = row.id;
-      google::protobuf::Message* item = reflection->AddMessage(response, items_field);
+      google::protobuf::Message* item =
+          reflection->AddMessage(response, items_field);
       VLA_RETURN_IF_ERROR(ParseStored(row.data, item));
       const bool match = filter.Matches([&](absl::string_view field) {
         return kind.filter_values(*item, field);
@@ -250,17 +257,18 @@ absl::Status VmdbCore::Update(const google::protobuf::Message& resource,
   SetOutputFields(out, name, create_time, ToProtoTime(clock_->Now()),
                   GetRevision(*current) + 1);
   const std::string id = name.substr(kind.collection.size() + 1);
-  Mutation m{v1::CHANGE_KIND_UPDATED, kind.collection, id,
+  Mutation m{v1::CHANGE_KIND_UPDATED,  kind.collection, id,
              out->SerializeAsString(), std::move(refs), ""};
   VLA_ASSIGN_OR_RETURN(int64_t revision, store_->Apply(m));
   Notify(revision);
   return absl::OkStatus();
 }
 
-absl::Status VmdbCore::Delete(const Descriptor* descriptor, absl::string_view name,
-                              absl::string_view etag) {
+absl::Status VmdbCore::Delete(const Descriptor* descriptor,
+                              absl::string_view name, absl::string_view etag) {
   const ResourceKind& kind = KindOrDie(descriptor);
-  VLA_ASSIGN_OR_RETURN(std::string id, ParseName("name", name, kind.collection));
+  VLA_ASSIGN_OR_RETURN(std::string id,
+                       ParseName("name", name, kind.collection));
 
   std::lock_guard<std::mutex> lock(write_mu_);
   VLA_ASSIGN_OR_RETURN(std::optional<std::string> data, store_->Get(name));
@@ -279,10 +287,10 @@ absl::Status VmdbCore::Delete(const Descriptor* descriptor, absl::string_view na
     for (int i = 0; i < std::min<int>(kShown, users.size()); ++i) {
       shown.push_back(absl::StrCat(users[i].name, " (", users[i].field, ")"));
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        name, " is still used by ", absl::StrJoin(shown, ", "),
-        users.size() > kShown ? " and others" : "",
-        "; remove those references first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " is still used by ", absl::StrJoin(shown, ", "),
+                     users.size() > kShown ? " and others" : "",
+                     "; remove those references first"));
   }
   Mutation m{v1::CHANGE_KIND_DELETED, kind.collection, id, *data, {}, ""};
   VLA_ASSIGN_OR_RETURN(int64_t revision, store_->Apply(m));
@@ -290,10 +298,11 @@ absl::Status VmdbCore::Delete(const Descriptor* descriptor, absl::string_view na
   return absl::OkStatus();
 }
 
-absl::Status VmdbCore::ListVlaRevisions(absl::string_view name,
-                                        v1::ListVlaRevisionsResponse* response) {
+absl::Status VmdbCore::ListVlaRevisions(
+    absl::string_view name, v1::ListVlaRevisionsResponse* response) {
   VLA_RETURN_IF_ERROR(ParseName("name", name, "vlas").status());
-  VLA_ASSIGN_OR_RETURN(std::vector<std::string> versions, store_->History(name));
+  VLA_ASSIGN_OR_RETURN(std::vector<std::string> versions,
+                       store_->History(name));
   if (versions.empty()) return NotFound(name);
   for (const std::string& data : versions) {
     VLA_RETURN_IF_ERROR(ParseStored(data, response->add_revisions()));
@@ -316,7 +325,8 @@ absl::StatusOr<std::vector<v1::Change>> VmdbCore::ChangesSince(
     c.set_kind(s.kind);
     c.set_name(s.name);
     const ResourceKind* kind = FindKindForName(s.name);
-    if (kind == nullptr) return absl::DataLossError("unknown kind in change log");
+    if (kind == nullptr)
+      return absl::DataLossError("unknown kind in change log");
     const FieldDescriptor* field =
         v1::Change::descriptor()->FindFieldByName(kind->singular);
     VLA_RETURN_IF_ERROR(

@@ -13,12 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/message.h"
@@ -44,11 +44,14 @@ class VmdbCore {
 
   // Standard methods. `resource`/`out` are Team, ValueStream, Kvi, Vla or
   // Objective; `response` is the matching List*Response.
-  absl::Status Create(absl::string_view id, const google::protobuf::Message& resource,
-                      absl::string_view request_id, google::protobuf::Message* out);
+  absl::Status Create(absl::string_view id,
+                      const google::protobuf::Message& resource,
+                      absl::string_view request_id,
+                      google::protobuf::Message* out);
   absl::Status Get(absl::string_view name, google::protobuf::Message* out);
   absl::Status List(int page_size, absl::string_view page_token,
-                    absl::string_view filter, google::protobuf::Message* response);
+                    absl::string_view filter,
+                    google::protobuf::Message* response);
   absl::Status Update(const google::protobuf::Message& resource,
                       const google::protobuf::FieldMask& mask,
                       google::protobuf::Message* out);
@@ -62,6 +65,9 @@ class VmdbCore {
   // Up to `limit` changes after `since_revision`, in commit order.
   absl::StatusOr<std::vector<v1::Change>> ChangesSince(int64_t since_revision,
                                                        int limit);
+
+  // The revision of the last committed change.
+  int64_t HeadRevision() { return store_->HeadRevision(); }
 
   // Change notification for WatchChanges. Subscribe returns false once the
   // core is closed.

@@ -3,6 +3,7 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/status_util.h"
 
 namespace vla::vmdb {
@@ -21,9 +22,8 @@ template <typename Fn>
 grpc::ServerUnaryReactor* ReplyFrom(Executor* executor,
                                     grpc::CallbackServerContext* ctx, Fn fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  executor->Submit([reactor, fn = std::move(fn)] {
-    reactor->Finish(ToGrpcStatus(fn()));
-  });
+  executor->Submit(
+      [reactor, fn = std::move(fn)] { reactor->Finish(ToGrpcStatus(fn())); });
   return reactor;
 }
 
@@ -32,9 +32,14 @@ grpc::ServerUnaryReactor* ReplyFrom(Executor* executor,
 class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
                                   public ChangeListener {
  public:
-  WatchChangesReactor(VmdbCore* core, int64_t since)
+  WatchChangesReactor(grpc::CallbackServerContext* ctx, VmdbCore* core,
+                      int64_t since)
       : core_(core), last_revision_(since) {
     std::lock_guard<std::mutex> lock(mu_);
+    // Followers know they have caught up once they reach this revision.
+    ctx->AddInitialMetadata(std::string(kHeadRevisionMetadata),
+                            absl::StrCat(core_->HeadRevision()));
+    StartSendInitialMetadata();
     if (since < 0) {
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 "since_revision: must not be negative"));
@@ -127,41 +132,41 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
 
 }  // namespace
 
-#define VLA_VMDB_STANDARD_METHODS_IMPL(R, Rs, field)                          \
-  grpc::ServerUnaryReactor* VmdbServiceImpl::Create##R(                       \
-      grpc::CallbackServerContext* ctx, const v1::Create##R##Request* req,    \
-      v1::R* resp) {                                                          \
-    return ReplyFrom(writer_, ctx, [this, req, resp] {                        \
+#define VLA_VMDB_STANDARD_METHODS_IMPL(R, Rs, field)                           \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Create##R(                        \
+      grpc::CallbackServerContext* ctx, const v1::Create##R##Request* req,     \
+      v1::R* resp) {                                                           \
+    return ReplyFrom(writer_, ctx, [this, req, resp] {                         \
       return core_->Create(req->field##_id(), req->field(), req->request_id(), \
-                           resp);                                             \
-    });                                                                       \
-  }                                                                           \
-  grpc::ServerUnaryReactor* VmdbServiceImpl::Get##R(                          \
-      grpc::CallbackServerContext* ctx, const v1::Get##R##Request* req,       \
-      v1::R* resp) {                                                          \
-    return Reply(ctx, [&] { return core_->Get(req->name(), resp); });         \
-  }                                                                           \
-  grpc::ServerUnaryReactor* VmdbServiceImpl::List##Rs(                        \
-      grpc::CallbackServerContext* ctx, const v1::List##Rs##Request* req,     \
-      v1::List##Rs##Response* resp) {                                         \
-    return Reply(ctx, [&] {                                                   \
-      return core_->List(req->page_size(), req->page_token(), req->filter(),  \
-                         resp);                                               \
-    });                                                                       \
-  }                                                                           \
-  grpc::ServerUnaryReactor* VmdbServiceImpl::Update##R(                       \
-      grpc::CallbackServerContext* ctx, const v1::Update##R##Request* req,    \
-      v1::R* resp) {                                                          \
-    return ReplyFrom(writer_, ctx, [this, req, resp] {                        \
-      return core_->Update(req->field(), req->update_mask(), resp);           \
-    });                                                                       \
-  }                                                                           \
-  grpc::ServerUnaryReactor* VmdbServiceImpl::Delete##R(                       \
-      grpc::CallbackServerContext* ctx, const v1::Delete##R##Request* req,    \
-      google::protobuf::Empty*) {                                             \
-    return ReplyFrom(writer_, ctx, [this, req] {                              \
-      return core_->Delete(v1::R::descriptor(), req->name(), req->etag());    \
-    });                                                                       \
+                           resp);                                              \
+    });                                                                        \
+  }                                                                            \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Get##R(                           \
+      grpc::CallbackServerContext* ctx, const v1::Get##R##Request* req,        \
+      v1::R* resp) {                                                           \
+    return Reply(ctx, [&] { return core_->Get(req->name(), resp); });          \
+  }                                                                            \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::List##Rs(                         \
+      grpc::CallbackServerContext* ctx, const v1::List##Rs##Request* req,      \
+      v1::List##Rs##Response* resp) {                                          \
+    return Reply(ctx, [&] {                                                    \
+      return core_->List(req->page_size(), req->page_token(), req->filter(),   \
+                         resp);                                                \
+    });                                                                        \
+  }                                                                            \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Update##R(                        \
+      grpc::CallbackServerContext* ctx, const v1::Update##R##Request* req,     \
+      v1::R* resp) {                                                           \
+    return ReplyFrom(writer_, ctx, [this, req, resp] {                         \
+      return core_->Update(req->field(), req->update_mask(), resp);            \
+    });                                                                        \
+  }                                                                            \
+  grpc::ServerUnaryReactor* VmdbServiceImpl::Delete##R(                        \
+      grpc::CallbackServerContext* ctx, const v1::Delete##R##Request* req,     \
+      google::protobuf::Empty*) {                                              \
+    return ReplyFrom(writer_, ctx, [this, req] {                               \
+      return core_->Delete(v1::R::descriptor(), req->name(), req->etag());     \
+    });                                                                        \
   }
 VLA_VMDB_STANDARD_METHODS_IMPL(Team, Teams, team)
 VLA_VMDB_STANDARD_METHODS_IMPL(ValueStream, ValueStreams, value_stream)
@@ -177,8 +182,8 @@ grpc::ServerUnaryReactor* VmdbServiceImpl::ListVlaRevisions(
 }
 
 grpc::ServerWriteReactor<v1::Change>* VmdbServiceImpl::WatchChanges(
-    grpc::CallbackServerContext*, const v1::WatchChangesRequest* req) {
-  return new WatchChangesReactor(core_, req->since_revision());
+    grpc::CallbackServerContext* ctx, const v1::WatchChangesRequest* req) {
+  return new WatchChangesReactor(ctx, core_, req->since_revision());
 }
 
 }  // namespace vla::vmdb

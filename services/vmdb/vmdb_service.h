@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "services/common/change_follower.h"
 #include "services/common/executor.h"
 #include "services/vmdb/vmdb_core.h"
 #include "vla/v1/vmdb.grpc.pb.h"
@@ -18,21 +19,21 @@ class VmdbServiceImpl final : public v1::VmdbService::CallbackService {
   VmdbServiceImpl(VmdbCore* core, Executor* writer)
       : core_(core), writer_(writer) {}
 
-#define VLA_VMDB_STANDARD_METHODS(R, Rs)                                    \
-  grpc::ServerUnaryReactor* Create##R(grpc::CallbackServerContext* ctx,     \
-                                      const v1::Create##R##Request* req,    \
-                                      v1::R* resp) override;                \
-  grpc::ServerUnaryReactor* Get##R(grpc::CallbackServerContext* ctx,        \
-                                   const v1::Get##R##Request* req,          \
-                                   v1::R* resp) override;                   \
-  grpc::ServerUnaryReactor* List##Rs(grpc::CallbackServerContext* ctx,      \
-                                     const v1::List##Rs##Request* req,      \
+#define VLA_VMDB_STANDARD_METHODS(R, Rs)                                     \
+  grpc::ServerUnaryReactor* Create##R(grpc::CallbackServerContext* ctx,      \
+                                      const v1::Create##R##Request* req,     \
+                                      v1::R* resp) override;                 \
+  grpc::ServerUnaryReactor* Get##R(grpc::CallbackServerContext* ctx,         \
+                                   const v1::Get##R##Request* req,           \
+                                   v1::R* resp) override;                    \
+  grpc::ServerUnaryReactor* List##Rs(grpc::CallbackServerContext* ctx,       \
+                                     const v1::List##Rs##Request* req,       \
                                      v1::List##Rs##Response* resp) override; \
-  grpc::ServerUnaryReactor* Update##R(grpc::CallbackServerContext* ctx,     \
-                                      const v1::Update##R##Request* req,    \
-                                      v1::R* resp) override;                \
-  grpc::ServerUnaryReactor* Delete##R(grpc::CallbackServerContext* ctx,     \
-                                      const v1::Delete##R##Request* req,    \
+  grpc::ServerUnaryReactor* Update##R(grpc::CallbackServerContext* ctx,      \
+                                      const v1::Update##R##Request* req,     \
+                                      v1::R* resp) override;                 \
+  grpc::ServerUnaryReactor* Delete##R(grpc::CallbackServerContext* ctx,      \
+                                      const v1::Delete##R##Request* req,     \
                                       google::protobuf::Empty* resp) override;
   VLA_VMDB_STANDARD_METHODS(Team, Teams)
   VLA_VMDB_STANDARD_METHODS(ValueStream, ValueStreams)

@@ -99,25 +99,27 @@ class ResetOnExit {
 
 class SqliteVmdbStore final : public VmdbStore {
  public:
-  static absl::StatusOr<std::unique_ptr<VmdbStore>> Open(const std::string& path,
-                                                         int readers) {
+  static absl::StatusOr<std::unique_ptr<VmdbStore>> Open(
+      const std::string& path, int readers) {
     auto store = std::unique_ptr<SqliteVmdbStore>(new SqliteVmdbStore());
     try {
       store->db_ = OpenWriter(path);
       if (auto s = Migrate(*store->db_, Migrations()); !s.ok()) return s;
-      SQLite::Statement get_secret(*store->db_,
-                                   "SELECT value FROM meta WHERE key = 'page_secret'");
+      SQLite::Statement get_secret(
+          *store->db_, "SELECT value FROM meta WHERE key = 'page_secret'");
       if (get_secret.executeStep()) {
         store->secret_ = get_secret.getColumn(0).getString();
       } else {
         store->secret_ = NewRandomSecret();
-        SQLite::Statement put(*store->db_,
-                              "INSERT INTO meta (key, value) VALUES ('page_secret', ?)");
+        SQLite::Statement put(
+            *store->db_,
+            "INSERT INTO meta (key, value) VALUES ('page_secret', ?)");
         BindBlob(put, 1, store->secret_);
         put.exec();
       }
       store->last_revision_ =
-          store->db_->execAndGet("SELECT COALESCE(MAX(revision), 0) FROM changes")
+          store->db_
+              ->execAndGet("SELECT COALESCE(MAX(revision), 0) FROM changes")
               .getInt64();
       store->PrepareWriterStatements();
       for (int i = 0; i < readers; ++i) {
@@ -129,7 +131,8 @@ class SqliteVmdbStore final : public VmdbStore {
     return std::unique_ptr<VmdbStore>(std::move(store));
   }
 
-  absl::StatusOr<std::optional<std::string>> Get(absl::string_view name) override {
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view name) override {
     auto r = readers_.Acquire();
     try {
       ResetOnExit reset(r->get);
@@ -281,6 +284,11 @@ class SqliteVmdbStore final : public VmdbStore {
     }
   }
 
+  int64_t HeadRevision() override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return last_revision_;
+  }
+
   const std::string& secret() const override { return secret_; }
 
  private:
@@ -297,7 +305,8 @@ class SqliteVmdbStore final : public VmdbStore {
         prepare("DELETE FROM resources WHERE collection = ? AND id = ?");
     delete_refs_ = prepare("DELETE FROM refs WHERE from_name = ?");
     insert_ref_ = prepare(
-        "INSERT OR IGNORE INTO refs (to_name, from_name, field) VALUES (?, ?, ?)");
+        "INSERT OR IGNORE INTO refs (to_name, from_name, field) VALUES (?, ?, "
+        "?)");
     insert_change_ = prepare(
         "INSERT INTO changes (revision, kind, name, data) VALUES (?, ?, ?, ?)");
     insert_request_ =

@@ -12,10 +12,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "services/vmdb/validation.h"
 #include "vla/v1/vmdb.pb.h"
 
@@ -70,6 +70,8 @@ class VmdbStore {
   // Every created or updated version of `name`, oldest first.
   virtual absl::StatusOr<std::vector<std::string>> History(
       absl::string_view name) = 0;
+  // The revision of the last committed change (0 if none).
+  virtual int64_t HeadRevision() = 0;
   // The page-token secret, created on first open.
   virtual const std::string& secret() const = 0;
 };

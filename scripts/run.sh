@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the server with every service in one process and
+# its SQLite files under ./data. Extra arguments go to vlad (see --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VLA_SKIP_BUF=1 scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build vlad
+exec build/bin/vlad --listen=127.0.0.1:50051 --data_dir=data "$@"

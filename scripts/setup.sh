@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on Debian 12, and nothing that is
+# already there: Debian packages via apt-get, buf (the proto linter) via npm
+# into .cache/tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
+  libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format tzdata ca-certificates
+)
+BUF_VERSION=1.75.0
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if [ "${VLA_SKIP_BUF:-0}" != 1 ] && ! .cache/tools/node_modules/.bin/buf --version 2>/dev/null |
+  grep -qx "$BUF_VERSION"; then
+  echo "setup: installing buf $BUF_VERSION (npm)"
+  mkdir -p .cache/tools
+  npm install --silent --no-audit --no-fund --prefix .cache/tools \
+    "@bufbuild/buf@$BUF_VERSION" >/dev/null
+fi

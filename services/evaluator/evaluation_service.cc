@@ -1,0 +1,267 @@
+#include "services/evaluator/evaluation_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "services/common/proto_time.h"
+#include "services/common/status_util.h"
+
+namespace vla::evaluator {
+namespace {
+
+template <typename Fn>
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(fn()));
+  return reactor;
+}
+
+// An optional request time: unset means now; set must be valid.
+absl::StatusOr<std::optional<absl::Time>> OptionalTime(
+    bool has, const google::protobuf::Timestamp& t) {
+  if (!has) return std::optional<absl::Time>();
+  if (!IsValidProtoTime(t)) {
+    return absl::InvalidArgumentError("time: invalid timestamp");
+  }
+  return std::optional<absl::Time>(FromProtoTime(t));
+}
+
+// The Ingest stream: reads batches, up to kInFlight at a time, and writes
+// their acknowledgements in order, each after its batch is committed.
+class IngestReactor final
+    : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
+ public:
+  explicit IngestReactor(Evaluator* evaluator) : evaluator_(evaluator) {
+    StartNextRead();
+  }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = false;
+    if (!ok) {
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    Slot* slot = &slots_.back();
+    in_flight_++;
+    evaluator_->IngestAsync(&slot->request,
+                            [this, slot](absl::StatusOr<v1::IngestResponse> r) {
+                              OnCommitted(slot, std::move(r));
+                            });
+    if (in_flight_ < kInFlight && !failed_) StartNextReadLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    slots_.pop_front();
+    if (!ok) failed_ = true;
+    WriteNextLocked();
+    if (!reading_ && !reads_done_ && !failed_ && in_flight_ < kInFlight) {
+      StartNextReadLocked();
+    }
+    MaybeFinishLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_ = true;
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr int kInFlight = 4;
+  struct Slot {
+    v1::IngestRequest request;
+    bool done = false;
+    v1::IngestResponse response;
+  };
+
+  void StartNextRead() {
+    std::lock_guard<std::mutex> lock(mu_);
+    StartNextReadLocked();
+  }
+  void StartNextReadLocked() {
+    slots_.emplace_back();
+    reading_ = true;
+    StartRead(&slots_.back().request);
+  }
+
+  void OnCommitted(Slot* slot, absl::StatusOr<v1::IngestResponse> result) {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_--;
+    if (!result.ok()) {
+      if (error_.ok()) error_ = ToGrpcStatus(result.status());
+      failed_ = true;
+    } else {
+      slot->response = *std::move(result);
+      slot->done = true;
+      WriteNextLocked();
+    }
+    if (!reading_ && !reads_done_ && !failed_ && in_flight_ < kInFlight) {
+      StartNextReadLocked();
+    }
+    MaybeFinishLocked();
+  }
+
+  // Writes the oldest acknowledgement if it is ready and no write is busy.
+  void WriteNextLocked() {
+    if (writing_ || failed_ || slots_.empty() || !slots_.front().done) return;
+    writing_ = true;
+    StartWrite(&slots_.front().response);
+  }
+
+  void MaybeFinishLocked() {
+    if (finished_ || writing_ || in_flight_ > 0 || reading_) return;
+    const bool all_acked =
+        slots_.empty() ||
+        (slots_.size() == 1 && !slots_.front().done && reads_done_);
+    if (failed_ || (reads_done_ && all_acked)) {
+      finished_ = true;
+      Finish(failed_ && !error_.ok() ? error_ : grpc::Status::OK);
+    }
+  }
+
+  Evaluator* evaluator_;
+  std::mutex mu_;
+  std::deque<Slot> slots_;  // oldest first; the back one may be reading
+  int in_flight_ = 0;
+  bool reading_ = false;
+  bool reads_done_ = false;
+  bool writing_ = false;
+  bool failed_ = false;
+  bool finished_ = false;
+  grpc::Status error_;
+};
+
+// WatchVlaStatuses: a StatusBoard subscriber.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::VlaStatusEvent>,
+                           public StatusBoard<v1::VlaStatus>::Subscriber {
+ public:
+  WatchReactor(StatusBoard<v1::VlaStatus>* board, const std::string& filter)
+      : board_(board) {
+    auto parsed = Filter::Parse(filter, Evaluator::StatusFilterFields());
+    if (!parsed.ok()) {
+      Finish(ToGrpcStatus(parsed.status()));
+      return;
+    }
+    attached_ = true;
+    board_->Attach(this, *std::move(parsed));
+  }
+
+  void OnWriteDone(bool ok) override { board_->WriteDone(this, ok); }
+  void OnCancel() override {
+    if (attached_) board_->Cancel(this);
+  }
+  void OnDone() override {
+    if (attached_) board_->Detach(this);
+    delete this;
+  }
+
+ protected:
+  void Deliver(const StatusBoard<v1::VlaStatus>::Event& event) override {
+    using Kind = StatusBoard<v1::VlaStatus>::Event::Kind;
+    current_.Clear();
+    current_.set_snapshot(event.snapshot);
+    switch (event.kind) {
+      case Kind::kSnapshotComplete:
+        current_.set_snapshot_complete(true);
+        break;
+      case Kind::kRemoved:
+        current_.set_removed(true);
+        current_.mutable_status()->set_vla(event.key);
+        break;
+      case Kind::kStatus:
+        *current_.mutable_status() = event.status;
+        break;
+    }
+    StartWrite(&current_);
+  }
+
+  void End() override {
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "server shutting down or stream cancelled"));
+  }
+
+ private:
+  StatusBoard<v1::VlaStatus>* board_;
+  v1::VlaStatusEvent current_;
+  bool attached_ = false;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
+EvaluationServiceImpl::Ingest(grpc::CallbackServerContext*) {
+  return new IngestReactor(evaluator_);
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
+    grpc::CallbackServerContext* ctx, const v1::IngestRequest* req,
+    v1::IngestResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  evaluator_->IngestAsync(
+      req, [reactor, resp](absl::StatusOr<v1::IngestResponse> result) {
+        if (result.ok()) *resp = *std::move(result);
+        reactor->Finish(ToGrpcStatus(result.status()));
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
+    grpc::CallbackServerContext* ctx, const v1::GetKviValueRequest* req,
+    v1::KviValue* resp) {
+  return Reply(ctx, [&]() -> absl::Status {
+    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
+    VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
+    grpc::CallbackServerContext* ctx, const v1::GetVlaStatusRequest* req,
+    v1::VlaStatus* resp) {
+  return Reply(ctx, [&]() -> absl::Status {
+    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
+    VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
+    grpc::CallbackServerContext* ctx, const v1::ListVlaStatusesRequest* req,
+    v1::ListVlaStatusesResponse* resp) {
+  return Reply(ctx, [&] {
+    return evaluator_->ListVlaStatuses(req->filter(), req->page_size(),
+                                       req->page_token(), resp);
+  });
+}
+
+grpc::ServerWriteReactor<v1::VlaStatusEvent>*
+EvaluationServiceImpl::WatchVlaStatuses(
+    grpc::CallbackServerContext*, const v1::WatchVlaStatusesRequest* req) {
+  return new WatchReactor(&evaluator_->board(), req->filter());
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
+    grpc::CallbackServerContext* ctx, const v1::GetValueStreamFlowRequest* req,
+    v1::ValueStreamFlow* resp) {
+  return Reply(ctx, [&]() -> absl::Status {
+    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
+    std::optional<absl::Duration> window;
+    if (req->has_window()) {
+      if (!IsValidProtoDuration(req->window())) {
+        return absl::InvalidArgumentError("window: invalid duration");
+      }
+      window = FromProtoDuration(req->window());
+    }
+    VLA_ASSIGN_OR_RETURN(
+        *resp, evaluator_->GetValueStreamFlow(req->value_stream(), window, at));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace vla::evaluator

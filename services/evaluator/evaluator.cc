@@ -1,0 +1,384 @@
+#include "services/evaluator/evaluator.h"
+
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "services/common/log.h"
+#include "services/common/names.h"
+#include "services/common/proto_time.h"
+#include "services/common/status_util.h"
+
+namespace vla::evaluator {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr absl::Duration kDefaultFlowWindow = absl::Hours(24 * 30);
+constexpr absl::Duration kMaxFlowWindow = absl::Hours(24 * 3660);
+
+// True when `a` and `b` differ in what subscribers care about.
+bool Changed(const v1::VlaStatus& a, const v1::VlaStatus& b) {
+  if (a.state() != b.state() || a.score() != b.score() ||
+      a.watermelon() != b.watermelon() || a.disputed() != b.disputed() ||
+      a.vla_revision() != b.vla_revision() ||
+      a.clauses_size() != b.clauses_size()) {
+    return true;
+  }
+  for (int i = 0; i < a.clauses_size(); ++i) {
+    if (a.clauses(i).state() != b.clauses(i).state()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const std::vector<FilterField>& Evaluator::StatusFilterFields() {
+  static const auto* const fields = new std::vector<FilterField>{
+      {"state", FilterField::Type::kEnum, v1::ComplianceState_descriptor()},
+      {"value_stream", FilterField::Type::kString, nullptr},
+      {"team", FilterField::Type::kString, nullptr},
+      {"watermelon", FilterField::Type::kBool, nullptr},
+      {"disputed", FilterField::Type::kBool, nullptr},
+  };
+  return *fields;
+}
+
+absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
+    const std::string& db_path, const Clock* clock, EvaluatorOptions options) {
+  VLA_ASSIGN_OR_RETURN(auto store, OpenSqliteEvaluatorStore(db_path));
+  auto ev = std::unique_ptr<Evaluator>(
+      new Evaluator(std::move(store), clock, options));
+  VLA_ASSIGN_OR_RETURN(int64_t revision,
+                       ev->store_->LoadDefinitions(
+                           [&](absl::string_view name, absl::string_view data) {
+                             ev->engine_.LoadDefinition(name, data);
+                           }));
+  {
+    std::lock_guard<std::mutex> lock(ev->mu_);
+    ev->revision_ = revision;
+  }
+  // Rebuild memory from every stored record (definitions first, so that the
+  // records' value streams are known).
+  int64_t count = 0;
+  v1::Observation o;
+  v1::WorkItemEvent e;
+  VLA_RETURN_IF_ERROR(ev->store_->ForEachRecord([&](v1::RecordKind kind,
+                                                    absl::string_view data) {
+    ++count;
+    if (kind == v1::RECORD_KIND_OBSERVATION) {
+      if (o.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+        ev->engine_.AddObservation(o);
+      }
+    } else if (e.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      ev->engine_.AddEvent(e);
+    }
+  }));
+  Log(LogLevel::kInfo, "evaluator loaded",
+      {{"records", absl::StrCat(count)},
+       {"vmdb_revision", absl::StrCat(revision)}});
+  ev->writer_ = std::thread([p = ev.get()] { p->WriterLoop(); });
+  if (options.run_loop) {
+    ev->loop_ = std::thread([p = ev.get()] { p->EvaluationLoop(); });
+  }
+  return ev;
+}
+
+Evaluator::Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
+                     EvaluatorOptions options)
+    : store_(std::move(store)),
+      clock_(clock),
+      options_(options),
+      engine_(clock),
+      page_tokens_(store_->secret()) {}
+
+Evaluator::~Evaluator() { Shutdown(); }
+
+void Evaluator::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  writer_cv_.notify_all();
+  loop_cv_.notify_all();
+  board_.Close();
+  if (writer_.joinable()) writer_.join();
+  if (loop_.joinable()) loop_.join();
+}
+
+absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
+  if (changes.empty()) return absl::OkStatus();
+  std::vector<DefinitionRow> rows;
+  for (const v1::Change& c : changes) {
+    rows.push_back({c.name(), c.kind() == v1::CHANGE_KIND_DELETED
+                                  ? std::string()
+                                  : c.SerializeAsString()});
+  }
+  VLA_RETURN_IF_ERROR(
+      store_->ApplyDefinitions(rows, changes.back().revision()));
+  for (const v1::Change& c : changes) engine_.ApplyChange(c);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    revision_ = changes.back().revision();
+    data_changed_ = true;
+  }
+  loop_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+int64_t Evaluator::definitions_revision() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return revision_;
+}
+
+void Evaluator::SetDefinitionsReady() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = true;
+    data_changed_ = true;
+  }
+  loop_cv_.notify_all();
+}
+
+void Evaluator::IngestAsync(const v1::IngestRequest* batch, IngestDone done) {
+  const int records =
+      batch->observations_size() + batch->work_item_events_size();
+  if (records > options_.max_batch_records) {
+    done(absl::ResourceExhaustedError(
+        absl::StrCat("batch has ", records, " records; at most ",
+                     options_.max_batch_records, " per batch: split it")));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      done(absl::UnavailableError("evaluator is shutting down; retry"));
+      return;
+    }
+    if (!ready_) {
+      done(absl::UnavailableError(
+          "evaluator is still loading definitions from the VMDB; retry"));
+      return;
+    }
+    queue_.push_back({batch, std::move(done)});
+  }
+  writer_cv_.notify_one();
+}
+
+absl::StatusOr<v1::IngestResponse> Evaluator::Ingest(
+    const v1::IngestRequest& batch) {
+  std::promise<absl::StatusOr<v1::IngestResponse>> promise;
+  auto future = promise.get_future();
+  IngestAsync(&batch, [&promise](absl::StatusOr<v1::IngestResponse> r) {
+    promise.set_value(std::move(r));
+  });
+  return future.get();
+}
+
+void Evaluator::WriterLoop() {
+  constexpr size_t kGroupRecords = 20000;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    writer_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    std::vector<PendingIngest> work;
+    size_t records = 0;
+    while (!queue_.empty() && (work.empty() || records < kGroupRecords)) {
+      records += queue_.front().batch->observations_size() +
+                 queue_.front().batch->work_item_events_size();
+      work.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    ProcessBatches(std::move(work));
+    lock.lock();
+  }
+}
+
+void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
+  // Validate every record, then store the good ones of all batches in one
+  // transaction.
+  std::vector<std::vector<absl::Status>> checks;
+  std::vector<RecordRow> rows;
+  for (const PendingIngest& p : work) {
+    checks.push_back(engine_.CheckBatch(*p.batch));
+    const auto& check = checks.back();
+    for (int i = 0; i < p.batch->observations_size(); ++i) {
+      if (!check[i].ok()) continue;
+      const auto& o = p.batch->observations(i);
+      rows.push_back(
+          {o.event_id(), v1::RECORD_KIND_OBSERVATION, o.SerializeAsString()});
+    }
+    const int offset = p.batch->observations_size();
+    for (int i = 0; i < p.batch->work_item_events_size(); ++i) {
+      if (!check[offset + i].ok()) continue;
+      const auto& e = p.batch->work_item_events(i);
+      rows.push_back({e.event_id(), v1::RECORD_KIND_WORK_ITEM_EVENT,
+                      e.SerializeAsString()});
+    }
+  }
+  absl::StatusOr<std::vector<bool>> inserted = store_->InsertRecords(rows);
+  if (!inserted.ok()) {
+    for (PendingIngest& p : work) p.done(inserted.status());
+    return;
+  }
+  std::vector<const v1::Observation*> new_observations;
+  std::vector<const v1::WorkItemEvent*> new_events;
+  std::vector<v1::IngestResponse> responses(work.size());
+  size_t row = 0;
+  for (size_t b = 0; b < work.size(); ++b) {
+    const v1::IngestRequest& batch = *work[b].batch;
+    const auto& check = checks[b];
+    v1::IngestResponse& resp = responses[b];
+    const int offset = batch.observations_size();
+    const int total = offset + batch.work_item_events_size();
+    for (int i = 0; i < total; ++i) {
+      const bool is_obs = i < offset;
+      const int index = is_obs ? i : i - offset;
+      if (!check[i].ok()) {
+        v1::Rejection* r = resp.add_rejected();
+        r->set_index(index);
+        r->set_kind(is_obs ? v1::RECORD_KIND_OBSERVATION
+                           : v1::RECORD_KIND_WORK_ITEM_EVENT);
+        r->set_reason(std::string(check[i].message()));
+        continue;
+      }
+      if (!(*inserted)[row++]) {
+        resp.set_duplicates(resp.duplicates() + 1);
+        continue;
+      }
+      resp.set_accepted(resp.accepted() + 1);
+      if (is_obs) {
+        new_observations.push_back(&batch.observations(index));
+      } else {
+        new_events.push_back(&batch.work_item_events(index));
+      }
+    }
+  }
+  engine_.AddBatch(new_observations, new_events);
+  if (!new_observations.empty() || !new_events.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      data_changed_ = true;
+    }
+    loop_cv_.notify_all();
+  }
+  for (size_t b = 0; b < work.size(); ++b)
+    work[b].done(std::move(responses[b]));
+}
+
+absl::StatusOr<v1::KviValue> Evaluator::GetKviValue(
+    const std::string& kvi, std::optional<absl::Time> at) {
+  VLA_RETURN_IF_ERROR(ParseName("kvi", kvi, "kvis").status());
+  return engine_.KviValue(kvi, at.value_or(clock_->Now()));
+}
+
+absl::StatusOr<v1::VlaStatus> Evaluator::GetVlaStatus(
+    const std::string& vla, std::optional<absl::Time> at) {
+  VLA_RETURN_IF_ERROR(ParseName("vla", vla, "vlas").status());
+  return engine_.VlaStatus(vla, at.value_or(clock_->Now()));
+}
+
+absl::Status Evaluator::ListVlaStatuses(const std::string& filter_text,
+                                        int page_size,
+                                        const std::string& page_token,
+                                        v1::ListVlaStatusesResponse* response) {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  VLA_ASSIGN_OR_RETURN(Filter filter,
+                       Filter::Parse(filter_text, StatusFilterFields()));
+  const std::string scope = absl::StrCat("ListVlaStatuses\n", filter_text);
+  VLA_ASSIGN_OR_RETURN(std::string after,
+                       page_tokens_.Decode(scope, page_token));
+  bool more = false;
+  auto page = board_.List(filter, after, page_size, &more);
+  for (auto& [key, status] : page)
+    *response->add_statuses() = std::move(status);
+  if (more && !page.empty()) {
+    response->set_next_page_token(
+        page_tokens_.Encode(scope, page.back().first));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ValueStreamFlow> Evaluator::GetValueStreamFlow(
+    const std::string& value_stream, std::optional<absl::Duration> window,
+    std::optional<absl::Time> at) {
+  VLA_RETURN_IF_ERROR(
+      ParseName("value_stream", value_stream, "valueStreams").status());
+  const absl::Duration w = window.value_or(kDefaultFlowWindow);
+  if (w <= absl::ZeroDuration() || w > kMaxFlowWindow) {
+    return absl::InvalidArgumentError(
+        "window: must be positive and at most 3660 days");
+  }
+  return engine_.Flow(value_stream, w, at.value_or(clock_->Now()));
+}
+
+absl::StatusOr<std::vector<v1::VlaStatus>> Evaluator::EvaluationHistory(
+    const std::string& vla, absl::Time from, absl::Time to, int limit) {
+  return store_->Evaluations(vla, absl::ToUnixMicros(from),
+                             absl::ToUnixMicros(to), limit);
+}
+
+void Evaluator::EvaluatePass(bool all) {
+  std::lock_guard<std::mutex> pass_lock(pass_mu_);
+  const absl::Time now = clock_->Now();
+  const std::vector<std::string> active = engine_.ActiveVlas();
+  std::set<std::string> todo = engine_.TakeDirtyVlas();
+  if (all) todo.insert(active.begin(), active.end());
+  // VLAs no longer ACTIVE (or deleted) leave the board.
+  const std::set<std::string> active_set(active.begin(), active.end());
+  bool more = false;
+  for (const auto& [key, status] :
+       board_.List(Filter(), "", std::numeric_limits<int>::max(), &more)) {
+    if (!active_set.count(key)) board_.Remove(key);
+  }
+  std::vector<v1::VlaStatus> changed;
+  for (const std::string& name : todo) {
+    absl::StatusOr<v1::VlaStatus> status = engine_.VlaStatus(name, now);
+    if (!status.ok()) continue;
+    std::optional<v1::VlaStatus> previous = board_.Get(name);
+    if (previous.has_value() && !Changed(*previous, *status)) continue;
+    board_.Publish(name, *status, engine_.VlaAttributes(name, *status));
+    changed.push_back(*std::move(status));
+  }
+  if (absl::Status s = store_->AppendEvaluations(changed); !s.ok()) {
+    Log(LogLevel::kError, "storing evaluations failed",
+        {{"error", s.ToString()}});
+  }
+}
+
+void Evaluator::EvaluationLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto last_full = std::chrono::steady_clock::now() -
+                   absl::ToChronoMilliseconds(options_.tick);
+  while (!stopping_) {
+    const auto next_full =
+        last_full + absl::ToChronoMilliseconds(options_.tick);
+    loop_cv_.wait_until(lock, next_full,
+                        [this] { return stopping_ || data_changed_; });
+    if (stopping_) return;
+    const bool full = std::chrono::steady_clock::now() >= next_full;
+    if (!full) {
+      // Debounce: let a burst of ingest settle.
+      loop_cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.debounce),
+                        [this] { return stopping_; });
+      if (stopping_) return;
+    }
+    if (!ready_) {
+      last_full = std::chrono::steady_clock::now();
+      continue;
+    }
+    data_changed_ = false;
+    lock.unlock();
+    EvaluatePass(full);
+    lock.lock();
+    if (full) last_full = std::chrono::steady_clock::now();
+  }
+}
+
+}  // namespace vla::evaluator

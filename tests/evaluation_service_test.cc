@@ -1,0 +1,636 @@
+// EvaluationService through its gRPC API on a real server (all services in
+// one process, as vlad runs them), with hand-worked values at fixed instants.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/proto_time.h"
+#include "tests/fixtures.h"
+#include "tests/test_server.h"
+
+namespace vla {
+namespace {
+
+using ::grpc::StatusCode;
+using testing::Ctx;
+using ::testing::HasSubstr;
+using testing::IsCode;
+using testing::IsCodeWith;
+using testing::MakeTeam;
+using testing::TestServer;
+
+constexpr int64_t kDay = 86400;
+// 2026-03-01T00:00:00Z: the fixed instant most tests evaluate at.
+constexpr int64_t kT0 = 1772323200;
+
+google::protobuf::Timestamp At(int64_t unix_seconds) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(unix_seconds);
+  return t;
+}
+
+// Retries `fn` until it returns true or 10 s pass (the evaluator follows the
+// VMDB asynchronously).
+bool Eventually(const std::function<bool()>& fn) {
+  for (int i = 0; i < 1000; ++i) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+ServerOptions FastOptions() {
+  ServerOptions o;
+  o.evaluation_debounce = absl::Milliseconds(10);
+  o.evaluation_tick = absl::Seconds(1);
+  return o;
+}
+
+class EvaluationServiceTest : public ::testing::Test {
+ protected:
+  EvaluationServiceTest() : server_(FastOptions()) {}
+
+  void SetUp() override {
+    Team("business", v1::TEAM_KIND_CONSUMER);
+    Team("desk", v1::TEAM_KIND_PROVIDER);
+    Team("network", v1::TEAM_KIND_PROVIDER);
+    Team("apps", v1::TEAM_KIND_PROVIDER);
+    v1::CreateValueStreamRequest vs;
+    vs.set_value_stream_id("incident");
+    vs.mutable_value_stream()->set_consumer("teams/business");
+    for (const char* p : {"teams/desk", "teams/network", "teams/apps"}) {
+      vs.mutable_value_stream()->add_providers(p);
+    }
+    v1::ValueStream out;
+    ASSERT_TRUE(vmdb().CreateValueStream(Ctx().get(), vs, &out).ok());
+
+    Kvi("happiness", ObservationKvi("happiness", v1::AGGREGATION_MEAN,
+                                    v1::DIRECTION_HIGHER_IS_BETTER));
+    v1::Kvi lead =
+        ItemKvi(v1::WORK_ITEM_FIELD_LEAD_TIME, v1::AGGREGATION_PERCENTILE,
+                v1::DIRECTION_LOWER_IS_BETTER);
+    lead.set_percentile(90);
+    lead.set_unit("s");
+    lead.set_display_name("p90 lead time");
+    Kvi("lead-p90", lead);
+    v1::Kvi sla = ItemKvi(v1::WORK_ITEM_FIELD_SLA_MET, v1::AGGREGATION_MEAN,
+                          v1::DIRECTION_HIGHER_IS_BETTER);
+    sla.set_unit("%");
+    sla.set_display_name("SLA compliance");
+    Kvi("sla", sla);
+
+    v1::Vla vla;
+    vla.set_value_stream("valueStreams/incident");
+    vla.set_consumer("teams/business");
+    vla.add_providers("teams/desk");
+    vla.add_providers("teams/network");
+    auto* c1 = vla.add_clauses();
+    c1->set_kvi("kvis/happiness");
+    c1->set_target(70);
+    c1->set_warning(50);
+    auto* c2 = vla.add_clauses();
+    c2->set_kvi("kvis/lead-p90");
+    c2->set_target(5 * kDay);
+    c2->set_warning(7 * kDay);
+    vla.mutable_sla()->set_kvi("kvis/sla");
+    vla.mutable_sla()->set_target(0.95);
+    vla.set_state(v1::VLA_STATE_ACTIVE);
+    Vla("incident-vla", vla);
+    WaitForKvi("kvis/sla");
+  }
+
+  v1::VmdbService::Stub& vmdb() { return server_.vmdb(); }
+  v1::EvaluationService::Stub& eval() { return server_.evaluation(); }
+
+  void Team(const std::string& id, v1::TeamKind kind) {
+    v1::CreateTeamRequest req;
+    req.set_team_id(id);
+    *req.mutable_team() = MakeTeam(kind);
+    v1::Team out;
+    ASSERT_TRUE(vmdb().CreateTeam(Ctx().get(), req, &out).ok());
+  }
+  static v1::Kvi ObservationKvi(const std::string& signal, v1::Aggregation agg,
+                                v1::Direction dir) {
+    v1::Kvi k;
+    k.set_value_stream("valueStreams/incident");
+    k.set_source(v1::SOURCE_OBSERVATIONS);
+    k.set_signal(signal);
+    k.set_aggregation(agg);
+    k.mutable_window()->mutable_rolling()->set_seconds(30 * kDay);
+    k.set_direction(dir);
+    return k;
+  }
+  static v1::Kvi ItemKvi(v1::WorkItemField field, v1::Aggregation agg,
+                         v1::Direction dir) {
+    v1::Kvi k;
+    k.set_value_stream("valueStreams/incident");
+    k.set_source(v1::SOURCE_WORK_ITEMS);
+    k.set_field(field);
+    k.set_aggregation(agg);
+    k.mutable_window()->mutable_rolling()->set_seconds(30 * kDay);
+    k.set_direction(dir);
+    return k;
+  }
+  void Kvi(const std::string& id, const v1::Kvi& kvi) {
+    v1::CreateKviRequest req;
+    req.set_kvi_id(id);
+    *req.mutable_kvi() = kvi;
+    v1::Kvi out;
+    const grpc::Status s = vmdb().CreateKvi(Ctx().get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  void Vla(const std::string& id, const v1::Vla& vla) {
+    v1::CreateVlaRequest req;
+    req.set_vla_id(id);
+    *req.mutable_vla() = vla;
+    v1::Vla out;
+    const grpc::Status s = vmdb().CreateVla(Ctx().get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  void WaitForKvi(const std::string& kvi) {
+    ASSERT_TRUE(Eventually([&] {
+      v1::GetKviValueRequest req;
+      req.set_kvi(kvi);
+      v1::KviValue v;
+      return eval().GetKviValue(Ctx().get(), req, &v).ok();
+    })) << kvi;
+  }
+
+  static v1::Observation Obs(const std::string& id, const std::string& signal,
+                             int64_t t, double value,
+                             const std::string& reporter = "") {
+    v1::Observation o;
+    o.set_event_id(id);
+    o.set_signal(signal);
+    *o.mutable_time() = At(t);
+    o.set_value(value);
+    o.set_value_stream("valueStreams/incident");
+    o.set_reporter(reporter);
+    return o;
+  }
+  static v1::WorkItemEvent Ev(const std::string& id, const std::string& item,
+                              v1::EventKind kind, int64_t t,
+                              const std::string& team = "") {
+    v1::WorkItemEvent e;
+    e.set_event_id(id);
+    e.set_item_id(item);
+    e.set_item_type(v1::ITEM_TYPE_INCIDENT);
+    e.set_value_stream("valueStreams/incident");
+    e.set_kind(kind);
+    *e.mutable_time() = At(t);
+    e.set_team(team);
+    if (kind == v1::EVENT_KIND_RESOLVED) e.set_sla_met(true);
+    return e;
+  }
+
+  v1::IngestResponse Ingest(const v1::IngestRequest& req) {
+    v1::IngestResponse resp;
+    grpc::Status s;
+    // UNAVAILABLE while the evaluator loads definitions: retry.
+    EXPECT_TRUE(Eventually([&] {
+      resp.Clear();
+      s = eval().IngestBatch(Ctx().get(), req, &resp);
+      return s.error_code() != StatusCode::UNAVAILABLE;
+    }));
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  // The worked example: happiness 40/50/60 (mean 50: AT_RISK), four items
+  // with lead times 2, 4, 8, 10 days (p90 = 8 + 0.7 * 2 = 9.4 d: BREACHED),
+  // all within SLA (100% >= 95%): a watermelon at kT0.
+  void IngestExample() {
+    v1::IngestRequest req;
+    *req.add_observations() = Obs("h1", "happiness", kT0 - 1 * kDay, 40);
+    *req.add_observations() = Obs("h2", "happiness", kT0 - 2 * kDay, 50);
+    *req.add_observations() = Obs("h3", "happiness", kT0 - 3 * kDay, 60);
+    const int64_t lead_days[] = {2, 4, 8, 10};
+    for (int i = 0; i < 4; ++i) {
+      const std::string item = absl::StrCat("INC", i);
+      const int64_t created = kT0 - 20 * kDay;
+      *req.add_work_item_events() =
+          Ev(item + "-c", item, v1::EVENT_KIND_CREATED, created);
+      *req.add_work_item_events() =
+          Ev(item + "-a", item, v1::EVENT_KIND_ASSIGNED, created + 60,
+             "teams/desk");
+      *req.add_work_item_events() =
+          Ev(item + "-r", item, v1::EVENT_KIND_RESOLVED,
+             created + lead_days[i] * kDay);
+    }
+    const v1::IngestResponse resp = Ingest(req);
+    EXPECT_EQ(resp.accepted(), 15);
+    EXPECT_EQ(resp.rejected_size(), 0);
+  }
+
+  v1::KviValue KviAt(const std::string& kvi, int64_t t) {
+    v1::GetKviValueRequest req;
+    req.set_kvi(kvi);
+    *req.mutable_time() = At(t);
+    v1::KviValue v;
+    const grpc::Status s = eval().GetKviValue(Ctx().get(), req, &v);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return v;
+  }
+
+  v1::VlaStatus VlaAt(const std::string& vla, int64_t t,
+                      grpc::Status* status = nullptr) {
+    v1::GetVlaStatusRequest req;
+    req.set_vla(vla);
+    *req.mutable_time() = At(t);
+    v1::VlaStatus v;
+    grpc::Status s = eval().GetVlaStatus(Ctx().get(), req, &v);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return v;
+  }
+
+  TestServer server_;
+};
+
+TEST_F(EvaluationServiceTest, KviValuesAtFixedInstants) {
+  IngestExample();
+  v1::KviValue h = KviAt("kvis/happiness", kT0);
+  EXPECT_TRUE(h.has_value());
+  EXPECT_DOUBLE_EQ(h.value(), 50);
+  EXPECT_EQ(h.samples(), 3);
+  EXPECT_EQ(h.window_start().seconds(), kT0 - 30 * kDay);
+  EXPECT_EQ(h.window_end().seconds(), kT0);
+  EXPECT_EQ(h.comeasurement(), v1::CO_MEASUREMENT_STATE_NOT_COMEASURED);
+
+  v1::KviValue lead = KviAt("kvis/lead-p90", kT0);
+  EXPECT_TRUE(lead.has_value());
+  EXPECT_NEAR(lead.value(), 9.4 * kDay, 1e-6);
+  EXPECT_EQ(lead.samples(), 4);
+
+  // [T - 30 d, T) is half-open: at kT0 - 2 d the sample taken exactly then
+  // is not in the window, and the later one is in its future.
+  h = KviAt("kvis/happiness", kT0 - 2 * kDay);
+  EXPECT_DOUBLE_EQ(h.value(), 60);
+  EXPECT_EQ(h.samples(), 1);
+  h = KviAt("kvis/happiness", kT0 - 2 * kDay + 1);
+  EXPECT_DOUBLE_EQ(h.value(), 55);
+  EXPECT_EQ(h.samples(), 2);
+  // Long after: no data, and no made-up zero.
+  h = KviAt("kvis/happiness", kT0 + 40 * kDay);
+  EXPECT_FALSE(h.has_value());
+  EXPECT_EQ(h.samples(), 0);
+  EXPECT_EQ(h.value(), 0);
+}
+
+TEST_F(EvaluationServiceTest, VlaStatusIsAWatermelon) {
+  IngestExample();
+  const v1::VlaStatus s = VlaAt("vlas/incident-vla", kT0);
+  EXPECT_EQ(s.state(), v1::COMPLIANCE_STATE_BREACHED);
+  EXPECT_DOUBLE_EQ(s.score(), 25);  // 100 * (0.5 + 0) / 2
+  EXPECT_TRUE(s.watermelon());
+  EXPECT_TRUE(s.sla_met());
+  EXPECT_DOUBLE_EQ(s.sla_value(), 1);
+  EXPECT_EQ(s.vla_revision(), 1);
+  ASSERT_EQ(s.clauses_size(), 2);
+  EXPECT_EQ(s.clauses(0).state(), v1::CLAUSE_STATE_AT_RISK);
+  EXPECT_EQ(s.clauses(1).state(), v1::CLAUSE_STATE_BREACHED);
+  EXPECT_EQ(s.clauses(1).samples(), 4);
+  EXPECT_THAT(
+      s.explanation(),
+      HasSubstr("BREACHED (score 25): happiness 50 misses its target 70"));
+  EXPECT_THAT(s.explanation(),
+              HasSubstr("p90 lead time 9.4 d is worse than the warning 7 d"));
+  EXPECT_THAT(
+      s.explanation(),
+      HasSubstr("SLA compliance 100% meets its 95% target: watermelon"));
+}
+
+TEST_F(EvaluationServiceTest, VlaStatusErrorsAndNoData) {
+  grpc::Status status;
+  VlaAt("vlas/nope", kT0, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::NOT_FOUND, "vlas/nope"));
+  VlaAt("nope", kT0, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla:"));
+  // Active without data: NO_DATA, not an error.
+  const v1::VlaStatus s = VlaAt("vlas/incident-vla", kT0);
+  EXPECT_EQ(s.state(), v1::COMPLIANCE_STATE_NO_DATA);
+  EXPECT_FALSE(s.watermelon());
+  // A DRAFT VLA is not evaluated.
+  v1::Vla draft;
+  draft.set_value_stream("valueStreams/incident");
+  draft.set_consumer("teams/business");
+  draft.add_providers("teams/desk");
+  draft.add_clauses()->set_kvi("kvis/happiness");
+  draft.set_state(v1::VLA_STATE_DRAFT);
+  Vla("draft", draft);
+  ASSERT_TRUE(Eventually([&] {
+    VlaAt("vlas/draft", kT0, &status);
+    return status.error_code() != StatusCode::NOT_FOUND;
+  }));
+  EXPECT_THAT(status, IsCodeWith(StatusCode::FAILED_PRECONDITION, "ACTIVE"));
+
+  v1::GetKviValueRequest kreq;
+  kreq.set_kvi("kvis/none");
+  v1::KviValue v;
+  EXPECT_THAT(eval().GetKviValue(Ctx().get(), kreq, &v),
+              IsCode(StatusCode::NOT_FOUND));
+  kreq.set_kvi("happiness");
+  EXPECT_THAT(eval().GetKviValue(Ctx().get(), kreq, &v),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "kvi:"));
+  kreq.set_kvi("kvis/happiness");
+  kreq.mutable_time()->set_nanos(-5);
+  EXPECT_THAT(eval().GetKviValue(Ctx().get(), kreq, &v),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "time"));
+}
+
+TEST_F(EvaluationServiceTest, IngestRejectsBadRecordsAloneAndCountsDuplicates) {
+  v1::IngestRequest req;
+  *req.add_observations() = Obs("ok-1", "happiness", kT0, 70);           // 0
+  *req.add_observations() = Obs("", "happiness", kT0, 70);               // 1
+  *req.add_observations() = Obs("nan", "happiness", kT0, std::nan(""));  // 2
+  v1::Observation unknown_vs = Obs("vs", "happiness", kT0, 1);           // 3
+  unknown_vs.set_value_stream("valueStreams/nope");
+  *req.add_observations() = unknown_vs;
+  const int64_t future = absl::ToUnixSeconds(absl::Now()) + 2 * kDay;
+  *req.add_observations() = Obs("future", "happiness", future, 1);  // 4
+  v1::Observation labels = Obs("labels", "happiness", kT0, 1);      // 5
+  for (int i = 0; i < 17; ++i)
+    (*labels.mutable_labels())[absl::StrCat("k", i)] = "v";
+  *req.add_observations() = labels;
+  *req.add_observations() = Obs("ok-1", "happiness", kT0, 70);  // 6: dup
+  *req.add_observations() =
+      Obs("rep", "happiness", kT0, 1, "teams/ghost");  // 7
+  *req.add_work_item_events() = Ev("e-ok", "I1", v1::EVENT_KIND_CREATED, kT0);
+  *req.add_work_item_events() =
+      Ev("e-kind", "I1", static_cast<v1::EventKind>(99), kT0);
+  *req.add_work_item_events() =
+      Ev("e-team", "I1", v1::EVENT_KIND_ASSIGNED, kT0);
+  *req.add_work_item_events() = Ev("e-item", "", v1::EVENT_KIND_CREATED, kT0);
+
+  v1::IngestResponse resp = Ingest(req);
+  EXPECT_EQ(resp.accepted(), 2);
+  EXPECT_EQ(resp.duplicates(), 1);
+  std::map<std::pair<int, int>, std::string> rejected;
+  for (const auto& r : resp.rejected())
+    rejected[{r.kind(), r.index()}] = r.reason();
+  const int kObs = v1::RECORD_KIND_OBSERVATION,
+            kEv = v1::RECORD_KIND_WORK_ITEM_EVENT;
+  EXPECT_EQ(rejected.size(), 9u);
+  EXPECT_THAT((rejected[{kObs, 1}]), HasSubstr("event_id: required"));
+  EXPECT_THAT((rejected[{kObs, 2}]),
+              HasSubstr("value: must be a finite number"));
+  EXPECT_THAT((rejected[{kObs, 3}]), HasSubstr("not a known value stream"));
+  EXPECT_THAT((rejected[{kObs, 4}]),
+              HasSubstr("more than a day in the future"));
+  EXPECT_THAT((rejected[{kObs, 5}]), HasSubstr("labels: more than 16"));
+  EXPECT_THAT((rejected[{kObs, 7}]),
+              HasSubstr("reporter: teams/ghost is not a known team"));
+  EXPECT_THAT((rejected[{kEv, 1}]), HasSubstr("kind"));
+  EXPECT_THAT((rejected[{kEv, 2}]), HasSubstr("team: required for ASSIGNED"));
+  EXPECT_THAT((rejected[{kEv, 3}]), HasSubstr("item_id: required"));
+
+  // A retry of the whole batch stores nothing twice, also after a restart.
+  resp = Ingest(req);
+  EXPECT_EQ(resp.accepted(), 0);
+  EXPECT_EQ(resp.duplicates(), 3);
+  server_.Restart();
+  resp = Ingest(req);
+  EXPECT_EQ(resp.accepted(), 0);
+  EXPECT_EQ(resp.duplicates(), 3);
+  const v1::KviValue h = KviAt("kvis/happiness", kT0 + 1);
+  EXPECT_EQ(h.samples(), 1);
+  EXPECT_DOUBLE_EQ(h.value(), 70);
+}
+
+TEST_F(EvaluationServiceTest, OversizedBatchIsResourceExhausted) {
+  v1::IngestRequest req;
+  for (int i = 0; i < 10001; ++i) {
+    *req.add_observations() = Obs(absl::StrCat("o", i), "happiness", kT0, 1);
+  }
+  v1::IngestResponse resp;
+  EXPECT_THAT(eval().IngestBatch(Ctx().get(), req, &resp),
+              IsCodeWith(StatusCode::RESOURCE_EXHAUSTED, "at most 10000"));
+  // Nothing of it was stored.
+  EXPECT_FALSE(KviAt("kvis/happiness", kT0 + 1).has_value());
+}
+
+TEST_F(EvaluationServiceTest, IngestStreamAcknowledgesEachBatchInOrder) {
+  // Make sure definitions are loaded.
+  Ingest(v1::IngestRequest());
+  grpc::ClientContext ctx;
+  auto stream = eval().Ingest(&ctx);
+  constexpr int kBatches = 30, kPerBatch = 50;
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      v1::IngestRequest req;
+      for (int i = 0; i < kPerBatch; ++i) {
+        // Batch b repeats half of batch b-1: those are duplicates.
+        const int id = b * kPerBatch / 2 + i;
+        *req.add_observations() =
+            Obs(absl::StrCat("s", id), "happiness", kT0 - 3600 - id, 1);
+      }
+      ASSERT_TRUE(stream->Write(req));
+    }
+    stream->WritesDone();
+  });
+  v1::IngestResponse resp;
+  for (int b = 0; b < kBatches; ++b) {
+    ASSERT_TRUE(stream->Read(&resp)) << b;
+    EXPECT_EQ(resp.accepted(), b == 0 ? kPerBatch : kPerBatch / 2) << b;
+    EXPECT_EQ(resp.duplicates(), b == 0 ? 0 : kPerBatch / 2) << b;
+  }
+  EXPECT_FALSE(stream->Read(&resp));
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  const int distinct = kPerBatch + (kBatches - 1) * kPerBatch / 2;
+  EXPECT_EQ(KviAt("kvis/happiness", kT0).samples(), distinct);
+}
+
+TEST_F(EvaluationServiceTest, NewDefinitionsAreEvaluatedWithoutRestart) {
+  IngestExample();
+  Kvi("happiness-max", ObservationKvi("happiness", v1::AGGREGATION_MAX,
+                                      v1::DIRECTION_HIGHER_IS_BETTER));
+  WaitForKvi("kvis/happiness-max");
+  EXPECT_DOUBLE_EQ(KviAt("kvis/happiness-max", kT0).value(), 60);
+  // Changing the KVI changes its value.
+  v1::UpdateKviRequest up;
+  up.mutable_kvi()->set_name("kvis/happiness-max");
+  up.mutable_kvi()->set_aggregation(v1::AGGREGATION_MIN);
+  up.mutable_update_mask()->add_paths("aggregation");
+  v1::Kvi out;
+  ASSERT_TRUE(vmdb().UpdateKvi(Ctx().get(), up, &out).ok());
+  EXPECT_TRUE(Eventually(
+      [&] { return KviAt("kvis/happiness-max", kT0).value() == 40; }));
+}
+
+TEST_F(EvaluationServiceTest, CoMeasurementAgreedDisputedOneSided) {
+  v1::Kvi k = ObservationKvi("csat", v1::AGGREGATION_MEAN,
+                             v1::DIRECTION_HIGHER_IS_BETTER);
+  k.mutable_co_measurement()->set_enabled(true);
+  k.mutable_co_measurement()->set_absolute_tolerance(0.5);
+  Kvi("csat", k);
+  WaitForKvi("kvis/csat");
+  v1::IngestRequest req;
+  *req.add_observations() =
+      Obs("c1", "csat", kT0 - 3 * kDay, 4.0, "teams/business");
+  *req.add_observations() =
+      Obs("c2", "csat", kT0 - 4 * kDay, 4.4, "teams/desk");
+  Ingest(req);
+  v1::KviValue v = KviAt("kvis/csat", kT0);
+  EXPECT_EQ(v.comeasurement(), v1::CO_MEASUREMENT_STATE_AGREED);
+  EXPECT_NEAR(v.value(), 4.2, 1e-12);
+  EXPECT_DOUBLE_EQ(v.party_values().at("teams/business"), 4.0);
+  EXPECT_DOUBLE_EQ(v.party_values().at("teams/desk"), 4.4);
+
+  req.Clear();
+  *req.add_observations() =
+      Obs("c3", "csat", kT0 - 2 * kDay, 4.9, "teams/network");
+  Ingest(req);
+  // Providers: mean(4.4, 4.9) = 4.65; consumer 4.0; |diff| 0.65 > 0.5.
+  v = KviAt("kvis/csat", kT0);
+  EXPECT_EQ(v.comeasurement(), v1::CO_MEASUREMENT_STATE_DISPUTED);
+  EXPECT_NEAR(v.party_values().at("teams/network"), 4.65, 1e-12);
+  // Before the consumer's sample: one side only, and it is the value.
+  v = KviAt("kvis/csat", kT0 - 3 * kDay);
+  EXPECT_EQ(v.comeasurement(), v1::CO_MEASUREMENT_STATE_ONE_SIDED);
+  EXPECT_EQ(v.samples(), 1);
+  EXPECT_DOUBLE_EQ(v.value(), 4.4);
+}
+
+TEST_F(EvaluationServiceTest, CalendarMonthInTimeZone) {
+  v1::Kvi k = ObservationKvi("cost", v1::AGGREGATION_SUM,
+                             v1::DIRECTION_LOWER_IS_BETTER);
+  k.mutable_window()->set_calendar(v1::CALENDAR_PERIOD_MONTH);
+  k.mutable_window()->set_time_zone("Europe/Berlin");
+  Kvi("cost-mtd", k);
+  WaitForKvi("kvis/cost-mtd");
+  v1::IngestRequest req;
+  // 22:30Z on Feb 28 is 23:30 in Berlin: February. 23:30Z is 00:30 March 1.
+  *req.add_observations() = Obs("feb", "cost", kT0 - 5400, 100);
+  *req.add_observations() = Obs("mar", "cost", kT0 - 1800, 10);
+  *req.add_observations() = Obs("mar2", "cost", kT0 + 10 * kDay, 1);
+  Ingest(req);
+  v1::KviValue v = KviAt("kvis/cost-mtd", kT0 + 15 * kDay);
+  EXPECT_DOUBLE_EQ(v.value(), 11);
+  EXPECT_EQ(v.window_start().seconds(), kT0 - 3600);  // March 1, 00:00 CET
+  v = KviAt("kvis/cost-mtd", kT0 - 3000);  // Feb 28 23:10Z = 00:10 Berlin
+  EXPECT_FALSE(v.has_value());             // nothing yet this month
+  v = KviAt("kvis/cost-mtd", kT0 - 3700);  // still February in Berlin
+  EXPECT_DOUBLE_EQ(v.value(), 100);
+}
+
+TEST_F(EvaluationServiceTest, ValueStreamFlow) {
+  v1::IngestRequest req;
+  // INC-A: created t, desk at t, network at t+1h (waits 2h for work), back
+  // to desk at t+5h (ping-pong), resolved t+6h.
+  const int64_t t = kT0 - 2 * kDay;
+  auto add = [&](const std::string& id, v1::EventKind kind, int64_t time,
+                 const std::string& team = "") {
+    *req.add_work_item_events() = Ev(id, "INC-A", kind, time, team);
+  };
+  add("a1", v1::EVENT_KIND_CREATED, t);
+  add("a2", v1::EVENT_KIND_ASSIGNED, t, "teams/desk");
+  add("a3", v1::EVENT_KIND_ASSIGNED, t + 3600, "teams/network");
+  add("a4", v1::EVENT_KIND_WAITING, t + 3600);
+  add("a5", v1::EVENT_KIND_ACTIVE, t + 3 * 3600);
+  add("a6", v1::EVENT_KIND_ASSIGNED, t + 5 * 3600, "teams/desk");
+  add("a7", v1::EVENT_KIND_RESOLVED, t + 6 * 3600);
+  Ingest(req);
+  v1::GetValueStreamFlowRequest freq;
+  freq.set_value_stream("valueStreams/incident");
+  *freq.mutable_time() = At(kT0);
+  freq.mutable_window()->set_seconds(7 * kDay);
+  v1::ValueStreamFlow flow;
+  ASSERT_TRUE(eval().GetValueStreamFlow(Ctx().get(), freq, &flow).ok());
+  EXPECT_EQ(flow.resolved_items(), 1);
+  EXPECT_EQ(flow.ping_pong_items(), 1);
+  // Lead 6 h, wait 2 h: efficiency 4/6.
+  EXPECT_NEAR(flow.flow_efficiency(), 4.0 / 6, 1e-12);
+  ASSERT_EQ(flow.teams_size(), 2);
+  EXPECT_EQ(flow.teams(0).team(), "teams/desk");
+  EXPECT_DOUBLE_EQ(flow.teams(0).active_seconds(),
+                   2 * 3600);  // t..t+1h, t+5h..t+6h
+  EXPECT_EQ(flow.teams(1).team(), "teams/network");
+  EXPECT_DOUBLE_EQ(flow.teams(1).wait_seconds(), 2 * 3600);
+  EXPECT_DOUBLE_EQ(flow.teams(1).active_seconds(), 2 * 3600);
+  ASSERT_EQ(flow.seams_size(), 2);
+  EXPECT_EQ(flow.seams(0).from_team(), "teams/desk");
+  EXPECT_EQ(flow.seams(0).to_team(), "teams/network");
+  EXPECT_EQ(flow.seams(0).handoffs(), 1);
+  EXPECT_DOUBLE_EQ(flow.seams(0).mean_wait_seconds(), 2 * 3600);
+
+  freq.set_value_stream("valueStreams/none");
+  EXPECT_THAT(eval().GetValueStreamFlow(Ctx().get(), freq, &flow),
+              IsCode(StatusCode::NOT_FOUND));
+  freq.set_value_stream("valueStreams/incident");
+  freq.mutable_window()->set_seconds(-1);
+  EXPECT_THAT(eval().GetValueStreamFlow(Ctx().get(), freq, &flow),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "window"));
+}
+
+TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
+  // Data near the real now, so the evaluation loop (which evaluates at now)
+  // sees it.
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  grpc::ClientContext ctx;
+  v1::WatchVlaStatusesRequest wreq;
+  wreq.set_filter("value_stream = \"valueStreams/incident\"");
+  auto stream = eval().WatchVlaStatuses(&ctx, wreq);
+  v1::VlaStatusEvent event;
+  // Snapshot: the VLA (NO_DATA once evaluated), then the marker.
+  ASSERT_TRUE(Eventually([&] {
+    v1::ListVlaStatusesResponse list;
+    return eval()
+               .ListVlaStatuses(Ctx().get(), v1::ListVlaStatusesRequest(),
+                                &list)
+               .ok() &&
+           list.statuses_size() == 1;
+  }));
+  bool complete = false;
+  while (!complete && stream->Read(&event))
+    complete = event.snapshot_complete();
+  ASSERT_TRUE(complete);
+
+  v1::IngestRequest req;
+  *req.add_observations() = Obs("n1", "happiness", now - 3600, 90);
+  Ingest(req);
+  // An event for the change: the happiness clause now has data. (The first
+  // evaluation, NO_DATA, may come before it if it ran after the snapshot.)
+  do {
+    ASSERT_TRUE(stream->Read(&event));
+    EXPECT_FALSE(event.snapshot());
+    EXPECT_EQ(event.status().vla(), "vlas/incident-vla");
+  } while (event.status().state() == v1::COMPLIANCE_STATE_NO_DATA);
+  EXPECT_EQ(event.status().state(), v1::COMPLIANCE_STATE_MET);
+  EXPECT_DOUBLE_EQ(event.status().score(), 100);
+
+  v1::ListVlaStatusesRequest lreq;
+  lreq.set_filter(
+      "state = MET AND watermelon = false AND team = \"teams/desk\"");
+  v1::ListVlaStatusesResponse list;
+  ASSERT_TRUE(eval().ListVlaStatuses(Ctx().get(), lreq, &list).ok());
+  ASSERT_EQ(list.statuses_size(), 1);
+  lreq.set_filter("state = BREACHED");
+  ASSERT_TRUE(eval().ListVlaStatuses(Ctx().get(), lreq, &list).ok());
+  EXPECT_EQ(list.statuses_size(), 0);
+  lreq.set_filter("colour = RED");
+  EXPECT_THAT(eval().ListVlaStatuses(Ctx().get(), lreq, &list),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
+  lreq.set_filter("");
+  lreq.set_page_token("garbage");
+  EXPECT_THAT(eval().ListVlaStatuses(Ctx().get(), lreq, &list),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "page_token"));
+
+  // A bad watch filter fails the stream.
+  grpc::ClientContext bad_ctx;
+  wreq.set_filter("state = PURPLE");
+  auto bad = eval().WatchVlaStatuses(&bad_ctx, wreq);
+  EXPECT_FALSE(bad->Read(&event));
+  EXPECT_THAT(bad->Finish(), IsCode(StatusCode::INVALID_ARGUMENT));
+  ctx.TryCancel();
+}
+
+}  // namespace
+}  // namespace vla

@@ -1,0 +1,6 @@
+add_executable(aggregate_test aggregate_test.cc)
+target_link_libraries(aggregate_test PRIVATE vla_evaluator_formulas GTest::gtest GTest::gmock GTest::gtest_main)
+gtest_discover_tests(aggregate_test DISCOVERY_TIMEOUT 30)
+add_executable(work_item_test work_item_test.cc)
+target_link_libraries(work_item_test PRIVATE vla_evaluator_formulas GTest::gtest GTest::gmock GTest::gtest_main)
+gtest_discover_tests(work_item_test DISCOVERY_TIMEOUT 30)

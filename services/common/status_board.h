@@ -145,13 +145,14 @@ class StatusBoard {
                          (resume_after >= history_start_ || history_.empty() ||
                           resume_after == sequence_);
     if (resumed) {
-      for (const auto& [seq, key] : history_) {
-        if (seq <= resume_after) continue;
-        auto it = entries_.find(key);
-        if (it != entries_.end() && Matches(*s, it->second)) {
-          Enqueue(s, key, false);
+      // Each key changed since then, once, in the order of its last change.
+      std::map<int64_t, std::string> changed;
+      for (const auto& [key, entry] : entries_) {
+        if (entry.sequence > resume_after && Matches(*s, entry)) {
+          changed.emplace(entry.sequence, key);
         }
       }
+      for (const auto& [seq, key] : changed) Enqueue(s, key, false);
       return true;
     }
     for (const auto& [key, entry] : entries_) {

@@ -350,7 +350,11 @@ struct Engine::State {
       return absl::ToUnixMicros(at - FromProtoDuration(w.rolling()));
     }
     absl::TimeZone tz = absl::UTCTimeZone();
-    if (!w.time_zone().empty()) absl::LoadTimeZone(w.time_zone(), &tz);
+    // Validation refused unknown zones; a zone missing from this machine's
+    // tzdata falls back to UTC.
+    if (!w.time_zone().empty() && !absl::LoadTimeZone(w.time_zone(), &tz)) {
+      tz = absl::UTCTimeZone();
+    }
     const absl::CivilSecond now = absl::ToCivilSecond(at, tz);
     absl::CivilSecond start;
     switch (w.calendar()) {
@@ -421,8 +425,8 @@ struct Engine::State {
         auto& parties = *out.mutable_party_values();
         if (side[0]) parties[strings.Name(st->consumer)] = *side[0];
         if (side[1]) {
-          // Each provider that reported in the window shares the provider
-          // side's value.
+          // The provider side is one value; every provider of the value
+          // stream is listed with it.
           for (int32_t p : st->selections[1]->reporters) {
             parties[strings.Name(p)] = *side[1];
           }

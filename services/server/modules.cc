@@ -9,6 +9,8 @@
 #include "services/common/status_util.h"
 #include "services/evaluator/evaluation_service.h"
 #include "services/evaluator/evaluator.h"
+#include "services/okr/okr_core.h"
+#include "services/okr/okr_service.h"
 #include "services/vmdb/vmdb_core.h"
 #include "services/vmdb/vmdb_service.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -101,9 +103,8 @@ class EvaluatorModule final : public ServiceModule {
     return absl::OkStatus();
   }
 
-  void BeginShutdown(absl::Duration wait) override {
-    (void)wait;
-    if (follower_ != nullptr) follower_->Stop();
+  void BeginShutdown(absl::Duration) override {
+    follower_.reset();
     evaluator_->board().Close();
   }
 
@@ -120,17 +121,76 @@ class EvaluatorModule final : public ServiceModule {
   std::unique_ptr<ChangeFollower> follower_;
 };
 
-// A service whose methods all answer UNIMPLEMENTED (until its issue lands).
-template <typename Service>
-class UnimplementedModule final : public ServiceModule {
+// The channel to the evaluator: this server itself when it hosts it, else
+// --evaluator_address.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> EvaluatorChannel(
+    const ServerOptions& options, std::shared_ptr<grpc::Channel> self) {
+  if (std::find(options.services.begin(), options.services.end(),
+                "evaluator") != options.services.end()) {
+    return self;
+  }
+  if (options.evaluator_address.empty()) {
+    return absl::InvalidArgumentError(
+        "evaluator_address: required when this server does not host the "
+        "evaluator service");
+  }
+  return grpc::CreateChannel(options.evaluator_address,
+                             grpc::InsecureChannelCredentials());
+}
+
+class OkrModule final : public ServiceModule {
  public:
+  static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
+      const ServerOptions& options) {
+    auto kvis = std::make_unique<okr::GrpcKviSource>();
+    okr::OkrOptions oo;
+    oo.tick = options.evaluation_tick;
+    const std::string path =
+        (std::filesystem::path(options.data_dir) / "okr.db").string();
+    VLA_ASSIGN_OR_RETURN(
+        auto core, okr::OkrCore::Open(path, options.clock, kvis.get(), oo));
+    return std::unique_ptr<ServiceModule>(
+        new OkrModule(options, std::move(kvis), std::move(core)));
+  }
+
   std::string grpc_service_name() const override {
-    return Service::service_full_name();
+    return v1::OkrStatusService::service_full_name();
   }
   grpc::Service* service() override { return &service_; }
 
+  absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
+    VLA_ASSIGN_OR_RETURN(auto vmdb, VmdbChannel(options_, self));
+    VLA_ASSIGN_OR_RETURN(auto evaluator, EvaluatorChannel(options_, self));
+    kvis_->Connect(evaluator);
+    follower_ = std::make_unique<ChangeFollower>(
+        vmdb, core_->definitions_revision(),
+        [this](const std::vector<v1::Change>& batch) {
+          return core_->ApplyChanges(batch);
+        });
+    follower_->Start();
+    return absl::OkStatus();
+  }
+
+  void BeginShutdown(absl::Duration) override {
+    follower_.reset();
+    kvis_->Connect(nullptr);
+    core_->board().Close();
+  }
+
  private:
-  typename Service::CallbackService service_;
+  OkrModule(const ServerOptions& options,
+            std::unique_ptr<okr::GrpcKviSource> kvis,
+            std::unique_ptr<okr::OkrCore> core)
+      : options_(options),
+        kvis_(std::move(kvis)),
+        core_(std::move(core)),
+        service_(core_.get()) {}
+
+  ServerOptions options_;
+  std::unique_ptr<okr::GrpcKviSource> kvis_;
+  std::unique_ptr<okr::OkrCore> core_;
+  okr::OkrStatusServiceImpl service_;
+  std::unique_ptr<ChangeFollower> follower_;
 };
 
 }  // namespace
@@ -139,10 +199,7 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
     const std::string& name, const ServerOptions& options) {
   if (name == "vmdb") return VmdbModule::Make(options);
   if (name == "evaluator") return EvaluatorModule::Make(options);
-  if (name == "okr-status") {
-    return std::unique_ptr<ServiceModule>(
-        new UnimplementedModule<v1::OkrStatusService>());
-  }
+  if (name == "okr-status") return OkrModule::Make(options);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown service \"", name,
                    "\"; choose from vmdb, evaluator, okr-status"));

@@ -80,7 +80,11 @@ void Server::Shutdown() {
     // left but unary ones in flight.
     const absl::Duration stream_wait =
         std::min(options_.shutdown_grace / 2, absl::Seconds(2));
-    for (auto& module : modules_) module->BeginShutdown(stream_wait);
+    // Dependents first (okr-status, evaluator, vmdb), so that followers stop
+    // before what they follow goes away.
+    for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
+      (*it)->BeginShutdown(stream_wait);
+    }
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoSeconds(options_.shutdown_grace));
   });

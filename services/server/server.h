@@ -41,6 +41,8 @@ struct ServerOptions {
   // Where the evaluator and okr-status reach the VMDB when it is not hosted
   // in this server (HOST:PORT).
   std::string vmdb_address;
+  // Where okr-status reaches the evaluator when it is not hosted here.
+  std::string evaluator_address;
   // Evaluator tuning (tests shorten the debounce and tick).
   absl::Duration evaluation_debounce = absl::Milliseconds(200);
   absl::Duration evaluation_tick = absl::Seconds(10);
@@ -61,8 +63,9 @@ class ServiceModule {
     (void)self;
     return absl::OkStatus();
   }
-  // Ends the module's streams, waiting up to `wait` for them to finish;
-  // called before the gRPC server shuts down.
+  // Ends the module's streams, waiting up to `wait` for them to finish,
+  // and drops its channels to other services (an idle channel would hold
+  // the server's shutdown); called before the gRPC server shuts down.
   virtual void BeginShutdown(absl::Duration wait) { (void)wait; }
 };
 

@@ -27,6 +27,9 @@ ABSL_FLAG(std::string, services, "vmdb,evaluator,okr-status",
 ABSL_FLAG(std::string, vmdb_address, "",
           "HOST:PORT of the VMDB for the evaluator and okr-status when this "
           "server does not host the vmdb service itself.");
+ABSL_FLAG(std::string, evaluator_address, "",
+          "HOST:PORT of the evaluator for okr-status when this server does not "
+          "host the evaluator service itself.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT: how long calls in flight may take to finish "
           "before they are cancelled.");
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
                                     absl::SkipWhitespace());
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.vmdb_address = absl::GetFlag(FLAGS_vmdb_address);
+  options.evaluator_address = absl::GetFlag(FLAGS_evaluator_address);
 
   auto server = vla::Server::Start(options);
   if (!server.ok()) {

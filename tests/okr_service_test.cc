@@ -1,0 +1,274 @@
+// OkrStatusService through its gRPC API on a real server with every service:
+// objectives from the VMDB, KVI values from the evaluator, check-ins.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "tests/fixtures.h"
+#include "tests/test_server.h"
+
+namespace vla {
+namespace {
+
+using ::grpc::StatusCode;
+using testing::Ctx;
+using testing::IsCode;
+using testing::IsCodeWith;
+using testing::MakeTeam;
+using testing::TestServer;
+
+constexpr int64_t kDay = 86400;
+
+bool Eventually(const std::function<bool()>& fn) {
+  for (int i = 0; i < 1000; ++i) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+ServerOptions FastOptions() {
+  ServerOptions o;
+  o.evaluation_debounce = absl::Milliseconds(10);
+  o.evaluation_tick = absl::Milliseconds(200);
+  return o;
+}
+
+class OkrServiceTest : public ::testing::Test {
+ protected:
+  OkrServiceTest()
+      : server_(FastOptions()), now_(absl::ToUnixSeconds(absl::Now())) {}
+
+  void SetUp() override {
+    for (auto [id, kind] : {std::pair{"business", v1::TEAM_KIND_CONSUMER},
+                            std::pair{"desk", v1::TEAM_KIND_PROVIDER},
+                            std::pair{"network", v1::TEAM_KIND_PROVIDER}}) {
+      v1::CreateTeamRequest req;
+      req.set_team_id(id);
+      *req.mutable_team() = MakeTeam(kind);
+      v1::Team out;
+      ASSERT_TRUE(server_.vmdb().CreateTeam(Ctx().get(), req, &out).ok());
+    }
+    v1::CreateValueStreamRequest vs;
+    vs.set_value_stream_id("incident");
+    *vs.mutable_value_stream() = testing::MakeValueStream(
+        "teams/business", {"teams/desk", "teams/network"});
+    v1::ValueStream vs_out;
+    ASSERT_TRUE(
+        server_.vmdb().CreateValueStream(Ctx().get(), vs, &vs_out).ok());
+    v1::CreateKviRequest kvi;
+    kvi.set_kvi_id("happiness");
+    auto* k = kvi.mutable_kvi();
+    k->set_value_stream("valueStreams/incident");
+    k->set_source(v1::SOURCE_OBSERVATIONS);
+    k->set_signal("happiness");
+    k->set_aggregation(v1::AGGREGATION_MEAN);
+    k->mutable_window()->mutable_rolling()->set_seconds(30 * kDay);
+    k->set_direction(v1::DIRECTION_HIGHER_IS_BETTER);
+    v1::Kvi kvi_out;
+    ASSERT_TRUE(server_.vmdb().CreateKvi(Ctx().get(), kvi, &kvi_out).ok());
+
+    // A joint objective over [now - 10 d, now + 10 d): happiness 62 -> 80
+    // from the KVI, ping-pong rate 14 -> 5 checked in by hand.
+    v1::CreateObjectiveRequest obj;
+    obj.set_objective_id("faster");
+    auto* o = obj.mutable_objective();
+    o->add_owners("teams/desk");
+    o->add_owners("teams/network");
+    o->set_lead("teams/desk");
+    o->mutable_period_start()->set_seconds(now_ - 10 * kDay);
+    o->mutable_period_end()->set_seconds(now_ + 10 * kDay);
+    o->set_kind(v1::OBJECTIVE_KIND_COMMITTED);
+    auto* kr1 = o->add_key_results();
+    kr1->set_id("happiness");
+    kr1->set_kvi("kvis/happiness");
+    kr1->set_start_value(62);
+    kr1->set_target_value(80);
+    auto* kr2 = o->add_key_results();
+    kr2->set_id("ping-pong");
+    kr2->set_start_value(14);
+    kr2->set_target_value(5);
+    v1::Objective obj_out;
+    ASSERT_TRUE(
+        server_.vmdb().CreateObjective(Ctx().get(), obj, &obj_out).ok());
+    ASSERT_TRUE(Eventually([&] {
+      grpc::Status s;
+      Status(now_, &s);
+      return s.ok();
+    }));
+  }
+
+  v1::ObjectiveStatus Status(int64_t t, grpc::Status* status = nullptr) {
+    v1::GetObjectiveStatusRequest req;
+    req.set_objective("objectives/faster");
+    req.mutable_time()->set_seconds(t);
+    v1::ObjectiveStatus out;
+    grpc::Status s = server_.okr().GetObjectiveStatus(Ctx().get(), req, &out);
+    if (status != nullptr) *status = s;
+    return out;
+  }
+
+  grpc::Status CheckIn(const std::string& kr, double value, double confidence,
+                       const std::string& objective = "objectives/faster",
+                       const std::string& team = "teams/desk") {
+    v1::RecordCheckInRequest req;
+    req.set_objective(objective);
+    req.set_key_result_id(kr);
+    req.set_value(value);
+    req.set_confidence(confidence);
+    req.set_note("weekly review");
+    req.set_team(team);
+    v1::CheckIn out;
+    return server_.okr().RecordCheckIn(Ctx().get(), req, &out);
+  }
+
+  void IngestHappiness(double value) {
+    v1::IngestRequest req;
+    auto* o = req.add_observations();
+    o->set_event_id("h1");
+    o->set_signal("happiness");
+    o->mutable_time()->set_seconds(now_ - 3600);
+    o->set_value(value);
+    o->set_value_stream("valueStreams/incident");
+    v1::IngestResponse resp;
+    ASSERT_TRUE(Eventually([&] {
+      return server_.evaluation().IngestBatch(Ctx().get(), req, &resp).ok();
+    }));
+  }
+
+  TestServer server_;
+  const int64_t now_;
+};
+
+TEST_F(OkrServiceTest, ScoresFromKviValuesAndCheckIns) {
+  IngestHappiness(71);                               // p = (71 - 62) / 18 = 0.5
+  ASSERT_TRUE(CheckIn("ping-pong", 9.5, 0.4).ok());  // p = 4.5 / 9 = 0.5
+  // At now + 5 d: e = 15/20 = 0.75; e - p = 0.25: AT_RISK (confidence 0.4
+  // does not move AT_RISK). Score 0.5: YELLOW.
+  v1::ObjectiveStatus s = Status(now_ + 5 * kDay);
+  EXPECT_DOUBLE_EQ(s.expected_progress(), 0.75);
+  EXPECT_DOUBLE_EQ(s.score(), 0.5);
+  EXPECT_EQ(s.color(), v1::COLOR_YELLOW);
+  EXPECT_EQ(s.status(), v1::OKR_STATUS_AT_RISK);
+  ASSERT_EQ(s.key_results_size(), 2);
+  EXPECT_DOUBLE_EQ(s.key_results(0).current_value(), 71);
+  EXPECT_DOUBLE_EQ(s.key_results(1).current_value(), 9.5);
+  EXPECT_DOUBLE_EQ(s.key_results(1).confidence(), 0.4);
+  EXPECT_EQ(s.owners_size(), 2);
+  // Before the period: NOT_STARTED, with or without data.
+  s = Status(now_ - 11 * kDay);
+  EXPECT_EQ(s.status(), v1::OKR_STATUS_NOT_STARTED);
+  // A check-in counts only from when it was recorded: an hour ago the
+  // manual KR had no value.
+  s = Status(now_ - 3600);
+  EXPECT_EQ(s.key_results(1).status(), v1::OKR_STATUS_NO_DATA);
+  EXPECT_FALSE(s.key_results(1).has_value());
+  // After the period: graded as of its end; p 0.5 < 1: MISSED.
+  s = Status(now_ + 30 * kDay);
+  EXPECT_EQ(s.status(), v1::OKR_STATUS_MISSED);
+  EXPECT_EQ(s.evaluate_time().seconds(), now_ + 10 * kDay);
+}
+
+TEST_F(OkrServiceTest, CheckInValidationAndDurability) {
+  EXPECT_THAT(CheckIn("ping-pong", 9, 0.9, "objectives/none"),
+              IsCodeWith(StatusCode::NOT_FOUND, "objectives/none"));
+  EXPECT_THAT(CheckIn("ping-pong", 9, 0.9, "faster"),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "objective:"));
+  EXPECT_THAT(CheckIn("nope", 9, 0.9),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "key_result_id"));
+  EXPECT_THAT(CheckIn("happiness", 9, 0.9),
+              IsCodeWith(StatusCode::FAILED_PRECONDITION, "kvis/happiness"));
+  EXPECT_THAT(CheckIn("ping-pong", std::nan(""), 0.9),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "value"));
+  EXPECT_THAT(CheckIn("ping-pong", 9, 1.5),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "confidence"));
+  EXPECT_THAT(CheckIn("ping-pong", 9, 0.9, "objectives/faster", "teams/ghost"),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "team"));
+  ASSERT_TRUE(CheckIn("ping-pong", 5, 0.9).ok());
+  server_.Restart();
+  ASSERT_TRUE(Eventually([&] {
+    grpc::Status st;
+    v1::ObjectiveStatus s = Status(now_ + 1, &st);
+    return st.ok() && s.key_results_size() == 2 && s.key_results(1).has_value();
+  }));
+  const v1::ObjectiveStatus s = Status(now_ + 1);
+  EXPECT_DOUBLE_EQ(s.key_results(1).current_value(), 5);
+  EXPECT_EQ(s.key_results(1).status(), v1::OKR_STATUS_ACHIEVED);
+}
+
+TEST_F(OkrServiceTest, ListWatchAndResume) {
+  // Snapshot (the objective), marker.
+  v1::WatchObjectiveStatusesRequest wreq;
+  wreq.set_filter("owner = \"teams/network\"");
+  std::string token;
+  {
+    grpc::ClientContext ctx;
+    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    v1::ObjectiveStatusEvent e;
+    bool complete = false;
+    bool seen = false;
+    while (!complete && stream->Read(&e)) {
+      complete = e.snapshot_complete();
+      seen = seen || e.status().objective() == "objectives/faster";
+      token = e.resume_token();
+    }
+    ASSERT_TRUE(complete);
+    if (!seen) {
+      // The first scoring may come right after the (empty) snapshot.
+      ASSERT_TRUE(stream->Read(&e));
+      EXPECT_EQ(e.status().objective(), "objectives/faster");
+      token = e.resume_token();
+    }
+    ctx.TryCancel();
+  }
+  // Missed while away: a check-in changes the score.
+  ASSERT_TRUE(CheckIn("ping-pong", 5, 1.0).ok());
+  ASSERT_TRUE(Eventually([&] {
+    v1::ListObjectiveStatusesRequest lreq;
+    lreq.set_filter("owner = \"teams/desk\"");
+    v1::ListObjectiveStatusesResponse list;
+    return server_.okr().ListObjectiveStatuses(Ctx().get(), lreq, &list).ok() &&
+           list.statuses_size() == 1 &&
+           list.statuses(0).key_results(1).has_value();
+  }));
+  {
+    grpc::ClientContext ctx;
+    wreq.set_resume_token(token);
+    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    v1::ObjectiveStatusEvent e;
+    ASSERT_TRUE(stream->Read(&e));
+    EXPECT_FALSE(e.snapshot());  // resumed: just what was missed
+    EXPECT_FALSE(e.snapshot_complete());
+    EXPECT_TRUE(e.status().key_results(1).has_value());
+    EXPECT_GT(e.sequence(), 0);
+    ctx.TryCancel();
+  }
+  // A tampered token is refused; a filter for another owner sees nothing.
+  {
+    grpc::ClientContext ctx;
+    wreq.set_resume_token(token + "x");
+    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    v1::ObjectiveStatusEvent e;
+    EXPECT_FALSE(stream->Read(&e));
+    EXPECT_THAT(stream->Finish(),
+                IsCodeWith(StatusCode::INVALID_ARGUMENT, "resume_token"));
+  }
+  v1::ListObjectiveStatusesRequest lreq;
+  lreq.set_filter("owner = \"teams/business\"");
+  v1::ListObjectiveStatusesResponse list;
+  ASSERT_TRUE(
+      server_.okr().ListObjectiveStatuses(Ctx().get(), lreq, &list).ok());
+  EXPECT_EQ(list.statuses_size(), 0);
+  lreq.set_filter("status = PURPLE");
+  EXPECT_THAT(server_.okr().ListObjectiveStatuses(Ctx().get(), lreq, &list),
+              IsCode(StatusCode::INVALID_ARGUMENT));
+  v1::GetObjectiveStatusRequest get;
+  get.set_objective("objectives/none");
+  v1::ObjectiveStatus out;
+  EXPECT_THAT(server_.okr().GetObjectiveStatus(Ctx().get(), get, &out),
+              IsCode(StatusCode::NOT_FOUND));
+}
+
+}  // namespace
+}  // namespace vla

@@ -100,7 +100,14 @@ class EvaluationServiceTest : public ::testing::Test {
     vla.mutable_sla()->set_target(0.95);
     vla.set_state(v1::VLA_STATE_ACTIVE);
     Vla("incident-vla", vla);
-    WaitForKvi("kvis/sla");
+    // The evaluator follows the VMDB asynchronously: wait for the VLA.
+    ASSERT_TRUE(Eventually([&] {
+      v1::GetVlaStatusRequest req;
+      req.set_vla("vlas/incident-vla");
+      v1::VlaStatus st;
+      return eval().GetVlaStatus(Ctx().get(), req, &st).error_code() !=
+             StatusCode::NOT_FOUND;
+    }));
   }
 
   v1::VmdbService::Stub& vmdb() { return server_.vmdb(); }

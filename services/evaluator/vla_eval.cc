@@ -43,6 +43,14 @@ std::string KviLabel(const KviInput& in, const std::string& name) {
   return ShortName(name);
 }
 
+// The linked SLA's KVI by its display name, or "SLA <id>".
+std::string SlaLabel(const KviInput& in, const std::string& name) {
+  if (in.kvi != nullptr && !in.kvi->display_name().empty()) {
+    return in.kvi->display_name();
+  }
+  return absl::StrCat("SLA ", ShortName(name));
+}
+
 std::string Trim(double v) {
   std::string s = absl::StrFormat("%.1f", v);
   if (absl::EndsWith(s, ".0")) s.resize(s.size() - 2);
@@ -184,7 +192,7 @@ v1::VlaStatus EvaluateVla(
       status.set_sla_value(in.value.value());
       status.set_sla_met(
           Meets(in.value.value(), vla.sla().target(), direction));
-      sla_text = absl::StrCat("SLA ", KviLabel(in, vla.sla().kvi()), " ",
+      sla_text = absl::StrCat(SlaLabel(in, vla.sla().kvi()), " ",
                               FormatValue(in.value.value(), unit),
                               status.sla_met() ? " meets" : " misses", " its ",
                               FormatValue(vla.sla().target(), unit), " target");

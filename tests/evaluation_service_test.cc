@@ -17,6 +17,8 @@ namespace {
 
 using ::grpc::StatusCode;
 using testing::Ctx;
+using testing::Eventually;
+using testing::FastOptions;
 using ::testing::HasSubstr;
 using testing::IsCode;
 using testing::IsCodeWith;
@@ -31,23 +33,6 @@ google::protobuf::Timestamp At(int64_t unix_seconds) {
   google::protobuf::Timestamp t;
   t.set_seconds(unix_seconds);
   return t;
-}
-
-// Retries `fn` until it returns true or 10 s pass (the evaluator follows the
-// VMDB asynchronously).
-bool Eventually(const std::function<bool()>& fn) {
-  for (int i = 0; i < 1000; ++i) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
-ServerOptions FastOptions() {
-  ServerOptions o;
-  o.evaluation_debounce = absl::Milliseconds(10);
-  o.evaluation_tick = absl::Seconds(1);
-  return o;
 }
 
 class EvaluationServiceTest : public ::testing::Test {

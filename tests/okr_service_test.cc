@@ -13,27 +13,14 @@ namespace {
 
 using ::grpc::StatusCode;
 using testing::Ctx;
+using testing::Eventually;
+using testing::FastOptions;
 using testing::IsCode;
 using testing::IsCodeWith;
 using testing::MakeTeam;
 using testing::TestServer;
 
 constexpr int64_t kDay = 86400;
-
-bool Eventually(const std::function<bool()>& fn) {
-  for (int i = 0; i < 1000; ++i) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
-ServerOptions FastOptions() {
-  ServerOptions o;
-  o.evaluation_debounce = absl::Milliseconds(10);
-  o.evaluation_tick = absl::Milliseconds(200);
-  return o;
-}
 
 class OkrServiceTest : public ::testing::Test {
  protected:

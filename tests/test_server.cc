@@ -1,5 +1,7 @@
 #include "tests/test_server.h"
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 
 namespace vla::testing {
@@ -39,6 +41,21 @@ void TestServer::Restart() {
 
 std::string TestServer::address() const {
   return absl::StrCat("127.0.0.1:", server_->port());
+}
+
+ServerOptions FastOptions() {
+  ServerOptions o;
+  o.evaluation_debounce = absl::Milliseconds(10);
+  o.evaluation_tick = absl::Milliseconds(200);
+  return o;
+}
+
+bool Eventually(const std::function<bool()>& fn) {
+  for (int i = 0; i < 1000; ++i) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 }  // namespace vla::testing

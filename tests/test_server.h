@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,13 @@ class TestServer {
   std::unique_ptr<v1::EvaluationService::Stub> evaluation_;
   std::unique_ptr<v1::OkrStatusService::Stub> okr_;
 };
+
+// Server options with a fast evaluation loop, for tests.
+ServerOptions FastOptions();
+
+// Retries `fn` until it returns true or 10 s pass (services follow each
+// other asynchronously).
+bool Eventually(const std::function<bool()>& fn);
 
 }  // namespace vla::testing
 

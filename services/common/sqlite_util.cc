@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/page_token.h"
 
 namespace vla {
 
@@ -40,6 +41,72 @@ absl::Status Migrate(SQLite::Database& db,
     return absl::OkStatus();
   } catch (const SQLite::Exception& e) {
     return SqliteError(e, "migrating the schema");
+  }
+}
+
+void BindBlob(SQLite::Statement& st, int index, const std::string& data) {
+  st.bind(index, data.data(), static_cast<int>(data.size()));
+}
+
+std::string LoadOrCreateSecret(SQLite::Database& db, const std::string& key) {
+  SQLite::Statement get(db, "SELECT value FROM meta WHERE key = ?");
+  get.bind(1, key);
+  if (get.executeStep()) return get.getColumn(0).getString();
+  const std::string secret = NewRandomSecret();
+  SQLite::Statement put(db, "INSERT INTO meta (key, value) VALUES (?, ?)");
+  put.bind(1, key);
+  BindBlob(put, 2, secret);
+  put.exec();
+  return secret;
+}
+
+absl::Status StoreDefinitions(
+    SQLite::Database& db,
+    const std::vector<std::pair<std::string, std::string>>& rows,
+    int64_t revision) {
+  try {
+    SQLite::Transaction tx(db);
+    SQLite::Statement upsert(
+        db,
+        "INSERT INTO definitions (name, data) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET data = excluded.data");
+    SQLite::Statement remove(db, "DELETE FROM definitions WHERE name = ?");
+    for (const auto& [name, data] : rows) {
+      SQLite::Statement& st = data.empty() ? remove : upsert;
+      st.bind(1, name);
+      if (!data.empty()) BindBlob(st, 2, data);
+      st.exec();
+      st.reset();
+    }
+    SQLite::Statement rev(
+        db,
+        "INSERT INTO meta (key, value) VALUES ('vmdb_revision', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    rev.bind(1, static_cast<int64_t>(revision));
+    rev.exec();
+    tx.commit();
+    return absl::OkStatus();
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e, "storing definitions");
+  }
+}
+
+absl::StatusOr<int64_t> LoadDefinitions(
+    SQLite::Database& db,
+    const std::function<void(absl::string_view, absl::string_view)>& fn) {
+  try {
+    SQLite::Statement st(db, "SELECT name, data FROM definitions");
+    while (st.executeStep()) {
+      const SQLite::Column data = st.getColumn(1);
+      fn(st.getColumn(0).getString(),
+         absl::string_view(static_cast<const char*>(data.getBlob()),
+                           data.getBytes()));
+    }
+    SQLite::Statement rev(db,
+                          "SELECT value FROM meta WHERE key = 'vmdb_revision'");
+    return rev.executeStep() ? rev.getColumn(0).getInt64() : int64_t{0};
+  } catch (const SQLite::Exception& e) {
+    return SqliteError(e, "reading definitions");
   }
 }
 

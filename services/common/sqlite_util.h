@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace vla {
@@ -29,6 +30,25 @@ std::unique_ptr<SQLite::Database> OpenReader(const std::string& path);
 // that also bumps user_version. Refuses a database newer than the code.
 absl::Status Migrate(SQLite::Database& db,
                      const std::vector<std::string>& migrations);
+
+// Binds `data` as a BLOB.
+void BindBlob(SQLite::Statement& st, int index, const std::string& data);
+
+// The secret stored under `key` in table `meta (key, value)`, created from
+// the system's CSPRNG on first use. Throws SQLite::Exception.
+std::string LoadOrCreateSecret(SQLite::Database& db, const std::string& key);
+
+// Definitions followed from the VMDB, in table `definitions (name, data)`
+// with the last revision under `meta` key 'vmdb_revision': stores `rows`
+// (empty data: deleted) and the revision in one transaction, or loads them.
+absl::Status StoreDefinitions(
+    SQLite::Database& db,
+    const std::vector<std::pair<std::string, std::string>>& rows,
+    int64_t revision);
+absl::StatusOr<int64_t> LoadDefinitions(
+    SQLite::Database& db,
+    const std::function<void(absl::string_view name, absl::string_view data)>&
+        fn);
 
 // Maps a SQLite exception to a status: busy/locked/full to UNAVAILABLE,
 // the rest to INTERNAL.

@@ -4,17 +4,11 @@
 #include <mutex>
 
 #include "services/common/proto_time.h"
+#include "services/common/reactors.h"
 #include "services/common/status_util.h"
 
 namespace vla::evaluator {
 namespace {
-
-template <typename Fn>
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(fn()));
-  return reactor;
-}
 
 // An optional request time: unset means now; set must be valid.
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(
@@ -137,61 +131,6 @@ class IngestReactor final
   grpc::Status error_;
 };
 
-// WatchVlaStatuses: a StatusBoard subscriber.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::VlaStatusEvent>,
-                           public StatusBoard<v1::VlaStatus>::Subscriber {
- public:
-  WatchReactor(StatusBoard<v1::VlaStatus>* board, const std::string& filter)
-      : board_(board) {
-    auto parsed = Filter::Parse(filter, Evaluator::StatusFilterFields());
-    if (!parsed.ok()) {
-      Finish(ToGrpcStatus(parsed.status()));
-      return;
-    }
-    attached_ = true;
-    board_->Attach(this, *std::move(parsed));
-  }
-
-  void OnWriteDone(bool ok) override { board_->WriteDone(this, ok); }
-  void OnCancel() override {
-    if (attached_) board_->Cancel(this);
-  }
-  void OnDone() override {
-    if (attached_) board_->Detach(this);
-    delete this;
-  }
-
- protected:
-  void Deliver(const StatusBoard<v1::VlaStatus>::Event& event) override {
-    using Kind = StatusBoard<v1::VlaStatus>::Event::Kind;
-    current_.Clear();
-    current_.set_snapshot(event.snapshot);
-    switch (event.kind) {
-      case Kind::kSnapshotComplete:
-        current_.set_snapshot_complete(true);
-        break;
-      case Kind::kRemoved:
-        current_.set_removed(true);
-        current_.mutable_status()->set_vla(event.key);
-        break;
-      case Kind::kStatus:
-        *current_.mutable_status() = event.status;
-        break;
-    }
-    StartWrite(&current_);
-  }
-
-  void End() override {
-    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "server shutting down or stream cancelled"));
-  }
-
- private:
-  StatusBoard<v1::VlaStatus>* board_;
-  v1::VlaStatusEvent current_;
-  bool attached_ = false;
-};
-
 }  // namespace
 
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
@@ -214,7 +153,7 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
     grpc::CallbackServerContext* ctx, const v1::GetKviValueRequest* req,
     v1::KviValue* resp) {
-  return Reply(ctx, [&]() -> absl::Status {
+  return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
     return absl::OkStatus();
@@ -224,7 +163,7 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
     grpc::CallbackServerContext* ctx, const v1::GetVlaStatusRequest* req,
     v1::VlaStatus* resp) {
-  return Reply(ctx, [&]() -> absl::Status {
+  return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
     return absl::OkStatus();
@@ -234,7 +173,7 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
     grpc::CallbackServerContext* ctx, const v1::ListVlaStatusesRequest* req,
     v1::ListVlaStatusesResponse* resp) {
-  return Reply(ctx, [&] {
+  return ReplyNow(ctx, [&] {
     return evaluator_->ListVlaStatuses(req->filter(), req->page_size(),
                                        req->page_token(), resp);
   });
@@ -243,13 +182,31 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
 grpc::ServerWriteReactor<v1::VlaStatusEvent>*
 EvaluationServiceImpl::WatchVlaStatuses(
     grpc::CallbackServerContext*, const v1::WatchVlaStatusesRequest* req) {
-  return new WatchReactor(&evaluator_->board(), req->filter());
+  using Board = StatusBoard<v1::VlaStatus>;
+  return new BoardWatchReactor<v1::VlaStatus, v1::VlaStatusEvent>(
+      &evaluator_->board(),
+      Filter::Parse(req->filter(), Evaluator::StatusFilterFields()), -1,
+      [](const Board::Event& event, v1::VlaStatusEvent* out) {
+        out->set_snapshot(event.snapshot);
+        switch (event.kind) {
+          case Board::Event::Kind::kSnapshotComplete:
+            out->set_snapshot_complete(true);
+            break;
+          case Board::Event::Kind::kRemoved:
+            out->set_removed(true);
+            out->mutable_status()->set_vla(event.key);
+            break;
+          case Board::Event::Kind::kStatus:
+            *out->mutable_status() = event.status;
+            break;
+        }
+      });
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
     grpc::CallbackServerContext* ctx, const v1::GetValueStreamFlowRequest* req,
     v1::ValueStreamFlow* resp) {
-  return Reply(ctx, [&]() -> absl::Status {
+  return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     std::optional<absl::Duration> window;
     if (req->has_window()) {

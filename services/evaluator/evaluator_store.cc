@@ -3,7 +3,6 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/page_token.h"
 #include "services/common/proto_time.h"
 #include "services/common/sqlite_util.h"
 
@@ -41,10 +40,6 @@ const std::vector<std::string>& Migrations() {
   return *m;
 }
 
-void BindBlob(SQLite::Statement& st, int index, const std::string& data) {
-  st.bind(index, data.data(), static_cast<int>(data.size()));
-}
-
 class SqliteEvaluatorStore final : public EvaluatorStore {
  public:
   static absl::StatusOr<std::unique_ptr<EvaluatorStore>> Open(
@@ -54,18 +49,7 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
     try {
       store->db_ = OpenWriter(path);
       if (auto s = Migrate(*store->db_, Migrations()); !s.ok()) return s;
-      SQLite::Statement get(*store->db_,
-                            "SELECT value FROM meta WHERE key = 'page_secret'");
-      if (get.executeStep()) {
-        store->secret_ = get.getColumn(0).getString();
-      } else {
-        store->secret_ = NewRandomSecret();
-        SQLite::Statement put(
-            *store->db_,
-            "INSERT INTO meta (key, value) VALUES ('page_secret', ?)");
-        BindBlob(put, 1, store->secret_);
-        put.exec();
-      }
+      store->secret_ = LoadOrCreateSecret(*store->db_, "page_secret");
       store->insert_record_ = std::make_unique<SQLite::Statement>(
           *store->db_,
           "INSERT INTO records (event_id, kind, data) VALUES (?, ?, ?) "
@@ -128,56 +112,17 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
   absl::Status ApplyDefinitions(const std::vector<DefinitionRow>& rows,
                                 int64_t revision) override {
     std::lock_guard<std::mutex> lock(mu_);
-    try {
-      SQLite::Transaction tx(*db_);
-      SQLite::Statement upsert(
-          *db_,
-          "INSERT INTO definitions (name, data) VALUES (?, ?) "
-          "ON CONFLICT (name) DO UPDATE SET data = excluded.data");
-      SQLite::Statement remove(*db_, "DELETE FROM definitions WHERE name = ?");
-      for (const DefinitionRow& row : rows) {
-        if (row.data.empty()) {
-          remove.bind(1, row.name);
-          remove.exec();
-          remove.reset();
-        } else {
-          upsert.bind(1, row.name);
-          BindBlob(upsert, 2, row.data);
-          upsert.exec();
-          upsert.reset();
-        }
-      }
-      SQLite::Statement rev(
-          *db_,
-          "INSERT INTO meta (key, value) VALUES ('vmdb_revision', ?) "
-          "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-      rev.bind(1, static_cast<int64_t>(revision));
-      rev.exec();
-      tx.commit();
-      return absl::OkStatus();
-    } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "storing definitions");
-    }
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const DefinitionRow& row : rows)
+      pairs.emplace_back(row.name, row.data);
+    return StoreDefinitions(*db_, pairs, revision);
   }
 
   absl::StatusOr<int64_t> LoadDefinitions(
       const std::function<void(absl::string_view, absl::string_view)>& fn)
       override {
     std::lock_guard<std::mutex> lock(mu_);
-    try {
-      SQLite::Statement st(*db_, "SELECT name, data FROM definitions");
-      while (st.executeStep()) {
-        const SQLite::Column data = st.getColumn(1);
-        fn(st.getColumn(0).getString(),
-           absl::string_view(static_cast<const char*>(data.getBlob()),
-                             data.getBytes()));
-      }
-      SQLite::Statement rev(
-          *db_, "SELECT value FROM meta WHERE key = 'vmdb_revision'");
-      return rev.executeStep() ? rev.getColumn(0).getInt64() : int64_t{0};
-    } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "reading definitions");
-    }
+    return vla::LoadDefinitions(*db_, fn);
   }
 
   absl::Status AppendEvaluations(

@@ -1,93 +1,20 @@
 #include "services/okr/okr_service.h"
 
 #include "services/common/proto_time.h"
+#include "services/common/reactors.h"
 #include "services/common/status_util.h"
 
 namespace vla::okr {
 namespace {
 
-template <typename Fn>
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(fn()));
-  return reactor;
-}
-
 using Board = StatusBoard<v1::ObjectiveStatus>;
-
-// WatchObjectiveStatuses: a StatusBoard subscriber with resume tokens.
-class WatchReactor final
-    : public grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>,
-      public Board::Subscriber {
- public:
-  WatchReactor(OkrCore* core, const v1::WatchObjectiveStatusesRequest& req)
-      : core_(core) {
-    auto filter = Filter::Parse(req.filter(), OkrCore::FilterFields());
-    if (!filter.ok()) {
-      Finish(ToGrpcStatus(filter.status()));
-      return;
-    }
-    int64_t resume_after = -1;
-    if (!req.resume_token().empty()) {
-      auto seq = core_->ParseResumeToken(req.resume_token());
-      if (!seq.ok()) {
-        Finish(ToGrpcStatus(seq.status()));
-        return;
-      }
-      resume_after = *seq;
-    }
-    attached_ = true;
-    core_->board().Attach(this, *std::move(filter), resume_after);
-  }
-
-  void OnWriteDone(bool ok) override { core_->board().WriteDone(this, ok); }
-  void OnCancel() override {
-    if (attached_) core_->board().Cancel(this);
-  }
-  void OnDone() override {
-    if (attached_) core_->board().Detach(this);
-    delete this;
-  }
-
- protected:
-  void Deliver(const Board::Event& event) override {
-    current_.Clear();
-    current_.set_snapshot(event.snapshot);
-    current_.set_sequence(event.sequence);
-    current_.set_resume_token(core_->ResumeToken(event.sequence));
-    switch (event.kind) {
-      case Board::Event::Kind::kSnapshotComplete:
-        current_.set_snapshot_complete(true);
-        break;
-      case Board::Event::Kind::kRemoved:
-        current_.mutable_status()->set_objective(event.key);
-        current_.mutable_status()->set_status(v1::OKR_STATUS_UNSPECIFIED);
-        break;
-      case Board::Event::Kind::kStatus:
-        *current_.mutable_status() = event.status;
-        break;
-    }
-    StartWrite(&current_);
-  }
-
-  void End() override {
-    Finish(grpc::Status(
-        grpc::StatusCode::UNAVAILABLE,
-        "server shutting down; resume with the last resume_token"));
-  }
-
- private:
-  OkrCore* core_;
-  v1::ObjectiveStatusEvent current_;
-  bool attached_ = false;
-};
 
 }  // namespace
 
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::GetObjectiveStatus(
     grpc::CallbackServerContext* ctx, const v1::GetObjectiveStatusRequest* req,
     v1::ObjectiveStatus* resp) {
-  return Reply(ctx, [&]() -> absl::Status {
+  return ReplyNow(ctx, [&]() -> absl::Status {
     std::optional<absl::Time> at;
     if (req->has_time()) {
       if (!IsValidProtoTime(req->time())) {
@@ -105,7 +32,7 @@ grpc::ServerUnaryReactor* OkrStatusServiceImpl::ListObjectiveStatuses(
     grpc::CallbackServerContext* ctx,
     const v1::ListObjectiveStatusesRequest* req,
     v1::ListObjectiveStatusesResponse* resp) {
-  return Reply(ctx, [&] {
+  return ReplyNow(ctx, [&] {
     return core_->ListObjectiveStatuses(req->filter(), req->page_size(),
                                         req->page_token(), resp);
   });
@@ -115,13 +42,43 @@ grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>*
 OkrStatusServiceImpl::WatchObjectiveStatuses(
     grpc::CallbackServerContext*,
     const v1::WatchObjectiveStatusesRequest* req) {
-  return new WatchReactor(core_, *req);
+  int64_t resume_after = -1;
+  absl::StatusOr<Filter> filter =
+      Filter::Parse(req->filter(), OkrCore::FilterFields());
+  if (filter.ok() && !req->resume_token().empty()) {
+    absl::StatusOr<int64_t> sequence =
+        core_->ParseResumeToken(req->resume_token());
+    if (sequence.ok()) {
+      resume_after = *sequence;
+    } else {
+      filter = sequence.status();
+    }
+  }
+  OkrCore* core = core_;
+  return new BoardWatchReactor<v1::ObjectiveStatus, v1::ObjectiveStatusEvent>(
+      &core_->board(), std::move(filter), resume_after,
+      [core](const Board::Event& event, v1::ObjectiveStatusEvent* out) {
+        out->set_snapshot(event.snapshot);
+        out->set_sequence(event.sequence);
+        out->set_resume_token(core->ResumeToken(event.sequence));
+        switch (event.kind) {
+          case Board::Event::Kind::kSnapshotComplete:
+            out->set_snapshot_complete(true);
+            break;
+          case Board::Event::Kind::kRemoved:
+            out->mutable_status()->set_objective(event.key);
+            break;
+          case Board::Event::Kind::kStatus:
+            *out->mutable_status() = event.status;
+            break;
+        }
+      });
 }
 
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::RecordCheckIn(
     grpc::CallbackServerContext* ctx, const v1::RecordCheckInRequest* req,
     v1::CheckIn* resp) {
-  return Reply(ctx, [&]() -> absl::Status {
+  return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(*resp, core_->RecordCheckIn(*req));
     return absl::OkStatus();
   });

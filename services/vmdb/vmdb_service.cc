@@ -4,18 +4,11 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/reactors.h"
 #include "services/common/status_util.h"
 
 namespace vla::vmdb {
 namespace {
-
-// Answers a unary call inline.
-template <typename Fn>
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(fn()));
-  return reactor;
-}
 
 // Answers a unary call from the writer pool.
 template <typename Fn>
@@ -144,12 +137,12 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
   grpc::ServerUnaryReactor* VmdbServiceImpl::Get##R(                           \
       grpc::CallbackServerContext* ctx, const v1::Get##R##Request* req,        \
       v1::R* resp) {                                                           \
-    return Reply(ctx, [&] { return core_->Get(req->name(), resp); });          \
+    return ReplyNow(ctx, [&] { return core_->Get(req->name(), resp); });       \
   }                                                                            \
   grpc::ServerUnaryReactor* VmdbServiceImpl::List##Rs(                         \
       grpc::CallbackServerContext* ctx, const v1::List##Rs##Request* req,      \
       v1::List##Rs##Response* resp) {                                          \
-    return Reply(ctx, [&] {                                                    \
+    return ReplyNow(ctx, [&] {                                                 \
       return core_->List(req->page_size(), req->page_token(), req->filter(),   \
                          resp);                                                \
     });                                                                        \
@@ -178,7 +171,8 @@ VLA_VMDB_STANDARD_METHODS_IMPL(Objective, Objectives, objective)
 grpc::ServerUnaryReactor* VmdbServiceImpl::ListVlaRevisions(
     grpc::CallbackServerContext* ctx, const v1::ListVlaRevisionsRequest* req,
     v1::ListVlaRevisionsResponse* resp) {
-  return Reply(ctx, [&] { return core_->ListVlaRevisions(req->name(), resp); });
+  return ReplyNow(ctx,
+                  [&] { return core_->ListVlaRevisions(req->name(), resp); });
 }
 
 grpc::ServerWriteReactor<v1::Change>* VmdbServiceImpl::WatchChanges(

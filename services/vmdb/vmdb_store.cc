@@ -3,7 +3,6 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/page_token.h"
 #include "services/common/sqlite_util.h"
 
 namespace vla::vmdb {
@@ -51,10 +50,6 @@ std::pair<std::string, std::string> SplitName(absl::string_view name) {
   if (slash == absl::string_view::npos) return {std::string(name), ""};
   return {std::string(name.substr(0, slash)),
           std::string(name.substr(slash + 1))};
-}
-
-void BindBlob(SQLite::Statement& st, int index, const std::string& data) {
-  st.bind(index, data.data(), static_cast<int>(data.size()));
 }
 
 // A reader connection with its prepared statements.
@@ -105,18 +100,7 @@ class SqliteVmdbStore final : public VmdbStore {
     try {
       store->db_ = OpenWriter(path);
       if (auto s = Migrate(*store->db_, Migrations()); !s.ok()) return s;
-      SQLite::Statement get_secret(
-          *store->db_, "SELECT value FROM meta WHERE key = 'page_secret'");
-      if (get_secret.executeStep()) {
-        store->secret_ = get_secret.getColumn(0).getString();
-      } else {
-        store->secret_ = NewRandomSecret();
-        SQLite::Statement put(
-            *store->db_,
-            "INSERT INTO meta (key, value) VALUES ('page_secret', ?)");
-        BindBlob(put, 1, store->secret_);
-        put.exec();
-      }
+      store->secret_ = LoadOrCreateSecret(*store->db_, "page_secret");
       store->last_revision_ =
           store->db_
               ->execAndGet("SELECT COALESCE(MAX(revision), 0) FROM changes")

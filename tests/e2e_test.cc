@@ -121,7 +121,7 @@ TEST(EndToEndTest, HelpExplainsEveryFlag) {
 TEST(EndToEndTest, ReflectionListsEveryService) {
   TempDir dir;
   Vlad vlad(dir.path());
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
   auto stub =
       grpc::reflection::v1alpha::ServerReflection::NewStub(vlad.channel());
   grpc::ClientContext ctx;
@@ -145,7 +145,7 @@ TEST(EndToEndTest, ReflectionListsEveryService) {
 TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
   TempDir dir;
   Vlad vlad(dir.path());
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
 
   // Writers create teams as fast as they can; each acknowledged id is kept.
   std::mutex mu;
@@ -181,7 +181,7 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
   EXPECT_TRUE(WIFSIGNALED(status));
   ASSERT_GE(acknowledged.size(), 200u);
 
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
   for (const std::string& name : acknowledged) {
     v1::GetTeamRequest req;
     req.set_name(name);
@@ -208,7 +208,7 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
 TEST(EndToEndTest, SigtermEndsStreamsAndExitsCleanly) {
   TempDir dir;
   Vlad vlad(dir.path());
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
   v1::CreateTeamRequest req;
   req.set_team_id("a");
   *req.mutable_team() = testing::MakeTeam();
@@ -238,7 +238,7 @@ TEST(EndToEndTest, SigtermEndsStreamsAndExitsCleanly) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 
   // Restart on the same folder keeps the data.
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
   v1::GetTeamRequest get;
   get.set_name("teams/a");
   EXPECT_TRUE(vlad.vmdb().GetTeam(Ctx().get(), get, &team).ok());
@@ -247,7 +247,7 @@ TEST(EndToEndTest, SigtermEndsStreamsAndExitsCleanly) {
 TEST(EndToEndTest, SigkillMidIngestCountsEveryAcknowledgedRecordOnce) {
   TempDir dir;
   Vlad vlad(dir.path());
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
   v1::CreateTeamRequest team;
   team.set_team_id("business");
   *team.mutable_team() = testing::MakeTeam(v1::TEAM_KIND_CONSUMER);
@@ -312,7 +312,7 @@ TEST(EndToEndTest, SigkillMidIngestCountsEveryAcknowledgedRecordOnce) {
       << "the kill came too late to test anything";
 
   // The client resends everything (it cannot know what was committed).
-  vlad.Start();
+  ASSERT_NO_FATAL_FAILURE(vlad.Start());
   int64_t accepted = 0, duplicates = 0;
   for (const auto& b : batches) {
     v1::IngestResponse resp;

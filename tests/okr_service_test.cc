@@ -176,10 +176,10 @@ TEST_F(OkrServiceTest, CheckInValidationAndDurability) {
   server_.Restart();
   ASSERT_TRUE(Eventually([&] {
     grpc::Status st;
-    v1::ObjectiveStatus s = Status(now_ + 1, &st);
+    v1::ObjectiveStatus s = Status(now_ + kDay, &st);
     return st.ok() && s.key_results_size() == 2 && s.key_results(1).has_value();
   }));
-  const v1::ObjectiveStatus s = Status(now_ + 1);
+  const v1::ObjectiveStatus s = Status(now_ + kDay);
   EXPECT_DOUBLE_EQ(s.key_results(1).current_value(), 5);
   EXPECT_EQ(s.key_results(1).status(), v1::OKR_STATUS_ACHIEVED);
 }

@@ -120,10 +120,10 @@ void Aggregate::Add(double value) {
   if (value >= kPromoterMin) ++promoters_;
   if (value <= kDetractorMax) ++detractors_;
   if (spec_.aggregation != v1::AGGREGATION_PERCENTILE) return;
-  if (use_sketch_) {
-    sketch_.Add(value);
-    return;
-  }
+  // The sketch is kept from the first value, so that merging large
+  // aggregates (cached blocks of a window) merges buckets, not values.
+  sketch_.Add(value);
+  if (use_sketch_) return;
   exact_.push_back(value);
   if (static_cast<int64_t>(exact_.size()) > kExactValuesLimit) UseSketch();
 }
@@ -144,6 +144,7 @@ void Aggregate::Merge(const Aggregate& other) {
   promoters_ += other.promoters_;
   detractors_ += other.detractors_;
   if (spec_.aggregation != v1::AGGREGATION_PERCENTILE) return;
+  sketch_.Merge(other.sketch_);
   if (!use_sketch_ && !other.use_sketch_ &&
       static_cast<int64_t>(exact_.size() + other.exact_.size()) <=
           kExactValuesLimit) {
@@ -151,16 +152,10 @@ void Aggregate::Merge(const Aggregate& other) {
     return;
   }
   UseSketch();
-  if (other.use_sketch_) {
-    sketch_.Merge(other.sketch_);
-  } else {
-    for (double value : other.exact_) sketch_.Add(value);
-  }
 }
 
 void Aggregate::UseSketch() {
-  if (use_sketch_) return;
-  for (double value : exact_) sketch_.Add(value);
+  // The sketch already holds every value: only the exact copy goes.
   std::vector<double>().swap(exact_);
   use_sketch_ = true;
 }

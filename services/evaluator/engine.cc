@@ -371,7 +371,28 @@ struct Engine::State {
     return absl::ToUnixMicros(absl::FromCivil(start, tz));
   }
 
+  // KVI values computed at an instant, valid while no data or definition
+  // changes: an evaluation pass computes each KVI once for all its VLAs.
+  struct CachedValue {
+    int64_t at_us;
+    uint64_t seq;
+    v1::KviValue value;
+  };
+  std::unordered_map<std::string, CachedValue> value_cache;
+
   v1::KviValue ComputeKvi(const std::string& name, absl::Time at) {
+    const int64_t at_us = absl::ToUnixMicros(at);
+    auto cached = value_cache.find(name);
+    if (cached != value_cache.end() && cached->second.at_us == at_us &&
+        cached->second.seq == seq) {
+      return cached->second.value;
+    }
+    v1::KviValue out = ComputeKviUncached(name, at);
+    value_cache.insert_or_assign(name, CachedValue{at_us, seq, out});
+    return out;
+  }
+
+  v1::KviValue ComputeKviUncached(const std::string& name, absl::Time at) {
     v1::KviValue out;
     out.set_kvi(name);
     KviState* st = StateOf(name);
@@ -459,6 +480,7 @@ struct Engine::State {
 
   void InvalidateDefinitions() {
     kvi_states.clear();
+    value_cache.clear();
     definitions_dirty = true;
   }
 };

@@ -271,13 +271,13 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
 absl::StatusOr<v1::KviValue> Evaluator::GetKviValue(
     const std::string& kvi, std::optional<absl::Time> at) {
   VLA_RETURN_IF_ERROR(ParseName("kvi", kvi, "kvis").status());
-  return engine_.KviValue(kvi, at.value_or(clock_->Now()));
+  return engine_.KviValue(kvi, at.value_or(Now()));
 }
 
 absl::StatusOr<v1::VlaStatus> Evaluator::GetVlaStatus(
     const std::string& vla, std::optional<absl::Time> at) {
   VLA_RETURN_IF_ERROR(ParseName("vla", vla, "vlas").status());
-  return engine_.VlaStatus(vla, at.value_or(clock_->Now()));
+  return engine_.VlaStatus(vla, at.value_or(Now()));
 }
 
 absl::Status Evaluator::ListVlaStatuses(const std::string& filter_text,
@@ -315,7 +315,7 @@ absl::StatusOr<v1::ValueStreamFlow> Evaluator::GetValueStreamFlow(
     return absl::InvalidArgumentError(
         "window: must be positive and at most 3660 days");
   }
-  return engine_.Flow(value_stream, w, at.value_or(clock_->Now()));
+  return engine_.Flow(value_stream, w, at.value_or(Now()));
 }
 
 absl::StatusOr<std::vector<v1::VlaStatus>> Evaluator::EvaluationHistory(
@@ -324,9 +324,13 @@ absl::StatusOr<std::vector<v1::VlaStatus>> Evaluator::EvaluationHistory(
                              absl::ToUnixMicros(to), limit);
 }
 
+absl::Time Evaluator::Now() const {
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(clock_->Now()));
+}
+
 void Evaluator::EvaluatePass(bool all) {
   std::lock_guard<std::mutex> pass_lock(pass_mu_);
-  const absl::Time now = clock_->Now();
+  const absl::Time now = Now();
   const std::vector<std::string> active = engine_.ActiveVlas();
   std::set<std::string> todo = engine_.TakeDirtyVlas();
   if (all) todo.insert(active.begin(), active.end());

@@ -101,6 +101,9 @@ class Evaluator {
 
   Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
             EvaluatorOptions options);
+  // The clock's now, rounded down to the second: the instant queries without
+  // a time and evaluation passes use, so that they share computed values.
+  absl::Time Now() const;
   void WriterLoop();
   void EvaluationLoop();
   void ProcessBatches(std::vector<PendingIngest> work);

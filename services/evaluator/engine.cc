@@ -117,6 +117,13 @@ struct Selection {
   // they were computed at.
   std::unordered_map<int64_t, std::pair<uint64_t, Aggregate>> cache[kLevels];
   std::vector<int8_t> match;  // per attrs id: -1 unknown, 0 no, 1 yes
+  // The merged run of whole days of the last window asked for: a sliding
+  // window reuses it until the run moves or a day in it changes.
+  struct DaySpan {
+    int64_t from = 0, to = 0;
+    uint64_t computed_at = 0;
+    std::optional<Aggregate> agg;
+  } day_span;
 };
 
 struct KviState {
@@ -247,6 +254,30 @@ struct Engine::State {
     return &slot.second;
   }
 
+  // The aggregate of the whole days [from, to), from the selection's day
+  // span cache when no day in it changed.
+  const Aggregate& Days(Selection& sel, const BlockVersions& versions,
+                        int64_t from, int64_t to) {
+    uint64_t modified = 0;
+    for (int64_t d = from; d < to; d += kBlockUs[0]) {
+      modified = std::max(modified, versions.Get(0, d));
+    }
+    Selection::DaySpan& span = sel.day_span;
+    if (span.agg.has_value() && span.from == from && span.to == to &&
+        span.computed_at >= modified) {
+      return *span.agg;
+    }
+    Aggregate agg(sel.spec);
+    for (int64_t d = from; d < to; d += kBlockUs[0]) {
+      if (const Aggregate* b = Block(sel, versions, 0, d)) agg.Merge(*b);
+    }
+    span.from = from;
+    span.to = to;
+    span.computed_at = seq;
+    span.agg = std::move(agg);
+    return *span.agg;
+  }
+
   // The aggregate of `sel` over [from, to).
   Aggregate Range(Selection& sel, int64_t from, int64_t to) {
     Aggregate out(sel.spec);
@@ -254,8 +285,15 @@ struct Engine::State {
     if (versions == nullptr) return out;
     int64_t t = from;
     while (t < to) {
+      if (t % kBlockUs[0] == 0 && t + kBlockUs[0] <= to) {
+        int64_t end = t;
+        while (end + kBlockUs[0] <= to) end += kBlockUs[0];
+        out.Merge(Days(sel, *versions, t, end));
+        t = end;
+        continue;
+      }
       bool merged = false;
-      for (int l = 0; l < kLevels; ++l) {
+      for (int l = 1; l < kLevels; ++l) {
         if (t % kBlockUs[l] == 0 && t + kBlockUs[l] <= to) {
           if (const Aggregate* b = Block(sel, *versions, l, t)) out.Merge(*b);
           t += kBlockUs[l];

@@ -143,7 +143,9 @@ class Subscriber final
     return last_[objective].load(std::memory_order_acquire);
   }
   const std::vector<int32_t>& latencies_us() const { return latencies_us_; }
+  // Valid once ended().
   const grpc::Status& status() const { return status_; }
+  bool ended() const { return ended_.load(); }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
@@ -176,6 +178,7 @@ class Subscriber final
 
   void OnDone(const grpc::Status& s) override {
     status_ = s;
+    ended_.store(true);
     shared_->done.fetch_add(1);
   }
 
@@ -188,7 +191,18 @@ class Subscriber final
   std::vector<std::atomic<int>> last_;
   std::vector<int32_t> latencies_us_;
   grpc::Status status_;
+  std::atomic<bool> ended_{false};
 };
+
+// Cancels every stream and waits until gRPC is done with all of them.
+void CancelAll(const std::vector<std::unique_ptr<Subscriber>>& subs,
+               Subscriber* stalled, const Shared& shared) {
+  for (const auto& sub : subs) sub->Cancel();
+  stalled->Cancel();
+  while (shared.done.load() < static_cast<int>(subs.size()) + 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 double Mib(int64_t kib) { return static_cast<double>(kib) / 1024.0; }
 
@@ -286,12 +300,30 @@ int main(int argc, char** argv) {
   // The stalled one has a connection of its own.
   auto stalled = std::make_unique<Subscriber>(stubs.back().get(), &shared,
                                               objectives, true);
+  int64_t last_report = 0;
   while (shared.snapshots_complete.load() < subscribers) {
+    const int64_t elapsed_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                  Clock::now() - attach_start)
+                                  .count();
+    if (elapsed_s >= last_report + 10) {
+      last_report = elapsed_s;
+      std::fprintf(stderr, "okr_bench: %d of %d snapshots complete\n",
+                   shared.snapshots_complete.load(), subscribers);
+    }
     if (Clock::now() - attach_start > std::chrono::minutes(5) ||
         shared.done.load() > 0) {
       std::fprintf(stderr, "okr_bench: %d of %d snapshots, %d streams ended\n",
                    shared.snapshots_complete.load(), subscribers,
                    shared.done.load());
+      for (const auto& sub : subs) {
+        if (sub->ended()) {
+          std::fprintf(stderr, "okr_bench: a stream ended: %d %s\n",
+                       sub->status().error_code(),
+                       sub->status().error_message().c_str());
+          break;
+        }
+      }
+      CancelAll(subs, stalled.get(), shared);
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -409,11 +441,7 @@ int main(int argc, char** argv) {
       static_cast<long long>(stalled_value));
   std::fflush(stdout);
 
-  for (auto& sub : subs) sub->Cancel();
-  stalled->Cancel();
-  while (shared.done.load() < subscribers + 1) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  CancelAll(subs, stalled.get(), shared);
   vlad.Signal(SIGTERM);
   vlad.Wait();
   std::filesystem::remove_all(dir);

@@ -38,31 +38,38 @@ setup_packages() {
     tr -s ' \t' '\n' | sed '/^$/d' | sort -u
 }
 
-# The Debian package owning a file, trying the /usr-merged twin of its path too.
-owner_of() {
-  local f=$1 alt
-  case "$f" in /usr/*) alt=${f#/usr} ;; *) alt=/usr$f ;; esac
-  for p in "$f" "$alt" "$(readlink -f "$f")"; do
-    if out=$(dpkg -S "$p" 2>/dev/null); then
-      echo "${out%%: *}" | tr ',' '\n' | sed -e 's/^ *//' -e 's/:.*//'
-      return 0
-    fi
-  done
-  echo "check_image_packages: no Debian package owns $f" >&2
-  return 1
-}
-
+# The Debian packages owning the shared libraries the binaries link, one dpkg query for all (each
+# query reads the whole package database). A library path is tried as is, as its /usr-merged twin
+# and resolved.
 linked_packages() {
-  local bin lib
+  local bin lib libs=() candidates=() owners found p alt
   for bin in "$@"; do
     if ldd "$bin" | grep -q 'not found'; then
       echo "check_image_packages: $bin has unresolved libraries:" >&2
       ldd "$bin" | grep 'not found' >&2
       return 1
     fi
-    for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
-      owner_of "$lib"
+  done
+  mapfile -t libs < <(for bin in "$@"; do
+    ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+  done | sort -u)
+  for lib in "${libs[@]}"; do
+    case "$lib" in /usr/*) alt=${lib#/usr} ;; *) alt=/usr$lib ;; esac
+    candidates+=("$lib" "$alt" "$(readlink -f "$lib")")
+  done
+  owners=$(dpkg -S "${candidates[@]}" 2>/dev/null || true)
+  for lib in "${libs[@]}"; do
+    case "$lib" in /usr/*) alt=${lib#/usr} ;; *) alt=/usr$lib ;; esac
+    found=""
+    for p in "$lib" "$alt" "$(readlink -f "$lib")"; do
+      found=$(awk -F': ' -v p="$p" '$2 == p {print $1; exit}' <<<"$owners")
+      [ -n "$found" ] && break
     done
+    if [ -z "$found" ]; then
+      echo "check_image_packages: no Debian package owns $lib" >&2
+      return 1
+    fi
+    echo "$found" | tr ',' '\n' | sed -e 's/^ *//' -e 's/:.*//'
   done | sort -u
 }
 
@@ -70,7 +77,7 @@ check() {
   local dockerfile=$1 setup=$2
   shift 2
   local ok=1 expected actual missing extra built bin
-  expected=$( (linked_packages "$@" && printf '%s\n' "${!DATA_PACKAGES[@]}") | sort -u)
+  expected=$( (echo "$LINKED" && printf '%s\n' "${!DATA_PACKAGES[@]}") | sed '/^$/d' | sort -u)
   actual=$(dockerfile_arg "$dockerfile" RUNTIME_PACKAGES)
   if [ -z "$actual" ]; then
     echo "FAIL: no ARG RUNTIME_PACKAGES=\"...\" in $dockerfile"
@@ -154,9 +161,10 @@ self_test() {
   echo "OK: drift in either direction is detected"
 }
 
+mode=check
 if [ "${1:-}" = --self-test ]; then
+  mode=self_test
   shift
-  self_test "$@"
-else
-  check "$@"
 fi
+LINKED=$(linked_packages "${@:3}")
+$mode "$@"

@@ -23,7 +23,6 @@ declare -A NOT_FOR_THE_IMAGE_BUILD=(
   [git]="the build context is a plain copy of the sources"
   [tzdata]="tests only; the runtime stage installs it"
   [ca-certificates]="downloads in setup.sh only"
-  [kubernetes-client]="renders k8s/ in tests only"
 )
 
 # The words of `ARG NAME="..."` in a Dockerfile (continuation lines joined).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086,SC2046 # package lists are split on purpose, to print them on one line
 # Checks the package lists of the Dockerfile against reality:
 #  1. RUNTIME_PACKAGES (runtime stage) must be exactly the Debian packages that own the shared
 #     libraries `ldd` reports for the given binaries, plus DATA_PACKAGES below: a missing package

@@ -168,6 +168,13 @@ class ServiceNowImport {
                                       std::move(reason)});
   }
 
+  // Puts errors[from..] (one file's) in record order.
+  void SortByRecord(size_t from) {
+    std::stable_sort(
+        result_.errors.begin() + from, result_.errors.end(),
+        [](const RowError& a, const RowError& b) { return a.index < b.index; });
+  }
+
   // A time cell: the stored value of a display-value object is UTC; other
   // text is in the configured zone.
   absl::StatusOr<absl::Time> Time(const Cell& cell) const {
@@ -272,6 +279,7 @@ absl::StatusOr<Incident> ServiceNowImport::ParseIncident(
 }
 
 void ServiceNowImport::ReadAudit(const InputFile& file) {
+  const size_t first_error = result_.errors.size();
   audit_rows_.resize(incidents_.size());
   result_.errors.insert(result_.errors.end(), audit_table_.errors.begin(),
                         audit_table_.errors.end());
@@ -337,6 +345,7 @@ void ServiceNowImport::ReadAudit(const InputFile& file) {
     ++result_.counts.history_records;
     audit_rows_[*target].push_back(std::move(row));
   }
+  SortByRecord(first_error);
   for (auto& rows : audit_rows_) {
     std::stable_sort(
         rows.begin(), rows.end(),
@@ -525,6 +534,7 @@ absl::Status ServiceNowImport::Run(const InputFile& incidents,
     if (!sys_id.empty()) by_key_.emplace(sys_id, incidents_.size());
     incidents_.push_back(std::move(*incident));
   }
+  SortByRecord(0);
   result_.counts.skipped = table_.total - static_cast<int>(incidents_.size());
   result_.counts.items = static_cast<int>(incidents_.size());
   if (audit) ReadAudit(*audit);

@@ -236,8 +236,8 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
     }
     const std::string team_field = Lower(options_.team_field);
     int h = 0;
-    for (const Json& history :
-         histories.is_array() ? histories : Json::array()) {
+    static const Json* const kNoList = new Json(Json::array());
+    for (const Json& history : histories.is_array() ? histories : *kNoList) {
       const std::string where = absl::StrCat("changelog.histories[", h++, "]");
       auto time =
           internal::ParseTimestamp(Str(history, "created"), context_.zone());

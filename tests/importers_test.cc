@@ -393,6 +393,13 @@ TEST_F(ServiceNowTest, JsonGivesTheSameEventsAsCsv) {
                   "not a time (expected YYYY-MM-DD)",
                   ::testing::StartsWith("audit.csv:22: INC0010003"),
                   ::testing::StartsWith("audit.csv:25: INC0010011")));
+  // Stored values are UTC whatever the zone option says.
+  ImportOptions berlin = Options();
+  berlin.time_zone = "Europe/Berlin";
+  auto in_berlin = ImportServiceNow(json_file_, std::nullopt, berlin);
+  ASSERT_TRUE(in_berlin.ok()) << in_berlin.status();
+  EXPECT_EQ(Time(First(*in_berlin, "INC0010001")->time()),
+            "2026-11-02T08:15:00Z");
   // A plain array works too.
   const std::string plain = absl::StrCat(
       "[{\"number\": \"INC1\", \"opened_at\": \"2026-11-02 08:00:00\", "

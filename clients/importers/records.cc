@@ -117,6 +117,7 @@ bool JsonCell(const Json& v, Cell* cell) {
   const bool has_display = dv != v.end() && ScalarText(*dv, &cell->display);
   const bool has_value = val != v.end() && ScalarText(*val, &cell->value);
   if (!has_display && !has_value) return false;
+  cell->stored = has_value;
   if (!has_display) cell->display = cell->value;
   if (!has_value) cell->value = cell->display;
   if (cell->display.empty()) cell->display = cell->value;

@@ -27,6 +27,9 @@ namespace vla::importers::internal {
 struct Cell {
   std::string display;
   std::string value;
+  // True when `value` came from a display-value object's "value" (stored
+  // form: UTC times, sys_ids).
+  bool stored = false;
 };
 
 struct Record {

@@ -177,9 +177,8 @@ class ServiceNowImport {
   // A time cell: the stored value of a display-value object is UTC; other
   // text is in the configured zone.
   absl::StatusOr<absl::Time> Time(const Cell& cell) const {
-    const bool stored_utc = cell.display != cell.value;
     return internal::ParseTimestamp(
-        cell.value, stored_utc ? absl::UTCTimeZone() : context_.zone());
+        cell.value, cell.stored ? absl::UTCTimeZone() : context_.zone());
   }
   absl::StatusOr<std::optional<absl::Time>> OptionalTime(
       const Cell& cell) const {

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -660,7 +661,8 @@ TEST_F(JiraTest, WithoutChangelogAndTruncated) {
        {"created": "2026-11-02T09:00:00.000+0000", "items": [
          {"field": "status", "fromString": "Open", "toString": "Working"}]}]}},
     {"key": "A-4", "fields": {"created": "2026-11-02T08:00:00.000+0000"},
-     "changelog": {"histories": [{"created": "soon", "items": []}]}}
+     "changelog": {"histories": [{"created": "soon", "items": []}]}},
+    {"key": "A-1", "fields": {"created": "2026-11-02T08:00:00.000+0000"}}
   ])";
   ImportOptions o = Options();
   o.jira.team_field = "customfield_10001";
@@ -680,7 +682,9 @@ TEST_F(JiraTest, WithoutChangelogAndTruncated) {
                                              "ACTIVE 2026-11-02T09:00:00Z"));
   EXPECT_THAT(Strings(r->errors),
               ElementsAre("a.json[3]: A-4: changelog.histories[0].created: "
-                          "\"soon\" is not a time (expected YYYY-MM-DD)"));
+                          "\"soon\" is not a time (expected YYYY-MM-DD)",
+                          "a.json[4]: A-1: key: duplicate of the issue at "
+                          "index 0"));
   EXPECT_THAT(Strings(r->warnings),
               ElementsAre("a.json[2]: A-3: the changelog holds 1 of 2 "
                           "histories; fetch the whole changelog",
@@ -693,6 +697,72 @@ TEST_F(JiraTest, WithoutChangelogAndTruncated) {
   EXPECT_THAT(ImportJira({"b.json", "{"}, o).status(),
               AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
                              "b.json: not valid JSON"));
+}
+
+// --- Untrusted input ---------------------------------------------------------
+
+// Every event is complete and every id unique, whatever the input.
+void CheckWellFormed(const ImportResult& r) {
+  std::set<std::string> ids;
+  for (const v1::WorkItemEvent& e : r.events) {
+    ASSERT_FALSE(e.event_id().empty());
+    ASSERT_TRUE(ids.insert(e.event_id()).second) << e.event_id();
+    ASSERT_FALSE(e.item_id().empty());
+    ASSERT_EQ(e.value_stream(), "valueStreams/incident");
+    ASSERT_NE(e.kind(), v1::EVENT_KIND_UNSPECIFIED);
+    ASSERT_TRUE(e.has_time() && IsValidProtoTime(e.time()));
+    ASSERT_EQ(e.kind() == v1::EVENT_KIND_ASSIGNED, !e.team().empty());
+  }
+  ASSERT_EQ(r.counts.events, static_cast<int>(r.events.size()));
+}
+
+TEST(ImportersRobustnessTest, MutatedExportsNeverCrash) {
+  // Seeded byte mutations of every sample (flip, delete, duplicate a
+  // slice, insert a quote, comma or line break): each import either fails
+  // as a whole or yields well-formed events. Run under the sanitizers too.
+  std::mt19937 rng(20261127);
+  const std::vector<std::string> samples = {
+      ReadData("servicenow_incidents.csv"),
+      ReadData("servicenow_incidents.json"), ReadData("servicenow_audit.csv"),
+      ReadData("jira_issues.json")};
+  const std::string audit = samples[2];
+  int imported = 0;
+  for (int round = 0; round < 240; ++round) {
+    const size_t which = round % samples.size();
+    std::string text = samples[which];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits && !text.empty(); ++k) {
+      const size_t pos = rng() % text.size();
+      switch (rng() % 5) {
+        case 0:
+          text[pos] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          text.erase(pos, 1 + rng() % 40);
+          break;
+        case 2:
+          text.insert(pos, text.substr(pos, rng() % 80));
+          break;
+        case 3:
+          text.insert(pos, 1, "\",\n\r{}[]:"[rng() % 9]);
+          break;
+        default:
+          text.resize(pos);
+          break;
+      }
+    }
+    absl::StatusOr<ImportResult> r =
+        which == 3 ? ImportJira({"m.json", text}, Options())
+        : which == 2
+            ? ImportServiceNow({"i.csv", samples[0]}, InputFile{"m.csv", text},
+                               AuditOptions())
+            : ImportServiceNow({"m", text}, InputFile{"a.csv", audit},
+                               AuditOptions());
+    if (!r.ok()) continue;
+    ++imported;
+    ASSERT_NO_FATAL_FAILURE(CheckWellFormed(*r)) << "round " << round;
+  }
+  EXPECT_GT(imported, 120) << "most mutations still import";
 }
 
 // --- On a real server

@@ -227,9 +227,7 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
   std::vector<Change> statuses, teams;
   int histories_used = 0;
   const Json& changelog = Obj(issue, "changelog");
-  if (!changelog.is_object()) {
-    ++without_changelog_;
-  } else {
+  if (changelog.is_object()) {
     const Json& histories = Obj(changelog, "histories");
     if (!histories.is_null() && !histories.is_array()) {
       return absl::InvalidArgumentError("changelog.histories: not an array");
@@ -363,6 +361,7 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
   }
   b.AppendTo(result_);
   result_.counts.history_records += histories_used;
+  if (!changelog.is_object()) ++without_changelog_;
   return absl::OkStatus();
 }
 
@@ -391,15 +390,22 @@ absl::Status JiraImport::Run() {
   }
   team_id_ = FieldId(options_.team_field);
   sla_id_ = FieldId(options_.sla_field);
+  std::map<std::string, int> imported;  // key -> index
   int index = 0;
   for (const Json& issue : *issues) {
     const int i = index++;
     ++result_.counts.records;
     const std::string key = Str(issue, "key");
     const size_t warnings = result_.warnings.size();
-    absl::Status s = issue.is_object()
-                         ? Issue(issue, key, i)
-                         : absl::InvalidArgumentError("not a JSON object");
+    absl::Status s = absl::OkStatus();
+    if (!issue.is_object()) {
+      s = absl::InvalidArgumentError("not a JSON object");
+    } else if (auto seen = imported.find(key); seen != imported.end()) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("key: duplicate of the issue at index ", seen->second));
+    } else {
+      s = Issue(issue, key, i);
+    }
     if (!s.ok()) {
       result_.warnings.resize(warnings);  // only the error speaks for it
       result_.errors.push_back(RowError{std::string(file_.name), 0, i, key,
@@ -407,6 +413,7 @@ absl::Status JiraImport::Run() {
       ++result_.counts.skipped;
       continue;
     }
+    imported.emplace(key, i);
     ++result_.counts.items;
   }
   if (without_changelog_ > 0) {

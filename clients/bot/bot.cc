@@ -153,11 +153,8 @@ void GovernanceBot::WatchObjectives() {
     while (reader->Read(&event)) {
       failures = 0;
       if (event.snapshot_complete()) {
-        if (!baseline_done) {
-          Log(LogLevel::kInfo, "watching",
-              {{"stream", "objectives"},
-               {"filter", options_.objective_filter}});
-        }
+        Log(LogLevel::kInfo, "watching",
+            {{"stream", "objectives"}, {"filter", options_.objective_filter}});
         baseline_done = true;
       } else if (event.has_status()) {
         std::vector<std::string> messages;
@@ -208,10 +205,8 @@ void GovernanceBot::WatchVlas() {
           std::lock_guard<std::mutex> lock(tracker_mu_);
           messages = tracker_.OnVlaSnapshot(snapshot, baseline_done);
         }
-        if (!baseline_done) {
-          Log(LogLevel::kInfo, "watching",
-              {{"stream", "vlas"}, {"filter", options_.vla_filter}});
-        }
+        Log(LogLevel::kInfo, "watching",
+            {{"stream", "vlas"}, {"filter", options_.vla_filter}});
         baseline_done = true;
         in_snapshot = false;
         snapshot.clear();

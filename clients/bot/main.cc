@@ -57,6 +57,13 @@ int main(int argc, char** argv) {
       "chat webhook.\nUsage: vla-governance-bot [--server=HOST:PORT] "
       "[--webhook_url=URL] [--state_file=FILE] [--once]");
   absl::ParseCommandLine(argc, argv);
+  // SIGINT and SIGTERM stop the bot: blocked here, before gRPC starts its
+  // threads (they inherit the mask), and taken by sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const vla::client::ConnectionOptions connection =
       vla::client::ConnectionOptionsFromFlags();
   auto channel = vla::client::MakeChannel(connection);
@@ -92,12 +99,6 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // SIGINT and SIGTERM stop the bot; every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   absl::Status result;
   std::thread runner([&] {
     result = bot.Run();

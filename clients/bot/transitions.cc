@@ -1,6 +1,5 @@
 #include "clients/bot/transitions.h"
 
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,14 +34,16 @@ std::string ObjectiveDetails(const v1::ObjectiveStatus& s) {
       if (red_only && !IsRed(kr.status())) continue;
       std::string text = absl::StrCat(kr.id(), " ", StatusName(kr.status()));
       if (kr.has_value()) {
-        absl::StrAppendFormat(&text, " (progress %.2f)", kr.progress());
+        absl::StrAppendFormat(&text, " (progress %.2f)", kr.progress() + 0.0);
       }
       krs.push_back(std::move(text));
     }
     if (!krs.empty()) break;
   }
-  std::string out = absl::StrFormat("score %.2f, expected %.2f", s.score(),
-                                    s.expected_progress());
+  // + 0.0 turns -0 into 0.
+  std::string out =
+      absl::StrFormat("score %.2f, expected %.2f", s.score() + 0.0,
+                      s.expected_progress() + 0.0);
   if (!krs.empty())
     absl::StrAppend(&out, "; key results: ", absl::StrJoin(krs, ", "));
   return out;
@@ -155,14 +156,9 @@ void TransitionTracker::RemoveVla(const std::string& name) {
 
 std::vector<std::string> TransitionTracker::OnVlaSnapshot(
     const std::vector<v1::VlaStatus>& snapshot, bool report_unknown) {
-  std::set<std::string> seen;
   std::vector<std::string> out;
   for (const v1::VlaStatus& s : snapshot) {
-    seen.insert(s.vla());
     for (std::string& m : OnVla(s, report_unknown)) out.push_back(std::move(m));
-  }
-  for (auto it = vlas_.begin(); it != vlas_.end();) {
-    it = seen.count(it->first) ? std::next(it) : vlas_.erase(it);
   }
   return out;
 }

@@ -53,7 +53,9 @@ class TransitionTracker {
   void RemoveVla(const std::string& name);
   // A complete VLA snapshot (after a reconnect): each status is diffed
   // against the last known one, so that changes made while disconnected are
-  // reported once; VLAs missing from it are forgotten.
+  // reported once. VLAs missing from it keep their last known status: a
+  // restarted server may complete its snapshot before it has evaluated every
+  // VLA, and a VLA that reappears unchanged must not be reported again.
   std::vector<std::string> OnVlaSnapshot(
       const std::vector<v1::VlaStatus>& snapshot, bool report_unknown);
 

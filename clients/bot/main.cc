@@ -57,13 +57,14 @@ int main(int argc, char** argv) {
       "chat webhook.\nUsage: vla-governance-bot [--server=HOST:PORT] "
       "[--webhook_url=URL] [--state_file=FILE] [--once]");
   absl::ParseCommandLine(argc, argv);
-  // SIGINT and SIGTERM stop the bot: blocked here, before gRPC starts its
-  // threads (they inherit the mask), and taken by sigwait below.
+  // SIGINT and SIGTERM stop the watching bot: blocked here, before gRPC
+  // starts its threads (they inherit the mask), and taken by sigwait below.
+  // --once keeps their default action.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (!absl::GetFlag(FLAGS_once)) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const vla::client::ConnectionOptions connection =
       vla::client::ConnectionOptionsFromFlags();
   auto channel = vla::client::MakeChannel(connection);

@@ -315,6 +315,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "okr_bench: %d of %d snapshots, %d streams ended\n",
                    shared.snapshots_complete.load(), subscribers,
                    shared.done.load());
+      if (stalled->ended()) {
+        std::fprintf(stderr, "okr_bench: the stalled stream ended: %d %s\n",
+                     stalled->status().error_code(),
+                     stalled->status().error_message().c_str());
+      }
       for (const auto& sub : subs) {
         if (sub->ended()) {
           std::fprintf(stderr, "okr_bench: a stream ended: %d %s\n",

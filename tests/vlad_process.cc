@@ -37,7 +37,8 @@ absl::Status VladProcess::Start() {
   const std::string port_file = absl::StrCat(data_dir_, "/port");
   unlink(port_file.c_str());
   std::vector<std::string> args = {
-      binary_, "--listen=127.0.0.1:0", absl::StrCat("--data_dir=", data_dir_),
+      binary_, absl::StrCat("--listen=127.0.0.1:", port_),
+      absl::StrCat("--data_dir=", data_dir_),
       absl::StrCat("--port_file=", port_file), "--shutdown_grace=3s"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
@@ -55,7 +56,7 @@ absl::Status VladProcess::Start() {
     _exit(127);
   }
   port_ = 0;
-  for (int i = 0; i < 200 && port_ == 0; ++i) {
+  for (int i = 0; i < 400 && port_ == 0; ++i) {
     std::ifstream in(port_file);
     if (!(in >> port_)) {
       port_ = 0;
@@ -90,8 +91,12 @@ int VladProcess::Wait() {
   int status = 0;
   if (pid_ > 0) waitpid(pid_, &status, 0);
   pid_ = -1;
-  port_ = 0;
   return status;
+}
+
+void VladProcess::Kill() {
+  Signal(SIGKILL);
+  Wait();
 }
 
 }  // namespace vla::testing

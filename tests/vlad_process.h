@@ -30,13 +30,17 @@ class VladProcess {
   VladProcess(const VladProcess&) = delete;
   VladProcess& operator=(const VladProcess&) = delete;
 
-  // Starts the child and waits (up to 10 s) until it serves.
+  // Starts the child and waits (up to 10 s) until it serves. A restart
+  // listens on the port of the previous run, so clients can reconnect.
   absl::Status Start();
   void Signal(int sig);
+  // SIGKILL, and waits for the child.
+  void Kill();
   // Waits for the child to exit; returns its wait status.
   int Wait();
 
   pid_t pid() const { return pid_; }
+  // The port of the running (or last) child.
   int port() const { return port_; }
   // "127.0.0.1:PORT".
   std::string address() const;

@@ -134,13 +134,21 @@ class IngestReactor final
 }  // namespace
 
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
-EvaluationServiceImpl::Ingest(grpc::CallbackServerContext*) {
+EvaluationServiceImpl::Ingest(grpc::CallbackServerContext* ctx) {
+  if (auto* r = guard_.Reject<
+                grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>>(
+          ctx, __func__)) {
+    return r;
+  }
   return new IngestReactor(evaluator_);
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
     grpc::CallbackServerContext* ctx, const v1::IngestRequest* req,
     v1::IngestResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   evaluator_->IngestAsync(
       req, [reactor, resp](absl::StatusOr<v1::IngestResponse> result) {
@@ -153,6 +161,9 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
     grpc::CallbackServerContext* ctx, const v1::GetKviValueRequest* req,
     v1::KviValue* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
@@ -163,6 +174,9 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
     grpc::CallbackServerContext* ctx, const v1::GetVlaStatusRequest* req,
     v1::VlaStatus* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
@@ -173,6 +187,9 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
     grpc::CallbackServerContext* ctx, const v1::ListVlaStatusesRequest* req,
     v1::ListVlaStatusesResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&] {
     return evaluator_->ListVlaStatuses(req->filter(), req->page_size(),
                                        req->page_token(), resp);
@@ -181,7 +198,11 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
 
 grpc::ServerWriteReactor<v1::VlaStatusEvent>*
 EvaluationServiceImpl::WatchVlaStatuses(
-    grpc::CallbackServerContext*, const v1::WatchVlaStatusesRequest* req) {
+    grpc::CallbackServerContext* ctx, const v1::WatchVlaStatusesRequest* req) {
+  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::VlaStatusEvent>>(
+          ctx, __func__, req)) {
+    return r;
+  }
   using Board = StatusBoard<v1::VlaStatus>;
   return new BoardWatchReactor<v1::VlaStatus, v1::VlaStatusEvent>(
       &evaluator_->board(),
@@ -206,6 +227,9 @@ EvaluationServiceImpl::WatchVlaStatuses(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
     grpc::CallbackServerContext* ctx, const v1::GetValueStreamFlowRequest* req,
     v1::ValueStreamFlow* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     std::optional<absl::Duration> window;

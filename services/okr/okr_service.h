@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "services/common/access.h"
 #include "services/okr/okr_core.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
@@ -18,8 +19,11 @@ namespace vla::okr {
 class OkrStatusServiceImpl final
     : public v1::OkrStatusService::CallbackService {
  public:
-  // `core` must outlive the service.
-  explicit OkrStatusServiceImpl(OkrCore* core) : core_(core) {}
+  // `core` and `policy` (null: no checks) must outlive the service.
+  explicit OkrStatusServiceImpl(OkrCore* core,
+                                const AccessPolicy* policy = nullptr)
+      : core_(core),
+        guard_(policy, v1::OkrStatusService::service_full_name()) {}
 
   grpc::ServerUnaryReactor* GetObjectiveStatus(
       grpc::CallbackServerContext* ctx,
@@ -38,6 +42,7 @@ class OkrStatusServiceImpl final
 
  private:
   OkrCore* core_;
+  AccessGuard guard_;
 };
 
 // KVI values from an EvaluationService over gRPC; UNAVAILABLE until

@@ -120,6 +120,8 @@ class RawCall final
  public:
   RawCall(grpc::GenericStub* stub, const std::string& method,
           const std::string& token) {
+    grpc::Slice empty("");
+    request_ = grpc::ByteBuffer(&empty, 1);
     if (!token.empty()) {
       ctx_.AddMetadata("authorization", absl::StrCat("Bearer ", token));
     }

@@ -30,20 +30,29 @@ class IngestReactor final
   }
 
   void OnReadDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    reading_ = false;
-    if (!ok) {
-      reads_done_ = true;
-      MaybeFinishLocked();
-      return;
+    Slot* slot = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reading_ = false;
+      if (!ok) {
+        reads_done_ = true;
+        MaybeFinishLocked();
+        return;
+      }
+      slot = &slots_.back();
+      in_flight_++;
     }
-    Slot* slot = &slots_.back();
-    in_flight_++;
+    // Without the lock: IngestAsync may call back inline (a batch refused
+    // at once, e.g. over --max_ingest_batch_records).
     evaluator_->IngestAsync(&slot->request,
                             [this, slot](absl::StatusOr<v1::IngestResponse> r) {
                               OnCommitted(slot, std::move(r));
                             });
-    if (in_flight_ < kInFlight && !failed_) StartNextReadLocked();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!reading_ && !reads_done_ && !failed_ && !finished_ &&
+        in_flight_ < kInFlight) {
+      StartNextReadLocked();
+    }
   }
 
   void OnWriteDone(bool ok) override {

@@ -182,8 +182,23 @@ TEST(LimitsTest, TooFrequentKeepalivePingsCloseTheConnection) {
   while (stream->Read(&change)) {
   }
   // The server sent GOAWAY (too_many_pings) long before the deadline.
-  EXPECT_THAT(stream->Finish(), IsCode(StatusCode::UNAVAILABLE));
+  EXPECT_THAT(stream->Finish(), IsCodeWith(StatusCode::UNAVAILABLE, "pings"));
   EXPECT_TRUE(Healthy(server.channel()));
+}
+
+TEST(LimitsTest, MemoryQuotaRefusesWhatWouldExceedIt) {
+  ServerOptions options = testing::FastOptions();
+  options.memory_quota_bytes = 256 * 1024;
+  TestServer server(options);
+  // Under --max_ingest_message_bytes (16 MiB), but 8x the memory quota:
+  // gRPC resets the stream (ENHANCE_YOUR_CALM), the client sees
+  // RESOURCE_EXHAUSTED.
+  const v1::IngestRequest big = Batch(2100, 1000);
+  ASSERT_GT(big.ByteSizeLong(), 8u * 256 * 1024);
+  EXPECT_THAT(IngestBatch(server, big), IsCode(StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_TRUE(Healthy(server.channel()));
+  EXPECT_TRUE(
+      testing::Eventually([&] { return IngestBatch(server, Batch(5)).ok(); }));
 }
 
 TEST(LimitsTest, BadLimitsStopTheServer) {

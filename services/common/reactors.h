@@ -77,8 +77,17 @@ template <typename Fn>
 grpc::ServerUnaryReactor* ReplyFrom(Executor* executor,
                                     grpc::CallbackServerContext* ctx, Fn fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  executor->Submit(
-      [reactor, fn = std::move(fn)] { reactor->Finish(ToGrpcStatus(fn())); });
+  executor->Submit([ctx, reactor, fn = std::move(fn)] {
+    // A call whose deadline passed (or whose client left) while it waited
+    // for a thread is not applied.
+    if (ctx->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                   "call cancelled or deadline exceeded "
+                                   "before it was applied"));
+      return;
+    }
+    reactor->Finish(ToGrpcStatus(fn()));
+  });
   return reactor;
 }
 

@@ -30,20 +30,29 @@ class IngestReactor final
   }
 
   void OnReadDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    reading_ = false;
-    if (!ok) {
-      reads_done_ = true;
-      MaybeFinishLocked();
-      return;
+    Slot* slot = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reading_ = false;
+      if (!ok) {
+        reads_done_ = true;
+        MaybeFinishLocked();
+        return;
+      }
+      slot = &slots_.back();
+      in_flight_++;
     }
-    Slot* slot = &slots_.back();
-    in_flight_++;
+    // Without the lock: IngestAsync may call back inline (a batch refused
+    // at once, e.g. over --max_ingest_batch_records).
     evaluator_->IngestAsync(&slot->request,
                             [this, slot](absl::StatusOr<v1::IngestResponse> r) {
                               OnCommitted(slot, std::move(r));
                             });
-    if (in_flight_ < kInFlight && !failed_) StartNextReadLocked();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!reading_ && !reads_done_ && !failed_ && !finished_ &&
+        in_flight_ < kInFlight) {
+      StartNextReadLocked();
+    }
   }
 
   void OnWriteDone(bool ok) override {
@@ -134,13 +143,21 @@ class IngestReactor final
 }  // namespace
 
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
-EvaluationServiceImpl::Ingest(grpc::CallbackServerContext*) {
+EvaluationServiceImpl::Ingest(grpc::CallbackServerContext* ctx) {
+  if (auto* r = guard_.Reject<
+                grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>>(
+          ctx, __func__)) {
+    return r;
+  }
   return new IngestReactor(evaluator_);
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
     grpc::CallbackServerContext* ctx, const v1::IngestRequest* req,
     v1::IngestResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   evaluator_->IngestAsync(
       req, [reactor, resp](absl::StatusOr<v1::IngestResponse> result) {
@@ -153,6 +170,9 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
     grpc::CallbackServerContext* ctx, const v1::GetKviValueRequest* req,
     v1::KviValue* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
@@ -163,6 +183,9 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
     grpc::CallbackServerContext* ctx, const v1::GetVlaStatusRequest* req,
     v1::VlaStatus* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
@@ -173,6 +196,9 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
     grpc::CallbackServerContext* ctx, const v1::ListVlaStatusesRequest* req,
     v1::ListVlaStatusesResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&] {
     return evaluator_->ListVlaStatuses(req->filter(), req->page_size(),
                                        req->page_token(), resp);
@@ -214,7 +240,11 @@ grpc::ServerWriteReactor<EventProto>* WatchBoard(StatusBoard<Status>* board,
 
 grpc::ServerWriteReactor<v1::VlaStatusEvent>*
 EvaluationServiceImpl::WatchVlaStatuses(
-    grpc::CallbackServerContext*, const v1::WatchVlaStatusesRequest* req) {
+    grpc::CallbackServerContext* ctx, const v1::WatchVlaStatusesRequest* req) {
+  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::VlaStatusEvent>>(
+          ctx, __func__, req)) {
+    return r;
+  }
   return WatchBoard<v1::VlaStatus, v1::VlaStatusEvent>(
       &evaluator_->board(),
       Filter::Parse(req->filter(), Evaluator::StatusFilterFields()),
@@ -226,8 +256,12 @@ EvaluationServiceImpl::WatchVlaStatuses(
 }
 
 grpc::ServerWriteReactor<v1::KviValueEvent>*
-EvaluationServiceImpl::WatchKviValues(grpc::CallbackServerContext*,
+EvaluationServiceImpl::WatchKviValues(grpc::CallbackServerContext* ctx,
                                       const v1::WatchKviValuesRequest* req) {
+  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::KviValueEvent>>(
+          ctx, __func__, req)) {
+    return r;
+  }
   return WatchBoard<v1::KviValue, v1::KviValueEvent>(
       &evaluator_->kvi_board(),
       Filter::Parse(req->filter(), Evaluator::KviFilterFields()),
@@ -241,6 +275,9 @@ EvaluationServiceImpl::WatchKviValues(grpc::CallbackServerContext*,
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
     grpc::CallbackServerContext* ctx, const v1::GetValueStreamFlowRequest* req,
     v1::ValueStreamFlow* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
     std::optional<absl::Duration> window;

@@ -3,6 +3,7 @@
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATION_SERVICE_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATION_SERVICE_H_
 
+#include "services/common/access.h"
 #include "services/evaluator/evaluator.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 
@@ -11,9 +12,11 @@ namespace vla::evaluator {
 class EvaluationServiceImpl final
     : public v1::EvaluationService::CallbackService {
  public:
-  // `evaluator` must outlive the service.
-  explicit EvaluationServiceImpl(Evaluator* evaluator)
-      : evaluator_(evaluator) {}
+  // `evaluator` and `policy` (null: no checks) must outlive the service.
+  explicit EvaluationServiceImpl(Evaluator* evaluator,
+                                 const AccessPolicy* policy = nullptr)
+      : evaluator_(evaluator),
+        guard_(policy, v1::EvaluationService::service_full_name()) {}
 
   grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Ingest(
       grpc::CallbackServerContext* ctx) override;
@@ -42,6 +45,7 @@ class EvaluationServiceImpl final
 
  private:
   Evaluator* evaluator_;
+  AccessGuard guard_;
 };
 
 }  // namespace vla::evaluator

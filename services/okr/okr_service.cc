@@ -14,6 +14,9 @@ using Board = StatusBoard<v1::ObjectiveStatus>;
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::GetObjectiveStatus(
     grpc::CallbackServerContext* ctx, const v1::GetObjectiveStatusRequest* req,
     v1::ObjectiveStatus* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   // Scoring on demand asks the evaluator: off gRPC's threads.
   return ReplyFrom(&executor_, ctx, [this, req, resp]() -> absl::Status {
     std::optional<absl::Time> at;
@@ -33,6 +36,9 @@ grpc::ServerUnaryReactor* OkrStatusServiceImpl::ListObjectiveStatuses(
     grpc::CallbackServerContext* ctx,
     const v1::ListObjectiveStatusesRequest* req,
     v1::ListObjectiveStatusesResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx, [&] {
     return core_->ListObjectiveStatuses(req->filter(), req->page_size(),
                                         req->page_token(), resp);
@@ -41,8 +47,13 @@ grpc::ServerUnaryReactor* OkrStatusServiceImpl::ListObjectiveStatuses(
 
 grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>*
 OkrStatusServiceImpl::WatchObjectiveStatuses(
-    grpc::CallbackServerContext*,
+    grpc::CallbackServerContext* ctx,
     const v1::WatchObjectiveStatusesRequest* req) {
+  if (auto* r =
+          guard_.Reject<grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>>(
+              ctx, __func__, req)) {
+    return r;
+  }
   int64_t resume_after = -1;
   absl::StatusOr<Filter> filter =
       Filter::Parse(req->filter(), OkrCore::FilterFields());
@@ -79,6 +90,9 @@ OkrStatusServiceImpl::WatchObjectiveStatuses(
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::RecordCheckIn(
     grpc::CallbackServerContext* ctx, const v1::RecordCheckInRequest* req,
     v1::CheckIn* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   // A durable write: off gRPC's threads.
   return ReplyFrom(&executor_, ctx, [this, req, resp]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(*resp, core_->RecordCheckIn(*req));

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "services/common/access.h"
 #include "services/common/executor.h"
 #include "services/okr/okr_core.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -19,8 +20,12 @@ namespace vla::okr {
 class OkrStatusServiceImpl final
     : public v1::OkrStatusService::CallbackService {
  public:
-  // `core` must outlive the service.
-  explicit OkrStatusServiceImpl(OkrCore* core) : core_(core), executor_(4) {}
+  // `core` and `policy` (null: no checks) must outlive the service.
+  explicit OkrStatusServiceImpl(OkrCore* core,
+                                const AccessPolicy* policy = nullptr)
+      : core_(core),
+        guard_(policy, v1::OkrStatusService::service_full_name()),
+        executor_(4) {}
 
   grpc::ServerUnaryReactor* GetObjectiveStatus(
       grpc::CallbackServerContext* ctx,
@@ -39,6 +44,7 @@ class OkrStatusServiceImpl final
 
  private:
   OkrCore* core_;
+  AccessGuard guard_;
   // Runs the calls that block: check-ins (a disk sync) and on-demand scoring
   // (calls to the evaluator).
   Executor executor_;

@@ -12,6 +12,7 @@
 #include "services/evaluator/evaluator.h"
 #include "services/okr/okr_core.h"
 #include "services/okr/okr_service.h"
+#include "services/server/security.h"
 #include "services/vmdb/vmdb_core.h"
 #include "services/vmdb/vmdb_service.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -23,12 +24,12 @@ namespace {
 class VmdbModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
-      const ServerOptions& options) {
+      const ServerOptions& options, const AccessPolicy* policy) {
     const std::string path =
         (std::filesystem::path(options.data_dir) / "vmdb.db").string();
     VLA_ASSIGN_OR_RETURN(auto store, vmdb::OpenSqliteVmdbStore(path));
     return std::unique_ptr<ServiceModule>(
-        new VmdbModule(std::move(store), options.clock));
+        new VmdbModule(std::move(store), options.clock, policy));
   }
 
   std::string grpc_service_name() const override {
@@ -40,10 +41,11 @@ class VmdbModule final : public ServiceModule {
   }
 
  private:
-  VmdbModule(std::unique_ptr<vmdb::VmdbStore> store, const Clock* clock)
+  VmdbModule(std::unique_ptr<vmdb::VmdbStore> store, const Clock* clock,
+             const AccessPolicy* policy)
       : core_(std::move(store), clock),
         writer_(4),
-        service_(&core_, &writer_) {}
+        service_(&core_, &writer_, policy) {}
 
   vmdb::VmdbCore core_;
   Executor writer_;
@@ -63,23 +65,23 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> VmdbChannel(
         "vmdb_address: required when this server does not host the vmdb "
         "service");
   }
-  return grpc::CreateChannel(options.vmdb_address,
-                             grpc::InsecureChannelCredentials());
+  return MakePeerChannel(options.vmdb_address, options);
 }
 
 class EvaluatorModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
-      const ServerOptions& options) {
+      const ServerOptions& options, const AccessPolicy* policy) {
     const std::string path =
         (std::filesystem::path(options.data_dir) / "evaluator.db").string();
     evaluator::EvaluatorOptions eo;
     eo.debounce = options.evaluation_debounce;
     eo.tick = options.evaluation_tick;
+    eo.max_batch_records = options.max_ingest_batch_records;
     VLA_ASSIGN_OR_RETURN(auto ev,
                          evaluator::Evaluator::Open(path, options.clock, eo));
     return std::unique_ptr<ServiceModule>(
-        new EvaluatorModule(std::move(ev), options));
+        new EvaluatorModule(std::move(ev), options, policy));
   }
 
   std::string grpc_service_name() const override {
@@ -112,10 +114,10 @@ class EvaluatorModule final : public ServiceModule {
 
  private:
   EvaluatorModule(std::unique_ptr<evaluator::Evaluator> ev,
-                  const ServerOptions& options)
+                  const ServerOptions& options, const AccessPolicy* policy)
       : evaluator_(std::move(ev)),
         options_(options),
-        service_(evaluator_.get()) {}
+        service_(evaluator_.get(), policy) {}
 
   std::unique_ptr<evaluator::Evaluator> evaluator_;
   ServerOptions options_;
@@ -136,14 +138,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> EvaluatorChannel(
         "evaluator_address: required when this server does not host the "
         "evaluator service");
   }
-  return grpc::CreateChannel(options.evaluator_address,
-                             grpc::InsecureChannelCredentials());
+  return MakePeerChannel(options.evaluator_address, options);
 }
 
 class OkrModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
-      const ServerOptions& options) {
+      const ServerOptions& options, const AccessPolicy* policy) {
     auto kvis = std::make_unique<okr::GrpcKviSource>();
     okr::OkrOptions oo;
     oo.tick = options.evaluation_tick;
@@ -152,7 +153,7 @@ class OkrModule final : public ServiceModule {
     VLA_ASSIGN_OR_RETURN(
         auto core, okr::OkrCore::Open(path, options.clock, kvis.get(), oo));
     return std::unique_ptr<ServiceModule>(
-        new OkrModule(options, std::move(kvis), std::move(core)));
+        new OkrModule(options, std::move(kvis), std::move(core), policy));
   }
 
   std::string grpc_service_name() const override {
@@ -197,11 +198,11 @@ class OkrModule final : public ServiceModule {
  private:
   OkrModule(const ServerOptions& options,
             std::unique_ptr<okr::GrpcKviSource> kvis,
-            std::unique_ptr<okr::OkrCore> core)
+            std::unique_ptr<okr::OkrCore> core, const AccessPolicy* policy)
       : options_(options),
         kvis_(std::move(kvis)),
         core_(std::move(core)),
-        service_(core_.get()) {}
+        service_(core_.get(), policy) {}
 
   ServerOptions options_;
   std::unique_ptr<okr::GrpcKviSource> kvis_;
@@ -214,10 +215,11 @@ class OkrModule final : public ServiceModule {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
-    const std::string& name, const ServerOptions& options) {
-  if (name == "vmdb") return VmdbModule::Make(options);
-  if (name == "evaluator") return EvaluatorModule::Make(options);
-  if (name == "okr-status") return OkrModule::Make(options);
+    const std::string& name, const ServerOptions& options,
+    const AccessPolicy* policy) {
+  if (name == "vmdb") return VmdbModule::Make(options, policy);
+  if (name == "evaluator") return EvaluatorModule::Make(options, policy);
+  if (name == "okr-status") return OkrModule::Make(options, policy);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown service \"", name,
                    "\"; choose from vmdb, evaluator, okr-status"));

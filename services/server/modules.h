@@ -6,14 +6,17 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/common/access.h"
 #include "services/server/server.h"
 
 namespace vla {
 
 // The module called `name` (one of AllServiceNames()), storing its data
-// under `options.data_dir`.
+// under `options.data_dir`; its service enforces `policy` (null: nothing),
+// which must outlive the module.
 absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
-    const std::string& name, const ServerOptions& options);
+    const std::string& name, const ServerOptions& options,
+    const AccessPolicy* policy = nullptr);
 
 }  // namespace vla
 

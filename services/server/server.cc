@@ -1,17 +1,65 @@
 #include "services/server/server.h"
 
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <openssl/rand.h>
 
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/status_util.h"
 #include "services/server/modules.h"
 #include "services/server/reflection_service.h"
+#include "services/server/security.h"
 
 namespace vla {
+namespace {
+
+// Message sizes, streams, memory and keepalive (services/server/README.md).
+absl::Status ApplyLimits(const ServerOptions& options,
+                         grpc::ServerBuilder* builder) {
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  if (options.max_message_bytes <= 0 || options.max_message_bytes > kMaxInt) {
+    return absl::InvalidArgumentError(
+        "max_message_bytes: must be in [1, 2^31)");
+  }
+  if (options.max_ingest_message_bytes <= 0 ||
+      options.max_ingest_message_bytes > kMaxInt) {
+    return absl::InvalidArgumentError(
+        "max_ingest_message_bytes: must be in [1, 2^31)");
+  }
+  if (options.max_concurrent_streams <= 0) {
+    return absl::InvalidArgumentError(
+        "max_concurrent_streams: must be positive");
+  }
+  if (options.max_ingest_batch_records <= 0) {
+    return absl::InvalidArgumentError(
+        "max_ingest_batch_records: must be positive");
+  }
+  // gRPC enforces the larger limit; AccessGuard the per-method one.
+  builder->SetMaxReceiveMessageSize(static_cast<int>(
+      std::max(options.max_message_bytes, options.max_ingest_message_bytes)));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                              options.max_concurrent_streams);
+  if (options.memory_quota_bytes > 0) {
+    grpc::ResourceQuota quota("vlad");
+    quota.Resize(static_cast<size_t>(options.memory_quota_bytes));
+    builder->SetResourceQuota(quota);
+  }
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(
+          absl::ToInt64Milliseconds(options.keepalive_min_ping_interval)));
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                              options.keepalive_permit_without_calls ? 1 : 0);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options) {
@@ -27,15 +75,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   auto server = std::unique_ptr<Server>(new Server());
   server->options_ = options;
+  VLA_RETURN_IF_ERROR(server->ConfigureAccess());
   for (const std::string& name : options.services) {
-    VLA_ASSIGN_OR_RETURN(auto module, MakeModule(name, options));
+    VLA_ASSIGN_OR_RETURN(auto module,
+                         MakeModule(name, options, &server->policy_));
     server->modules_.push_back(std::move(module));
   }
+  VLA_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  VLA_RETURN_IF_ERROR(ApplyLimits(options, &builder));
   std::vector<std::string> names = {"grpc.health.v1.Health",
                                     "grpc.reflection.v1alpha.ServerReflection"};
   for (auto& module : server->modules_) {
@@ -67,7 +118,35 @@ Server::~Server() {
 }
 
 std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
-  return server_->InProcessChannel(grpc::ChannelArguments());
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  if (!internal_token_.empty()) {
+    interceptors.push_back(BearerTokenInterceptor(internal_token_));
+  }
+  return server_->experimental().InProcessChannelWithInterceptors(
+      grpc::ChannelArguments(), std::move(interceptors));
+}
+
+absl::Status Server::ConfigureAccess() {
+  policy_.max_request_bytes = options_.max_message_bytes;
+  policy_.max_ingest_request_bytes = options_.max_ingest_message_bytes;
+  if (options_.auth_tokens_file.empty()) return absl::OkStatus();
+  VLA_ASSIGN_OR_RETURN(
+      policy_.authenticator,
+      TokenAuthenticator::FromFile(options_.auth_tokens_file,
+                                   options_.tls_refresh_interval));
+  // The services of this process call each other in-process with a random
+  // admin token that exists only in this process's memory.
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::InternalError("auth: cannot make the in-process token");
+  }
+  internal_token_ = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+  policy_.authenticator->AddToken(internal_token_,
+                                  Principal{"in-process", Role::kAdmin});
+  return absl::OkStatus();
 }
 
 void Server::Shutdown() {

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/access.h"
 #include "services/common/clock.h"
 
 namespace vla {
@@ -49,6 +50,35 @@ struct ServerOptions {
   // How long Shutdown waits for calls in flight before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   const Clock* clock = Clock::Real();
+
+  // Security (services/server/README.md). TLS when tls_cert and tls_key
+  // are set (PEM files); mutual TLS when tls_client_ca is set too. The
+  // files are re-read every tls_refresh_interval.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // CA for the certificates of vmdb_address/evaluator_address; defaults to
+  // tls_client_ca, else the system roots.
+  std::string tls_peer_ca;
+  absl::Duration tls_refresh_interval = absl::Seconds(60);
+  // Bearer tokens ("<role> <name> <sha256-hex>" lines); empty: no
+  // authentication. Re-read when it changes (checked every
+  // tls_refresh_interval).
+  std::string auth_tokens_file;
+  // The token this server sends to vmdb_address/evaluator_address.
+  std::string peer_token_file;
+
+  // Limits (services/server/README.md).
+  int64_t max_message_bytes = 4 << 20;
+  int64_t max_ingest_message_bytes = 16 << 20;
+  int max_ingest_batch_records = 10000;
+  int max_concurrent_streams = 100;
+  // gRPC's memory quota (buffers of all connections); 0: unlimited.
+  int64_t memory_quota_bytes = int64_t{512} << 20;
+  // Clients may ping at most this often; more often and they are cut off
+  // (GOAWAY "too_many_pings").
+  absl::Duration keepalive_min_ping_interval = absl::Seconds(10);
+  bool keepalive_permit_without_calls = true;
 };
 
 // One hosted service: its gRPC service plus what it needs to start and stop.
@@ -87,8 +117,12 @@ class Server {
 
  private:
   Server() = default;
+  // Builds policy_ (limits, tokens) from options_.
+  absl::Status ConfigureAccess();
 
   ServerOptions options_;
+  AccessPolicy policy_;
+  std::string internal_token_;  // in-process calls; never leaves the process
   std::vector<std::unique_ptr<ServiceModule>> modules_;
   std::unique_ptr<grpc::Service> reflection_;
   std::unique_ptr<grpc::Server> server_;

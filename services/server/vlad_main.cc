@@ -4,14 +4,17 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/common/access.h"
 #include "services/common/log.h"
 #include "services/server/server.h"
 
@@ -37,12 +40,74 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once the server "
           "listens (useful with --listen=HOST:0).");
 
+// Security (services/server/README.md, "Security").
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of this server; with --tls_key, serve TLS "
+          "only. Re-read every --tls_refresh_interval (rotation without "
+          "restart).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle; if set, clients must present a certificate signed "
+          "by it (mutual TLS). Also verifies the peers of --vmdb_address and "
+          "--evaluator_address unless --tls_peer_ca is set.");
+ABSL_FLAG(std::string, tls_peer_ca, "",
+          "PEM CA bundle that verifies --vmdb_address/--evaluator_address "
+          "(default: --tls_client_ca, else the system roots). This server "
+          "presents --tls_cert to them as its client certificate.");
+ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Seconds(60),
+          "How often certificate files and --auth_tokens_file are checked for "
+          "changes.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Bearer tokens file (a mounted Secret): lines \"<role> <name> "
+          "<sha256-hex-of-token>\", role reader|writer|admin. If set, every "
+          "call but health and reflection needs \"authorization: Bearer "
+          "<token>\". Unset: no authentication (development only).");
+ABSL_FLAG(std::string, peer_token_file, "",
+          "File whose first line is the token this server sends to "
+          "--vmdb_address/--evaluator_address.");
+ABSL_FLAG(bool, hash_token, false,
+          "Read a token from stdin, print its SHA-256 hex for "
+          "--auth_tokens_file, and exit.");
+
+// Limits (services/server/README.md, "Limits").
+ABSL_FLAG(int64_t, max_message_bytes, 4 << 20,
+          "Largest request message, in bytes, except Ingest/IngestBatch; "
+          "larger: RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_ingest_message_bytes, 16 << 20,
+          "Largest Ingest/IngestBatch request message, in bytes; larger: "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int32_t, max_ingest_batch_records, 10000,
+          "Most observations + work item events in one ingest batch; more: "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int32_t, max_concurrent_streams, 100,
+          "Most calls in flight per client connection (HTTP/2 "
+          "MAX_CONCURRENT_STREAMS); further calls wait on the client.");
+ABSL_FLAG(int64_t, memory_quota_bytes, int64_t{512} << 20,
+          "Memory gRPC may use for all connections' buffers (ResourceQuota); "
+          "0: unlimited.");
+ABSL_FLAG(absl::Duration, keepalive_min_ping_interval, absl::Seconds(10),
+          "Clients may send keepalive pings at most this often; more often "
+          "and the connection is closed (GOAWAY too_many_pings).");
+ABSL_FLAG(bool, keepalive_permit_without_calls, true,
+          "Whether clients may send keepalive pings while no call is open.");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "vlad: Value Level Agreement server (VMDB, evaluator, OKR status).\n"
       "Usage: vlad [--listen=HOST:PORT] [--data_dir=DIR] "
       "[--services=vmdb,evaluator,okr-status]");
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_hash_token)) {
+    std::string token;
+    std::getline(std::cin, token);
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) {
+      std::fprintf(stderr, "hash_token: no token on stdin\n");
+      return 1;
+    }
+    std::printf("%s\n", vla::Sha256Hex(token).c_str());
+    return 0;
+  }
 
   // Every thread blocks SIGINT and SIGTERM; main takes them with sigwait.
   sigset_t signals;
@@ -59,6 +124,24 @@ int main(int argc, char** argv) {
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.vmdb_address = absl::GetFlag(FLAGS_vmdb_address);
   options.evaluator_address = absl::GetFlag(FLAGS_evaluator_address);
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls_peer_ca = absl::GetFlag(FLAGS_tls_peer_ca);
+  options.tls_refresh_interval = absl::GetFlag(FLAGS_tls_refresh_interval);
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  options.peer_token_file = absl::GetFlag(FLAGS_peer_token_file);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_ingest_message_bytes =
+      absl::GetFlag(FLAGS_max_ingest_message_bytes);
+  options.max_ingest_batch_records =
+      absl::GetFlag(FLAGS_max_ingest_batch_records);
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.memory_quota_bytes = absl::GetFlag(FLAGS_memory_quota_bytes);
+  options.keepalive_min_ping_interval =
+      absl::GetFlag(FLAGS_keepalive_min_ping_interval);
+  options.keepalive_permit_without_calls =
+      absl::GetFlag(FLAGS_keepalive_permit_without_calls);
 
   auto server = vla::Server::Start(options);
   if (!server.ok()) {

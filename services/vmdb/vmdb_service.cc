@@ -119,6 +119,8 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
   grpc::ServerUnaryReactor* VmdbServiceImpl::Create##R(                        \
       grpc::CallbackServerContext* ctx, const v1::Create##R##Request* req,     \
       v1::R* resp) {                                                           \
+    if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) \
+      return r;                                                                \
     return ReplyFrom(writer_, ctx, [this, req, resp] {                         \
       return core_->Create(req->field##_id(), req->field(), req->request_id(), \
                            resp);                                              \
@@ -127,11 +129,15 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
   grpc::ServerUnaryReactor* VmdbServiceImpl::Get##R(                           \
       grpc::CallbackServerContext* ctx, const v1::Get##R##Request* req,        \
       v1::R* resp) {                                                           \
+    if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) \
+      return r;                                                                \
     return ReplyNow(ctx, [&] { return core_->Get(req->name(), resp); });       \
   }                                                                            \
   grpc::ServerUnaryReactor* VmdbServiceImpl::List##Rs(                         \
       grpc::CallbackServerContext* ctx, const v1::List##Rs##Request* req,      \
       v1::List##Rs##Response* resp) {                                          \
+    if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) \
+      return r;                                                                \
     return ReplyNow(ctx, [&] {                                                 \
       return core_->List(req->page_size(), req->page_token(), req->filter(),   \
                          resp);                                                \
@@ -140,6 +146,8 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
   grpc::ServerUnaryReactor* VmdbServiceImpl::Update##R(                        \
       grpc::CallbackServerContext* ctx, const v1::Update##R##Request* req,     \
       v1::R* resp) {                                                           \
+    if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) \
+      return r;                                                                \
     return ReplyFrom(writer_, ctx, [this, req, resp] {                         \
       return core_->Update(req->field(), req->update_mask(), resp);            \
     });                                                                        \
@@ -147,6 +155,8 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
   grpc::ServerUnaryReactor* VmdbServiceImpl::Delete##R(                        \
       grpc::CallbackServerContext* ctx, const v1::Delete##R##Request* req,     \
       google::protobuf::Empty*) {                                              \
+    if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) \
+      return r;                                                                \
     return ReplyFrom(writer_, ctx, [this, req] {                               \
       return core_->Delete(v1::R::descriptor(), req->name(), req->etag());     \
     });                                                                        \
@@ -161,12 +171,19 @@ VLA_VMDB_STANDARD_METHODS_IMPL(Objective, Objectives, objective)
 grpc::ServerUnaryReactor* VmdbServiceImpl::ListVlaRevisions(
     grpc::CallbackServerContext* ctx, const v1::ListVlaRevisionsRequest* req,
     v1::ListVlaRevisionsResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
   return ReplyNow(ctx,
                   [&] { return core_->ListVlaRevisions(req->name(), resp); });
 }
 
 grpc::ServerWriteReactor<v1::Change>* VmdbServiceImpl::WatchChanges(
     grpc::CallbackServerContext* ctx, const v1::WatchChangesRequest* req) {
+  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::Change>>(
+          ctx, __func__, req)) {
+    return r;
+  }
   return new WatchChangesReactor(ctx, core_, req->since_revision());
 }
 

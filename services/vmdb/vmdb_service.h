@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "services/common/access.h"
 #include "services/common/change_follower.h"
 #include "services/common/executor.h"
 #include "services/vmdb/vmdb_core.h"
@@ -15,9 +16,13 @@ namespace vla::vmdb {
 
 class VmdbServiceImpl final : public v1::VmdbService::CallbackService {
  public:
-  // `core` and `writer` must outlive the service.
-  VmdbServiceImpl(VmdbCore* core, Executor* writer)
-      : core_(core), writer_(writer) {}
+  // `core`, `writer` and `policy` (null: no checks) must outlive the
+  // service.
+  VmdbServiceImpl(VmdbCore* core, Executor* writer,
+                  const AccessPolicy* policy = nullptr)
+      : core_(core),
+        writer_(writer),
+        guard_(policy, v1::VmdbService::service_full_name()) {}
 
 #define VLA_VMDB_STANDARD_METHODS(R, Rs)                                     \
   grpc::ServerUnaryReactor* Create##R(grpc::CallbackServerContext* ctx,      \
@@ -52,6 +57,7 @@ class VmdbServiceImpl final : public v1::VmdbService::CallbackService {
  private:
   VmdbCore* core_;
   Executor* writer_;
+  AccessGuard guard_;
 };
 
 }  // namespace vla::vmdb

@@ -6,14 +6,17 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/common/metrics.h"
 #include "services/server/server.h"
 
 namespace vla {
 
 // The module called `name` (one of AllServiceNames()), storing its data
-// under `options.data_dir`.
+// under `options.data_dir` and registering its metrics in `metrics` (when
+// not null), which must outlive it.
 absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
-    const std::string& name, const ServerOptions& options);
+    const std::string& name, const ServerOptions& options,
+    metrics::Registry* metrics = nullptr);
 
 }  // namespace vla
 

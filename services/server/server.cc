@@ -8,10 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/status_util.h"
+#include "services/server/metrics_http.h"
 #include "services/server/modules.h"
 #include "services/server/reflection_service.h"
+#include "services/server/rpc_observer.h"
 
 namespace vla {
+
+Server::Server() : metrics_(std::make_unique<metrics::Registry>()) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options) {
@@ -28,7 +32,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   auto server = std::unique_ptr<Server>(new Server());
   server->options_ = options;
   for (const std::string& name : options.services) {
-    VLA_ASSIGN_OR_RETURN(auto module, MakeModule(name, options));
+    VLA_ASSIGN_OR_RETURN(auto module,
+                         MakeModule(name, options, server->metrics_.get()));
     server->modules_.push_back(std::move(module));
   }
 
@@ -42,6 +47,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     builder.RegisterService(module->service());
     names.push_back(module->grpc_service_name());
   }
+  // Every call of every service passes the observer (metrics, request ids,
+  // error logs).
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<RpcObserverFactory>(
+      server->metrics_.get(), std::set<std::string>(names.begin(), names.end()),
+      options.slow_rpc_threshold));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->reflection_ = std::make_unique<ReflectionService>(std::move(names));
   builder.RegisterService(server->reflection_.get());
   server->server_ = builder.BuildAndStart();
@@ -58,12 +72,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   auto self = server->InProcessChannel();
   for (auto& module : server->modules_)
     VLA_RETURN_IF_ERROR(module->Start(self));
+  if (!options.metrics_listen.empty()) {
+    VLA_ASSIGN_OR_RETURN(
+        server->metrics_http_,
+        MetricsHttpServer::Start(options.metrics_listen, *server->metrics_));
+  }
   return server;
 }
 
 Server::~Server() {
   Shutdown();
   Wait();
+}
+
+int Server::metrics_port() const {
+  return metrics_http_ == nullptr ? 0 : metrics_http_->port();
 }
 
 std::shared_ptr<grpc::Channel> Server::InProcessChannel() {

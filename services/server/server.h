@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/clock.h"
+#include "services/common/metrics.h"
 
 namespace vla {
 
@@ -49,6 +50,11 @@ struct ServerOptions {
   // How long Shutdown waits for calls in flight before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   const Clock* clock = Clock::Real();
+  // HOST:PORT to serve Prometheus metrics on (GET /metrics); port 0 picks a
+  // free port (see Server::metrics_port()); empty: no metrics endpoint.
+  std::string metrics_listen;
+  // Successful unary calls slower than this are logged.
+  absl::Duration slow_rpc_threshold = absl::Seconds(1);
 };
 
 // One hosted service: its gRPC service plus what it needs to start and stop.
@@ -69,6 +75,8 @@ class ServiceModule {
   virtual void BeginShutdown(absl::Duration wait) { (void)wait; }
 };
 
+class MetricsHttpServer;
+
 class Server {
  public:
   // Opens the data folder, builds the modules and starts listening.
@@ -85,15 +93,25 @@ class Server {
   // Blocks until Shutdown has completed.
   void Wait();
 
- private:
-  Server() = default;
+  // The server's metrics (what --metrics_listen serves), also without an
+  // endpoint.
+  metrics::Registry& metrics() { return *metrics_; }
+  // The bound metrics port; 0 without an endpoint.
+  int metrics_port() const;
 
+ private:
+  Server();
+
+  // Declared first: destroyed last, after everything that counts.
+  std::unique_ptr<metrics::Registry> metrics_;
   ServerOptions options_;
   std::vector<std::unique_ptr<ServiceModule>> modules_;
   std::unique_ptr<grpc::Service> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;
+  // Declared last: stops serving before the modules it samples go away.
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
 };
 
 }  // namespace vla

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/descriptor.h"
 #include "services/common/log.h"
 
 namespace vla {
@@ -22,11 +23,13 @@ bool IsRequestIdChar(char c) {
          c == '/' || c == '+' || c == '=' || c == '-';
 }
 
-// Codes that say the caller asked for something wrong, rather than that the
-// server failed: logged as warnings, the rest as errors.
-bool IsCallerError(grpc::StatusCode code) {
+// The level of the line logged for a call that failed with `code`: info
+// when the client cancelled (the usual end of a watch stream), warning when
+// the caller asked for something wrong, error when the server failed.
+LogLevel FailureLevel(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::CANCELLED:
+      return LogLevel::kInfo;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::NOT_FOUND:
@@ -37,9 +40,10 @@ bool IsCallerError(grpc::StatusCode code) {
     case grpc::StatusCode::ABORTED:
     case grpc::StatusCode::OUT_OF_RANGE:
     case grpc::StatusCode::UNAUTHENTICATED:
-      return true;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return LogLevel::kWarning;
     default:
-      return false;
+      return LogLevel::kError;
   }
 }
 
@@ -143,9 +147,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     const std::string ms =
         absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(duration));
     if (!status.ok()) {
-      Log(IsCallerError(status.error_code()) ? LogLevel::kWarning
-                                             : LogLevel::kError,
-          "rpc failed",
+      Log(FailureLevel(status.error_code()), "rpc failed",
           {{"method", method},
            {"code", code},
            {"message", status.error_message()},
@@ -161,14 +163,16 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     }
   }
 
-  // The full method name when it belongs to a hosted service.
+  // The full method name when it is a method of a hosted service, else
+  // "unknown" (so that clients cannot grow the label set).
   static std::string MethodLabel(const RpcObserverFactory* factory,
                                  const char* full_method) {
-    absl::string_view m = full_method == nullptr ? "" : full_method;
+    const std::string m = full_method == nullptr ? "" : full_method;
+    if (factory->methods_.count(m)) return m;
     const size_t slash = m.find('/', 1);
-    if (m.size() > 1 && m[0] == '/' && slash != absl::string_view::npos &&
-        factory->services_.count(std::string(m.substr(1, slash - 1)))) {
-      return std::string(m);
+    if (m.size() > 1 && m[0] == '/' && slash != std::string::npos &&
+        factory->open_services_.count(m.substr(1, slash - 1))) {
+      return m;
     }
     return "unknown";
   }
@@ -185,9 +189,22 @@ class RpcObserver final : public grpc::experimental::Interceptor {
 };
 
 RpcObserverFactory::RpcObserverFactory(metrics::Registry* registry,
-                                       std::set<std::string> services,
+                                       const std::vector<std::string>& services,
                                        absl::Duration slow)
-    : registry_(registry), services_(std::move(services)), slow_(slow) {}
+    : registry_(registry), slow_(slow) {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  for (const std::string& name : services) {
+    const google::protobuf::ServiceDescriptor* service =
+        pool->FindServiceByName(name);
+    if (service == nullptr) {
+      open_services_.insert(name);
+      continue;
+    }
+    for (int i = 0; i < service->method_count(); ++i) {
+      methods_.insert(absl::StrCat("/", name, "/", service->method(i)->name()));
+    }
+  }
+}
 
 grpc::experimental::Interceptor* RpcObserverFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {

@@ -19,6 +19,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -36,11 +37,13 @@ std::string RequestIdOrNew(absl::string_view id);
 class RpcObserverFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  // `services`: full names of the hosted services; calls to others are
-  // labelled method="unknown" (bounds the label set). Successful unary calls
-  // taking longer than `slow` are logged.
+  // `services`: full names of the hosted services; calls of other methods
+  // are labelled method="unknown" (bounds the label set). A service missing
+  // from the generated descriptor pool has all its method names accepted.
+  // Successful unary calls taking longer than `slow` are logged.
   RpcObserverFactory(metrics::Registry* registry,
-                     std::set<std::string> services, absl::Duration slow);
+                     const std::vector<std::string>& services,
+                     absl::Duration slow);
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
@@ -48,7 +51,8 @@ class RpcObserverFactory final
  private:
   friend class RpcObserver;
   metrics::Registry* registry_;
-  std::set<std::string> services_;
+  std::set<std::string> methods_;        // "/package.Service/Method"
+  std::set<std::string> open_services_;  // services without descriptors
   absl::Duration slow_;
 };
 

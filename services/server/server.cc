@@ -37,6 +37,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     server->modules_.push_back(std::move(module));
   }
 
+  if (!options.metrics_listen.empty()) {
+    VLA_ASSIGN_OR_RETURN(
+        server->metrics_http_,
+        MetricsHttpServer::Start(options.metrics_listen, *server->metrics_));
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
@@ -53,8 +59,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(std::make_unique<RpcObserverFactory>(
-      server->metrics_.get(), std::set<std::string>(names.begin(), names.end()),
-      options.slow_rpc_threshold));
+      server->metrics_.get(), names, options.slow_rpc_threshold));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->reflection_ = std::make_unique<ReflectionService>(std::move(names));
   builder.RegisterService(server->reflection_.get());
@@ -72,11 +77,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   auto self = server->InProcessChannel();
   for (auto& module : server->modules_)
     VLA_RETURN_IF_ERROR(module->Start(self));
-  if (!options.metrics_listen.empty()) {
-    VLA_ASSIGN_OR_RETURN(
-        server->metrics_http_,
-        MetricsHttpServer::Start(options.metrics_listen, *server->metrics_));
-  }
   return server;
 }
 

@@ -9,8 +9,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   clang-format tzdata ca-certificates
+  prometheus-cpp-dev
 )
 BUF_VERSION=1.75.0
 

@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "services/server/rpc_observer.h"
 #include "tests/fixtures.h"
+#include "tests/http_get.h"
 #include "tests/test_server.h"
 
 namespace vla {
@@ -35,53 +36,12 @@ using testing::Ctx;
 using testing::Eventually;
 using testing::FastOptions;
 using ::testing::HasSubstr;
+using testing::HttpGet;
+using testing::HttpResponse;
 using testing::IsCode;
 using testing::IsCodeWith;
 using ::testing::Not;
 using testing::TestServer;
-
-// GET http://127.0.0.1:`port``path`: the status code and the body.
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
-HttpResponse HttpGet(int port, const std::string& path) {
-  HttpResponse out;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return out;
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return out;
-  }
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  if (write(fd, request.data(), request.size()) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return out;
-  }
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-    response.append(buf, n);
-  close(fd);
-  // "HTTP/1.1 200 OK\r\n...headers...\r\n\r\nbody"
-  const size_t header_end = response.find("\r\n\r\n");
-  const std::vector<std::string> status_line =
-      absl::StrSplit(response.substr(0, response.find("\r\n")), ' ');
-  if (header_end == std::string::npos || status_line.size() < 2 ||
-      !absl::SimpleAtoi(status_line[1], &out.status)) {
-    return out;
-  }
-  out.body = response.substr(header_end + 4);
-  return out;
-}
 
 // The value of `series` (name{labels} exactly as exposed) in a scrape, or
 // NaN when it is absent.
@@ -196,8 +156,12 @@ TEST(MetricsEndpointTest, ScrapedOverHttpAfterCalls) {
   ASSERT_TRUE(Eventually([&] {
     const HttpResponse r = HttpGet(port, "/metrics");
     scrape = r.body;
+    // The stream is counted when its status goes out, detached just after.
     return r.status == 200 &&
-           absl::StrContains(scrape, RpcTotal(kWatch, "CANCELLED") + " 1\n");
+           absl::StrContains(scrape, RpcTotal(kWatch, "CANCELLED") + " 1\n") &&
+           absl::StrContains(
+               scrape, absl::StrCat("vla_watch_subscribers{method=\"", kWatch,
+                                    "\"} 0\n"));
   })) << scrape;
   EXPECT_THAT(scrape, HasSubstr(RpcTotal(kGetTeam, "NOT_FOUND") + " 1\n"));
   EXPECT_THAT(
@@ -323,10 +287,13 @@ TEST_F(MetricsTest, WatchStreamCountsOnceAtItsEndAndTracksSubscribers) {
     ctx.TryCancel();
     EXPECT_THAT(reader->Finish(), IsCode(StatusCode::CANCELLED));
   }
-  ASSERT_TRUE(Eventually(
-      [&] { return Value(Scrape(), RpcTotal(kWatch, "CANCELLED")) == 1; }));
+  // Counted when the status goes out; detached just after.
+  ASSERT_TRUE(Eventually([&] {
+    const std::string scrape = Scrape();
+    return Value(scrape, RpcTotal(kWatch, "CANCELLED")) == 1 &&
+           Value(scrape, subscribers) == 0;
+  })) << Scrape();
   const std::string scrape = Scrape();
-  EXPECT_EQ(Value(scrape, subscribers), 0);
   EXPECT_EQ(Value(scrape, durations), 1);
   EXPECT_EQ(Value(scrape, absl::StrCat("vla_watch_events_sent_total{method=\"",
                                        kWatch, "\"}")),

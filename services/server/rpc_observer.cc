@@ -107,11 +107,15 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       if (methods->QueryInterceptionHookPoint(
               InterceptionHookPoints::PRE_SEND_STATUS) &&
           !recorded_) {
-        // The client closing first means it cancelled (or its deadline
-        // passed): whatever the server sends now, nobody receives.
-        Record(closed_ ? grpc::Status(grpc::StatusCode::CANCELLED,
-                                      "client cancelled the call")
-                       : methods->GetSendStatus(),
+        // A call the client cancelled (or whose deadline passed) before
+        // this status: whatever the server sends now, nobody receives. The
+        // cancellation may reach the service (OnCancel, which then finishes)
+        // before the POST_RECV_CLOSE hook reaches us, so ask the context too.
+        const bool cancelled =
+            closed_ || info_->server_context()->IsCancelled();
+        Record(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED,
+                                        "client cancelled the call")
+                         : methods->GetSendStatus(),
                info_->server_context()->peer());
       }
       if (methods->QueryInterceptionHookPoint(

@@ -21,6 +21,8 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
 done
 if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+# kubectl renders k8s/ in the tests: Debian's kubectl when the machine has none of its own.
+if ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
@@ -37,4 +39,14 @@ if [ "${VLA_SKIP_BUF:-0}" != 1 ] && ! .cache/tools/node_modules/.bin/buf --versi
   mkdir -p .cache/tools
   npm install --silent --no-audit --no-fund --prefix .cache/tools \
     "@bufbuild/buf@$BUF_VERSION" >/dev/null
+fi
+
+# The offline Kubernetes schema validator of tests/deploy (pinned by its package-lock.json).
+DEPLOY_TOOLS=.cache/tools/deploy
+if ! cmp -s tests/deploy/package-lock.json "$DEPLOY_TOOLS/installed-lock.json"; then
+  echo "setup: installing the manifest validator (npm, tests/deploy/package.json)"
+  rm -rf "$DEPLOY_TOOLS" && mkdir -p "$DEPLOY_TOOLS"
+  cp tests/deploy/package.json tests/deploy/package-lock.json "$DEPLOY_TOOLS/"
+  npm ci --silent --no-audit --no-fund --prefix "$DEPLOY_TOOLS" >/dev/null
+  cp tests/deploy/package-lock.json "$DEPLOY_TOOLS/installed-lock.json"
 fi

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "services/common/executor.h"
 #include "services/common/status_board.h"
 #include "services/common/status_util.h"
 
@@ -67,6 +68,19 @@ class BoardWatchReactor final : public grpc::ServerWriteReactor<EventProto>,
   EventProto current_;
   bool attached_ = false;
 };
+
+// Answers a unary callback call from `executor` with the status `fn`
+// returns, for work that may block (disk syncs, calls to other services), so
+// that gRPC's callback threads never wait. `fn` must capture the request and
+// response pointers by value.
+template <typename Fn>
+grpc::ServerUnaryReactor* ReplyFrom(Executor* executor,
+                                    grpc::CallbackServerContext* ctx, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor->Submit(
+      [reactor, fn = std::move(fn)] { reactor->Finish(ToGrpcStatus(fn())); });
+  return reactor;
+}
 
 // Answers a unary callback call inline with the status `fn` returns.
 template <typename Fn>

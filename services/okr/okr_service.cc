@@ -14,7 +14,8 @@ using Board = StatusBoard<v1::ObjectiveStatus>;
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::GetObjectiveStatus(
     grpc::CallbackServerContext* ctx, const v1::GetObjectiveStatusRequest* req,
     v1::ObjectiveStatus* resp) {
-  return ReplyNow(ctx, [&]() -> absl::Status {
+  // Scoring on demand asks the evaluator: off gRPC's threads.
+  return ReplyFrom(&executor_, ctx, [this, req, resp]() -> absl::Status {
     std::optional<absl::Time> at;
     if (req->has_time()) {
       if (!IsValidProtoTime(req->time())) {
@@ -78,7 +79,8 @@ OkrStatusServiceImpl::WatchObjectiveStatuses(
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::RecordCheckIn(
     grpc::CallbackServerContext* ctx, const v1::RecordCheckInRequest* req,
     v1::CheckIn* resp) {
-  return ReplyNow(ctx, [&]() -> absl::Status {
+  // A durable write: off gRPC's threads.
+  return ReplyFrom(&executor_, ctx, [this, req, resp]() -> absl::Status {
     VLA_ASSIGN_OR_RETURN(*resp, core_->RecordCheckIn(*req));
     return absl::OkStatus();
   });

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "services/common/executor.h"
 #include "services/okr/okr_core.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
@@ -19,7 +20,7 @@ class OkrStatusServiceImpl final
     : public v1::OkrStatusService::CallbackService {
  public:
   // `core` must outlive the service.
-  explicit OkrStatusServiceImpl(OkrCore* core) : core_(core) {}
+  explicit OkrStatusServiceImpl(OkrCore* core) : core_(core), executor_(4) {}
 
   grpc::ServerUnaryReactor* GetObjectiveStatus(
       grpc::CallbackServerContext* ctx,
@@ -38,6 +39,9 @@ class OkrStatusServiceImpl final
 
  private:
   OkrCore* core_;
+  // Runs the calls that block: check-ins (a disk sync) and on-demand scoring
+  // (calls to the evaluator).
+  Executor executor_;
 };
 
 // KVI values from an EvaluationService over gRPC; UNAVAILABLE until

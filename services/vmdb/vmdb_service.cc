@@ -10,16 +10,6 @@
 namespace vla::vmdb {
 namespace {
 
-// Answers a unary call from the writer pool.
-template <typename Fn>
-grpc::ServerUnaryReactor* ReplyFrom(Executor* executor,
-                                    grpc::CallbackServerContext* ctx, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  executor->Submit(
-      [reactor, fn = std::move(fn)] { reactor->Finish(ToGrpcStatus(fn())); });
-  return reactor;
-}
-
 // Streams the change log from a revision, then live changes. One write is
 // in flight at a time; when caught up it waits for OnCommitted.
 class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,

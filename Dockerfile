@@ -17,6 +17,7 @@ ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config \
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev \
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev \
   libyaml-cpp-dev nlohmann-json3-dev \
+  prometheus-cpp-dev \
   libgtest-dev libgmock-dev"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $BUILD_PACKAGES \
@@ -35,6 +36,7 @@ FROM debian:12-slim AS runtime
 # /usr/share/zoneinfo for the time zones of KVI windows.
 ARG RUNTIME_PACKAGES="libabsl20220623 libc-ares2 libc6 libgcc-s1 libgrpc++1.51 libgrpc29 \
   libprotobuf32 libre2-9 libsqlite3-0 libssl3 libstdc++6 zlib1g \
+  libcivetweb1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
   tzdata"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $RUNTIME_PACKAGES \

@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/fixtures.h"
+#include "tests/http_get.h"
 #include "tests/test_util.h"
 #include "tests/vlad_process.h"
 
@@ -296,6 +297,60 @@ TEST(EndToEndTest, SigkillMidIngestCountsEveryAcknowledgedRecordOnce) {
   ASSERT_TRUE(vlad.evaluation().GetKviValue(Ctx().get(), req, &value).ok());
   EXPECT_EQ(value.samples(), kBatches * kPerBatch);
   EXPECT_DOUBLE_EQ(value.value(), kBatches * kPerBatch);
+}
+
+// --metrics_listen: the bound port is logged and serves the RPC counts.
+TEST(EndToEndTest, MetricsFlagServesPrometheusText) {
+  TempDir dir;
+  const std::string log = dir.File("vlad.log");
+  const std::string port_file = dir.File("port");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    const std::string data = absl::StrCat("--data_dir=", dir.path());
+    const std::string pf = absl::StrCat("--port_file=", port_file);
+    execl(VLAD_PATH, VLAD_PATH, "--listen=127.0.0.1:0", data.c_str(),
+          pf.c_str(), "--metrics_listen=127.0.0.1:0",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int port = 0;
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    std::ifstream in(port_file);
+    if (!(in >> port)) {
+      port = 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_GT(port, 0) << "vlad did not report its port";
+  // {"...","msg":"metrics listening","address":"127.0.0.1:PORT",...}
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  const std::string key = "\"metrics listening\",\"address\":\"127.0.0.1:";
+  const size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos) << text;
+  const int metrics_port = std::atoi(text.c_str() + at + key.size());
+  ASSERT_GT(metrics_port, 0);
+
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(
+      health->Check(Ctx().get(), grpc::health::v1::HealthCheckRequest(), &resp)
+          .ok());
+  const testing::HttpResponse r = testing::HttpGet(metrics_port, "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("vla_rpc_total{code=\"OK\",method=\"/"
+                        "grpc.health.v1.Health/Check\"} 1\n"),
+            std::string::npos)
+      << r.body;
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 }  // namespace

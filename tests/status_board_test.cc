@@ -89,6 +89,10 @@ TEST(StatusBoardTest, StalledSubscriberCoalescesAndDoesNotBlockOthers) {
     const int key = std::stoi(stalled.received[i].key.substr(1));
     EXPECT_EQ(stalled.received[i].status, 990 + key);
   }
+  // What the metrics report: 990 updates folded into the 10 queued keys,
+  // and every event handed out.
+  EXPECT_EQ(board.coalesced_count(), 990);
+  EXPECT_EQ(board.delivered_count(), 1001 + 11);
   board.Detach(&stalled);
   board.Detach(&fast);
 }

@@ -197,6 +197,19 @@ class StatusBoard {
     return subscribers_.size();
   }
 
+  // Updates not queued because the subscriber still had the key queued (it
+  // gets the latest status once instead), summed over subscribers.
+  int64_t coalesced_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return coalesced_;
+  }
+
+  // Events handed to subscribers, summed over subscribers.
+  int64_t delivered_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return delivered_;
+  }
+
  private:
   struct Entry {
     Status status;
@@ -223,7 +236,10 @@ class StatusBoard {
   }
 
   void Enqueue(Subscriber* s, const std::string& key, bool snapshot) {
-    if (!key.empty() && !s->queued_.insert(key).second) return;
+    if (!key.empty() && !s->queued_.insert(key).second) {
+      ++coalesced_;
+      return;
+    }
     s->pending_.push_back({key, snapshot});
     Pump(s);
   }
@@ -255,6 +271,7 @@ class StatusBoard {
         }
       }
       s->writing_ = true;
+      ++delivered_;
       s->Deliver(event);
     }
     MaybeEnd(s);
@@ -274,6 +291,8 @@ class StatusBoard {
   size_t history_limit_;
   int64_t history_start_ = 0;  // sequences <= this may be missing
   int64_t sequence_ = 0;
+  int64_t coalesced_ = 0;
+  int64_t delivered_ = 0;
   bool closed_ = false;
 };
 

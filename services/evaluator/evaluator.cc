@@ -124,8 +124,33 @@ Evaluator::Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
     : store_(std::move(store)),
       clock_(clock),
       options_(options),
+      metrics_(MakeMetrics(options.metrics)),
       engine_(clock),
       page_tokens_(store_->secret()) {}
+
+Evaluator::Metrics Evaluator::MakeMetrics(metrics::Registry* registry) {
+  Metrics m;
+  if (registry == nullptr) return m;
+  constexpr char kIngest[] =
+      "Ingested records by result: accepted (new), duplicate (event_id seen "
+      "before), rejected (invalid).";
+  m.accepted = registry->GetCounter("vla_ingest_records_total", kIngest,
+                                    {{"result", "accepted"}});
+  m.duplicates = registry->GetCounter("vla_ingest_records_total", kIngest,
+                                      {{"result", "duplicate"}});
+  m.rejected = registry->GetCounter("vla_ingest_records_total", kIngest,
+                                    {{"result", "rejected"}});
+  constexpr char kPass[] =
+      "Evaluation pass duration: full (every VLA, on the tick) or changed "
+      "(the VLAs whose inputs changed).";
+  m.full_pass =
+      registry->GetHistogram("vla_evaluation_pass_duration_seconds", kPass,
+                             metrics::DurationBuckets(), {{"kind", "full"}});
+  m.changed_pass =
+      registry->GetHistogram("vla_evaluation_pass_duration_seconds", kPass,
+                             metrics::DurationBuckets(), {{"kind", "changed"}});
+  return m;
+}
 
 Evaluator::~Evaluator() { Shutdown(); }
 
@@ -292,6 +317,15 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
       }
     }
   }
+  int64_t duplicates = 0, rejected = 0;
+  for (const v1::IngestResponse& r : responses) {
+    duplicates += r.duplicates();
+    rejected += r.rejected_size();
+  }
+  metrics_.accepted.Increment(
+      static_cast<double>(new_observations.size() + new_events.size()));
+  metrics_.duplicates.Increment(static_cast<double>(duplicates));
+  metrics_.rejected.Increment(static_cast<double>(rejected));
   engine_.AddBatch(new_observations, new_events);
   if (!new_observations.empty() || !new_events.empty()) {
     {
@@ -366,6 +400,7 @@ absl::Time Evaluator::Now() const {
 
 void Evaluator::EvaluatePass(bool all) {
   std::lock_guard<std::mutex> pass_lock(pass_mu_);
+  const auto started = std::chrono::steady_clock::now();
   const absl::Time now = Now();
   const std::vector<std::string> active = engine_.ActiveVlas();
   const std::vector<std::string> kvis = engine_.KviNames();
@@ -398,6 +433,9 @@ void Evaluator::EvaluatePass(bool all) {
     Log(LogLevel::kError, "storing evaluations failed",
         {{"error", s.ToString()}});
   }
+  (all ? metrics_.full_pass : metrics_.changed_pass)
+      .ObserveDuration(
+          absl::FromChrono(std::chrono::steady_clock::now() - started));
 }
 
 void Evaluator::EvaluationLoop() {

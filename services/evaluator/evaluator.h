@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/clock.h"
+#include "services/common/metrics.h"
 #include "services/common/page_token.h"
 #include "services/common/status_board.h"
 #include "services/evaluator/engine.h"
@@ -43,6 +44,9 @@ struct EvaluatorOptions {
   absl::Duration tick = absl::Seconds(10);
   // Run the evaluation loop thread (tests may drive EvaluatePass instead).
   bool run_loop = true;
+  // Where ingest counts and pass durations go (none when null); must
+  // outlive the evaluator.
+  metrics::Registry* metrics = nullptr;
 };
 
 class Evaluator {
@@ -111,9 +115,16 @@ class Evaluator {
   void EvaluationLoop();
   void ProcessBatches(std::vector<PendingIngest> work);
 
+  struct Metrics {
+    metrics::Counter accepted, duplicates, rejected;
+    metrics::Histogram full_pass, changed_pass;
+  };
+  static Metrics MakeMetrics(metrics::Registry* registry);
+
   std::unique_ptr<EvaluatorStore> store_;
   const Clock* clock_;
   EvaluatorOptions options_;
+  const Metrics metrics_;
   Engine engine_;
   StatusBoard<v1::VlaStatus> board_;
   StatusBoard<v1::KviValue> kvi_board_;

@@ -21,15 +21,71 @@
 namespace vla {
 namespace {
 
+// vla_database_size_bytes{service}: the SQLite file at `path` and its WAL,
+// read at each scrape.
+void AddDatabaseSize(metrics::Registry* registry, const std::string& service,
+                     const std::string& path) {
+  if (registry == nullptr) return;
+  registry->AddSampled(
+      "vla_database_size_bytes",
+      "Bytes on disk of the service's SQLite database (file and WAL).",
+      metrics::Registry::Type::kGauge, {{"service", service}}, [path] {
+        double bytes = 0;
+        for (const char* suffix : {"", "-wal"}) {
+          std::error_code ec;
+          const auto n = std::filesystem::file_size(path + suffix, ec);
+          if (!ec) bytes += static_cast<double>(n);
+        }
+        return bytes;
+      });
+}
+
+// vla_watch_subscribers{method}: open streams of a watch method, read at
+// each scrape by `count`.
+void AddWatchSubscribers(metrics::Registry* registry, const std::string& method,
+                         std::function<double()> count) {
+  if (registry == nullptr) return;
+  registry->AddSampled(
+      "vla_watch_subscribers", "Open streams of a watch method.",
+      metrics::Registry::Type::kGauge, {{"method", method}}, std::move(count));
+}
+
+// The watch metrics of a status board streamed by `method`.
+template <typename Status>
+void AddBoardMetrics(metrics::Registry* registry, const std::string& method,
+                     const StatusBoard<Status>* board) {
+  if (registry == nullptr) return;
+  AddWatchSubscribers(registry, method, [board] {
+    return static_cast<double>(board->subscriber_count());
+  });
+  registry->AddSampled(
+      "vla_watch_updates_coalesced_total",
+      "Status updates folded into one already queued for the same "
+      "subscriber and key (the subscriber gets the latest status once).",
+      metrics::Registry::Type::kCounter, {{"method", method}},
+      [board] { return static_cast<double>(board->coalesced_count()); });
+  registry->AddSampled(
+      "vla_watch_events_sent_total", "Events written to watch streams.",
+      metrics::Registry::Type::kCounter, {{"method", method}},
+      [board] { return static_cast<double>(board->delivered_count()); });
+}
+
 class VmdbModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
-      const ServerOptions& options, const AccessPolicy* policy) {
+      const ServerOptions& options, const AccessPolicy* policy,
+      metrics::Registry* metrics) {
     const std::string path =
         (std::filesystem::path(options.data_dir) / "vmdb.db").string();
     VLA_ASSIGN_OR_RETURN(auto store, vmdb::OpenSqliteVmdbStore(path));
-    return std::unique_ptr<ServiceModule>(
+    auto module = std::unique_ptr<VmdbModule>(
         new VmdbModule(std::move(store), options.clock, policy));
+    AddDatabaseSize(metrics, "vmdb", path);
+    AddWatchSubscribers(metrics, "/vla.v1.VmdbService/WatchChanges",
+                        [core = &module->core_] {
+                          return static_cast<double>(core->subscriber_count());
+                        });
+    return std::unique_ptr<ServiceModule>(std::move(module));
   }
 
   std::string grpc_service_name() const override {
@@ -71,15 +127,20 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> VmdbChannel(
 class EvaluatorModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
-      const ServerOptions& options, const AccessPolicy* policy) {
+      const ServerOptions& options, const AccessPolicy* policy,
+      metrics::Registry* metrics) {
     const std::string path =
         (std::filesystem::path(options.data_dir) / "evaluator.db").string();
     evaluator::EvaluatorOptions eo;
     eo.debounce = options.evaluation_debounce;
     eo.tick = options.evaluation_tick;
     eo.max_batch_records = options.max_ingest_batch_records;
+    eo.metrics = metrics;
     VLA_ASSIGN_OR_RETURN(auto ev,
                          evaluator::Evaluator::Open(path, options.clock, eo));
+    AddDatabaseSize(metrics, "evaluator", path);
+    AddBoardMetrics(metrics, "/vla.v1.EvaluationService/WatchVlaStatuses",
+                    &ev->board());
     return std::unique_ptr<ServiceModule>(
         new EvaluatorModule(std::move(ev), options, policy));
   }
@@ -144,7 +205,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> EvaluatorChannel(
 class OkrModule final : public ServiceModule {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
-      const ServerOptions& options, const AccessPolicy* policy) {
+      const ServerOptions& options, const AccessPolicy* policy,
+      metrics::Registry* metrics) {
     auto kvis = std::make_unique<okr::GrpcKviSource>();
     okr::OkrOptions oo;
     oo.tick = options.evaluation_tick;
@@ -152,6 +214,9 @@ class OkrModule final : public ServiceModule {
         (std::filesystem::path(options.data_dir) / "okr.db").string();
     VLA_ASSIGN_OR_RETURN(
         auto core, okr::OkrCore::Open(path, options.clock, kvis.get(), oo));
+    AddDatabaseSize(metrics, "okr-status", path);
+    AddBoardMetrics(metrics, "/vla.v1.OkrStatusService/WatchObjectiveStatuses",
+                    &core->board());
     return std::unique_ptr<ServiceModule>(
         new OkrModule(options, std::move(kvis), std::move(core), policy));
   }
@@ -216,10 +281,12 @@ class OkrModule final : public ServiceModule {
 
 absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
     const std::string& name, const ServerOptions& options,
-    const AccessPolicy* policy) {
-  if (name == "vmdb") return VmdbModule::Make(options, policy);
-  if (name == "evaluator") return EvaluatorModule::Make(options, policy);
-  if (name == "okr-status") return OkrModule::Make(options, policy);
+    const AccessPolicy* policy, metrics::Registry* metrics) {
+  if (name == "vmdb") return VmdbModule::Make(options, policy, metrics);
+  if (name == "evaluator") {
+    return EvaluatorModule::Make(options, policy, metrics);
+  }
+  if (name == "okr-status") return OkrModule::Make(options, policy, metrics);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown service \"", name,
                    "\"; choose from vmdb, evaluator, okr-status"));

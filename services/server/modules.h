@@ -7,16 +7,18 @@
 
 #include "absl/status/statusor.h"
 #include "services/common/access.h"
+#include "services/common/metrics.h"
 #include "services/server/server.h"
 
 namespace vla {
 
 // The module called `name` (one of AllServiceNames()), storing its data
-// under `options.data_dir`; its service enforces `policy` (null: nothing),
-// which must outlive the module.
+// under `options.data_dir`; its service enforces `policy` (null: nothing)
+// and registers its metrics in `metrics` (null: none); both must outlive
+// the module.
 absl::StatusOr<std::unique_ptr<ServiceModule>> MakeModule(
     const std::string& name, const ServerOptions& options,
-    const AccessPolicy* policy = nullptr);
+    const AccessPolicy* policy = nullptr, metrics::Registry* metrics = nullptr);
 
 }  // namespace vla
 

@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/status_util.h"
+#include "services/server/metrics_http.h"
 #include "services/server/modules.h"
 #include "services/server/reflection_service.h"
+#include "services/server/rpc_observer.h"
 #include "services/server/security.h"
 
 namespace vla {
@@ -61,6 +63,8 @@ absl::Status ApplyLimits(const ServerOptions& options,
 
 }  // namespace
 
+Server::Server() : metrics_(std::make_unique<metrics::Registry>()) {}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options) {
   if (options.services.empty()) {
@@ -77,11 +81,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->options_ = options;
   VLA_RETURN_IF_ERROR(server->ConfigureAccess());
   for (const std::string& name : options.services) {
-    VLA_ASSIGN_OR_RETURN(auto module,
-                         MakeModule(name, options, &server->policy_));
+    VLA_ASSIGN_OR_RETURN(
+        auto module,
+        MakeModule(name, options, &server->policy_, server->metrics_.get()));
     server->modules_.push_back(std::move(module));
   }
   VLA_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options));
+
+  if (!options.metrics_listen.empty()) {
+    VLA_ASSIGN_OR_RETURN(
+        server->metrics_http_,
+        MetricsHttpServer::Start(options.metrics_listen, *server->metrics_));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -93,6 +104,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     builder.RegisterService(module->service());
     names.push_back(module->grpc_service_name());
   }
+  // Every call of every service passes the observer (metrics, request ids,
+  // error logs).
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<RpcObserverFactory>(
+      server->metrics_.get(), names, options.slow_rpc_threshold));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->reflection_ = std::make_unique<ReflectionService>(std::move(names));
   builder.RegisterService(server->reflection_.get());
   server->server_ = builder.BuildAndStart();
@@ -115,6 +134,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 Server::~Server() {
   Shutdown();
   Wait();
+}
+
+int Server::metrics_port() const {
+  return metrics_http_ == nullptr ? 0 : metrics_http_->port();
 }
 
 std::shared_ptr<grpc::Channel> Server::InProcessChannel() {

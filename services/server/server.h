@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "services/common/access.h"
 #include "services/common/clock.h"
+#include "services/common/metrics.h"
 
 namespace vla {
 
@@ -79,6 +80,11 @@ struct ServerOptions {
   // (GOAWAY "too_many_pings").
   absl::Duration keepalive_min_ping_interval = absl::Seconds(10);
   bool keepalive_permit_without_calls = true;
+  // HOST:PORT to serve Prometheus metrics on (GET /metrics); port 0 picks a
+  // free port (see Server::metrics_port()); empty: no metrics endpoint.
+  std::string metrics_listen;
+  // Successful unary calls slower than this are logged.
+  absl::Duration slow_rpc_threshold = absl::Seconds(1);
 };
 
 // One hosted service: its gRPC service plus what it needs to start and stop.
@@ -99,6 +105,8 @@ class ServiceModule {
   virtual void BeginShutdown(absl::Duration wait) { (void)wait; }
 };
 
+class MetricsHttpServer;
+
 class Server {
  public:
   // Opens the data folder, builds the modules and starts listening.
@@ -115,11 +123,19 @@ class Server {
   // Blocks until Shutdown has completed.
   void Wait();
 
+  // The server's metrics (what --metrics_listen serves), also without an
+  // endpoint.
+  metrics::Registry& metrics() { return *metrics_; }
+  // The bound metrics port; 0 without an endpoint.
+  int metrics_port() const;
+
  private:
-  Server() = default;
+  Server();
   // Builds policy_ (limits, tokens) from options_.
   absl::Status ConfigureAccess();
 
+  // Declared first: destroyed last, after everything that counts.
+  std::unique_ptr<metrics::Registry> metrics_;
   ServerOptions options_;
   AccessPolicy policy_;
   std::string internal_token_;  // in-process calls; never leaves the process
@@ -128,6 +144,8 @@ class Server {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;
+  // Declared last: stops serving before the modules it samples go away.
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
 };
 
 }  // namespace vla

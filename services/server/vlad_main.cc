@@ -36,6 +36,11 @@ ABSL_FLAG(std::string, evaluator_address, "",
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT: how long calls in flight may take to finish "
           "before they are cancelled.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on (GET /metrics); port 0 "
+          "picks a free port (logged). Empty: no metrics endpoint.");
+ABSL_FLAG(absl::Duration, slow_rpc_threshold, absl::Seconds(1),
+          "Successful unary calls slower than this are logged.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once the server "
           "listens (useful with --listen=HOST:0).");
@@ -142,6 +147,8 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_keepalive_min_ping_interval);
   options.keepalive_permit_without_calls =
       absl::GetFlag(FLAGS_keepalive_permit_without_calls);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);
 
   auto server = vla::Server::Start(options);
   if (!server.ok()) {
@@ -155,6 +162,13 @@ int main(int argc, char** argv) {
             {"port", absl::StrCat((*server)->port())},
             {"services", absl::GetFlag(FLAGS_services)},
             {"data_dir", options.data_dir}});
+  if ((*server)->metrics_port() != 0) {
+    const std::string& ml = options.metrics_listen;
+    vla::Log(vla::LogLevel::kInfo, "metrics listening",
+             {{"address", absl::StrCat(ml.substr(0, ml.rfind(':')), ":",
+                                       (*server)->metrics_port())},
+              {"path", "/metrics"}});
+  }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
     const std::string tmp = port_file + ".tmp";

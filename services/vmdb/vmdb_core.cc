@@ -358,6 +358,11 @@ void VmdbCore::CloseSubscriptions(absl::Duration wait) {
                          [this] { return listeners_.empty(); });
 }
 
+size_t VmdbCore::subscriber_count() {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  return listeners_.size();
+}
+
 void VmdbCore::Notify(int64_t revision) {
   std::lock_guard<std::mutex> lock(listeners_mu_);
   for (ChangeListener* l : listeners_) l->OnCommitted(revision);

@@ -76,6 +76,8 @@ class VmdbCore {
   // Tells every listener to finish, and refuses new ones; then waits up to
   // `wait` for them to unsubscribe (their streams are done by then).
   void CloseSubscriptions(absl::Duration wait);
+  // The listeners subscribed now.
+  size_t subscriber_count();
 
  private:
   void Notify(int64_t revision);

@@ -1,0 +1,61 @@
+// RpcObserver: a gRPC server interceptor that watches every call of every
+// service in one place, so that no service has to remember to:
+//
+// - count it: vla_rpc_total{method,code} and the latency histogram
+//   vla_rpc_duration_seconds{method} (a stream counts once, when it ends;
+//   its duration is the whole call);
+// - give it a request id: the client's `x-request-id` metadata when it is a
+//   sane token, else a new random one; returned to the client as initial
+//   metadata `x-request-id`;
+// - log it when it fails (one line per failed call: method, code, message,
+//   duration, request id, peer) or when a unary call is slow. Metadata is
+//   never logged, so neither are tokens.
+//
+// See docs/observability.md for the metric names.
+#ifndef VLA_SERVICES_SERVER_RPC_OBSERVER_H_
+#define VLA_SERVICES_SERVER_RPC_OBSERVER_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/common/metrics.h"
+
+namespace vla {
+
+// The metadata key of request ids.
+inline constexpr char kRequestIdKey[] = "x-request-id";
+
+// `id` when it is a usable request id (1 to 128 characters from
+// [A-Za-z0-9._:/+=-]), else a new random one (32 hex digits).
+std::string RequestIdOrNew(absl::string_view id);
+
+class RpcObserverFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  // `services`: full names of the hosted services; calls of other methods
+  // are labelled method="unknown" (bounds the label set). A service missing
+  // from the generated descriptor pool has all its method names accepted.
+  // Successful unary calls taking longer than `slow` are logged.
+  RpcObserverFactory(metrics::Registry* registry,
+                     const std::vector<std::string>& services,
+                     absl::Duration slow);
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override;
+
+ private:
+  friend class RpcObserver;
+  metrics::Registry* registry_;
+  std::set<std::string> methods_;        // "/package.Service/Method"
+  std::set<std::string> open_services_;  // services without descriptors
+  absl::Duration slow_;
+};
+
+}  // namespace vla
+
+#endif  // VLA_SERVICES_SERVER_RPC_OBSERVER_H_

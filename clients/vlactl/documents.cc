@@ -265,7 +265,6 @@ absl::Status FillMessage(const YAML::Node& node, Message* msg,
     // `objective_kind`.
     if (top_level && key == OwnKindKey(path)) f = d->FindFieldByName("kind");
     if (f == nullptr) f = d->FindFieldByCamelcaseName(key);
-    if (f == nullptr) f = d->FindFieldByJsonName(key);
     const std::string field_path =
         path.empty() ? key : absl::StrCat(path, ".", key);
     if (f == nullptr) {

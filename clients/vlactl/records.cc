@@ -1,6 +1,7 @@
 #include "clients/vlactl/records.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "clients/vlactl/yaml_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -14,6 +15,13 @@ std::string ToJson(const google::protobuf::Message& m) {
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(m, &out, options);
   return out;
+}
+
+// A record is one line: "line 1: " says nothing.
+absl::Status WithoutLine(const absl::Status& s) {
+  absl::string_view message = s.message();
+  absl::ConsumePrefix(&message, "line 1: ");
+  return absl::Status(s.code(), message);
 }
 
 }  // namespace
@@ -38,7 +46,7 @@ absl::StatusOr<Record> ParseRecordLine(absl::string_view line) {
     if (key == "observation") {
       v1::Observation o;
       if (auto s = FillMessageFromYaml(entry.second, &o, key); !s.ok()) {
-        return s;
+        return WithoutLine(s);
       }
       return Record(std::move(o));
     }
@@ -46,7 +54,7 @@ absl::StatusOr<Record> ParseRecordLine(absl::string_view line) {
       v1::WorkItemEvent e;
       if (auto s = FillMessageFromYaml(entry.second, &e, "work_item_event");
           !s.ok()) {
-        return s;
+        return WithoutLine(s);
       }
       return Record(std::move(e));
     }

@@ -1,13 +1,12 @@
 // vlactl's document and record parsing (clients/vlactl/documents.h,
 // records.h): fields checked against the protos, short enum names, the
 // VMDB's validation, errors naming file, document and field.
-#include "clients/vlactl/documents.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "clients/vlactl/documents.h"
 #include "clients/vlactl/records.h"
 #include "tests/test_util.h"
 #include "vla/v1/resources.pb.h"
@@ -59,7 +58,8 @@ TEST(DocumentsTest, JsonCamelCaseAndTheResourcesOwnKind) {
   const auto& team = static_cast<const v1::Team&>(*(*docs)[0].resource);
   EXPECT_EQ(team.display_name(), "Network");
   EXPECT_EQ(team.kind(), v1::TEAM_KIND_PROVIDER);
-  EXPECT_THAT(ResourceToJson(team), HasSubstr("\"team_kind\":\"TEAM_KIND_PROVIDER\""));
+  EXPECT_THAT(ResourceToJson(team),
+              HasSubstr("\"team_kind\":\"TEAM_KIND_PROVIDER\""));
   docs = ParseDocuments("kind: Team\nid: a\nkind_: 1\n", "t.yaml");
   ASSERT_FALSE(docs.ok());
   EXPECT_THAT(std::string(docs.status().message()),
@@ -95,8 +95,9 @@ TEST(DocumentsTest, BadDocumentsNameFileDocumentAndField) {
   const BadCase cases[] = {
       {"kind: Team\nid: a\nteam_kind: PROVIDER\n---\nkind: Team\nid: B\n",
        "f.yaml: document 2 (line 5): id: "},
-      {"kind: Gizmo\nid: a\n", "f.yaml: document 1 (line 1): line 1: kind: "
-                               "unknown kind \"Gizmo\""},
+      {"kind: Gizmo\nid: a\n",
+       "f.yaml: document 1 (line 1): line 1: kind: "
+       "unknown kind \"Gizmo\""},
       {"kind: Team\n", "document 1 (line 1): id: required"},
       {"id: a\n", "kind: required"},
       {"kind: Team\nid: a\nteam_kind: BOSS\n",
@@ -195,7 +196,8 @@ team_kind: PROVIDER
 
 TEST(DocumentsTest, LoadsADirectoryInPathOrder) {
   testing::TempDir dir;
-  std::ofstream(dir.File("b.yaml")) << "kind: Team\nid: b\nteam_kind: PROVIDER\n";
+  std::ofstream(dir.File("b.yaml"))
+      << "kind: Team\nid: b\nteam_kind: PROVIDER\n";
   std::ofstream(dir.File("a.json"))
       << R"({"kind": "Team", "id": "a", "team_kind": "CONSUMER"})";
   std::ofstream(dir.File("notes.txt")) << "ignored";

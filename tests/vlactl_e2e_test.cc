@@ -98,7 +98,9 @@ class VlactlTest : public ::testing::Test {
     return r;
   }
 
-  Result ApplyExamples() { return Run(absl::StrCat("apply -f ", EXAMPLES_DIR)); }
+  Result ApplyExamples() {
+    return Run(absl::StrCat("apply -f ", EXAMPLES_DIR));
+  }
 
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = dir_.File(name);
@@ -127,7 +129,8 @@ TEST_F(VlactlTest, ApplyTwiceIsIdempotent) {
   // Dependency order: teams first, the objective last.
   EXPECT_TRUE(absl::StartsWith(r.out, "teams/")) << r.out;
   EXPECT_THAT(r.out, HasSubstr("objectives/back-to-work-faster created\n"));
-  EXPECT_TRUE(absl::EndsWith(r.out, "objectives/back-to-work-faster created\n"));
+  EXPECT_TRUE(
+      absl::EndsWith(r.out, "objectives/back-to-work-faster created\n"));
 
   r = ApplyExamples();
   ASSERT_EQ(r.code, 0) << r.err;
@@ -177,7 +180,8 @@ direction: LOWER_IS_BETTER
 )");
   Result r = Run(absl::StrCat("apply -f ", bad));
   EXPECT_EQ(r.code, 4);
-  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(bad, ": document 2 (line 5): "
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(bad,
+                                            ": document 2 (line 5): "
                                             "kvi.percentile")));
   EXPECT_THAT(r.err, HasSubstr("nothing was applied"));
   EXPECT_EQ(r.out, "");
@@ -195,17 +199,19 @@ providers: [teams/night-shift]
 )");
   r = Run(absl::StrCat("apply -f ", dangling));
   EXPECT_EQ(r.code, 4);
-  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(
-                         dangling, ": document 2 (line 5): "
-                                   "value_stream.consumer: teams/nobody does "
-                                   "not exist")));
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat(dangling,
+                                     ": document 2 (line 5): "
+                                     "value_stream.consumer: teams/nobody does "
+                                     "not exist")));
   EXPECT_EQ(Run("get team/night-shift").code, 3);
 
   // Unknown fields and enum values.
-  r = Run(absl::StrCat("apply -f ", Write("typo.yaml",
-                                          "kind: Team\nid: a\nteam_kind: BOSS\n")));
+  r = Run(absl::StrCat(
+      "apply -f ", Write("typo.yaml", "kind: Team\nid: a\nteam_kind: BOSS\n")));
   EXPECT_EQ(r.code, 4);
-  EXPECT_THAT(r.err, HasSubstr("line 3: team.team_kind: unknown value \"BOSS\""));
+  EXPECT_THAT(r.err,
+              HasSubstr("line 3: team.team_kind: unknown value \"BOSS\""));
 }
 
 // Each read in each format: json parses as JSON, yaml as YAML, the table
@@ -242,7 +248,9 @@ TEST_F(VlactlTest, EveryOutputFormatParses) {
         std::vector<YAML::Node> docs;
         EXPECT_NO_THROW(docs = YAML::LoadAll(r.out)) << r.out;
         EXPECT_FALSE(docs.empty());
-        if (!docs.empty()) EXPECT_TRUE(docs[0].IsMap()) << r.out;
+        if (!docs.empty()) {
+          EXPECT_TRUE(docs[0].IsMap()) << r.out;
+        }
       } else {
         EXPECT_THAT(r.out, ::testing::ContainsRegex("[A-Z]")) << r.out;
       }
@@ -262,12 +270,11 @@ TEST_F(VlactlTest, IngestSummaryLinesAndDuplicates) {
   ASSERT_EQ(ApplyExamples().code, 0);
   std::string lines = "# happiness ratings\n";
   for (int i = 0; i < 10; ++i) {
-    absl::StrAppend(
-        &lines, "{\"observation\": {\"event_id\": \"h-", i,
-        "\", \"signal\": \"happiness\", \"value\": ", i % 11,
-        ", \"time\": \"2026-01-02T10:00:00Z\", \"value_stream\": "
-        "\"valueStreams/incident-to-back-to-work\", \"reporter\": "
-        "\"teams/claims-operations\"}}\n");
+    absl::StrAppend(&lines, "{\"observation\": {\"event_id\": \"h-", i,
+                    "\", \"signal\": \"happiness\", \"value\": ", i % 11,
+                    ", \"time\": \"2026-01-02T10:00:00Z\", \"value_stream\": "
+                    "\"valueStreams/incident-to-back-to-work\", \"reporter\": "
+                    "\"teams/claims-operations\"}}\n");
     if (i == 4) absl::StrAppend(&lines, "{\"observation\": \n");  // line 7
   }
   absl::StrAppend(&lines,
@@ -291,7 +298,8 @@ TEST_F(VlactlTest, IngestSummaryLinesAndDuplicates) {
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &value).ok())
       << r.out;
 
-  const std::string good = Write("good.jsonl", lines.substr(0, lines.find("{\"observation\": \n")));
+  const std::string good =
+      Write("good.jsonl", lines.substr(0, lines.find("{\"observation\": \n")));
   r = Run(absl::StrCat("ingest -f ", good));
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("accepted 0, duplicates 5, rejected 0"));
@@ -300,9 +308,9 @@ TEST_F(VlactlTest, IngestSummaryLinesAndDuplicates) {
 TEST_F(VlactlTest, ExitCodes) {
   EXPECT_EQ(Run("--help").code, 0);
   EXPECT_THAT(Run("--help").out, HasSubstr("Exit codes:"));
-  for (const char* cmd : {"apply", "get", "list", "delete", "revisions",
-                          "status", "explain", "flow", "watch", "ingest",
-                          "checkin", "demo"}) {
+  for (const char* cmd :
+       {"apply", "get", "list", "delete", "revisions", "status", "explain",
+        "flow", "watch", "ingest", "checkin", "demo"}) {
     const Result r = Run(absl::StrCat(cmd, " --help"));
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("Usage: vlactl ", cmd))) << cmd;
@@ -327,9 +335,9 @@ TEST_F(VlactlTest, DeleteAndCheckIn) {
   Result r = Run("delete kvi/happiness");
   EXPECT_EQ(r.code, 4) << r.out;  // the VLA still uses it
   EXPECT_THAT(r.err, HasSubstr("vlas/incident-back-to-work"));
-  r = Run(
-      "checkin objective/back-to-work-faster joint-runbooks 3 --confidence "
-      "0.7 --note 'three runbooks' --team service-desk");
+  r =
+      Run("checkin objective/back-to-work-faster joint-runbooks 3 --confidence "
+          "0.7 --note 'three runbooks' --team service-desk");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("checked in 3"));
   EXPECT_EQ(Run("delete objective/back-to-work-faster").code, 0);
@@ -356,17 +364,20 @@ TEST_F(VlactlTest, DemoMakesAWatermelon) {
   EXPECT_THAT(r.out, HasSubstr("\"watermelon\": true"));
   EXPECT_THAT(r.out, HasSubstr("\"disputed\": true"));
   r = Run("status");
-  EXPECT_THAT(r.out, ::testing::ContainsRegex(
-                         "vlas/incident-back-to-work +BREACHED .* met 0\\.9[0-9]* +yes +yes"));
+  EXPECT_THAT(
+      r.out,
+      ::testing::ContainsRegex(
+          "vlas/incident-back-to-work +BREACHED .* met 0\\.9[0-9]* +yes +yes"));
   r = Run("explain vla/incident-back-to-work");
   EXPECT_THAT(r.out, HasSubstr("Watermelon:  yes"));
   EXPECT_THAT(r.out, HasSubstr("DISPUTED"));
 
   // watch: the snapshot, then Ctrl-C ends it with exit code 0.
   const std::string out = dir_.File("watch.txt");
-  const std::string cmd = absl::StrCat(
-      "NO_COLOR=1 VLA_SERVER=", server_->address(), " timeout -s INT 2 ",
-      VLACTL_PATH, " watch vlas > ", out, " 2>&1");
+  const std::string cmd =
+      absl::StrCat("NO_COLOR=1 VLA_SERVER=", server_->address(),
+                   " timeout --preserve-status -s INT 2 ", VLACTL_PATH,
+                   " watch vlas > ", out, " 2>&1");
   const int status = std::system(cmd.c_str());
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << ReadFile(out);

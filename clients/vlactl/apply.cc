@@ -36,9 +36,9 @@ std::string FieldJson(const Message& m, const std::string& field) {
 }
 
 absl::Status WithWhere(const Document& doc, const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(doc.Where(), ": ", doc.name(), ": ",
-                                   s.error_message()));
+  return absl::Status(
+      static_cast<absl::StatusCode>(s.error_code()),
+      absl::StrCat(doc.Where(), ": ", doc.name(), ": ", s.error_message()));
 }
 
 }  // namespace
@@ -148,10 +148,9 @@ absl::Status Apply(VmdbClient& vmdb, std::vector<Document> docs, bool dry_run,
     } else {
       result.action = ApplyResult::Action::kConfigured;
       for (const std::string& field : p.mask.paths()) {
-        result.changes.push_back(absl::StrCat(field, ": ",
-                                              FieldJson(*p.current, field),
-                                              " -> ",
-                                              FieldJson(*doc.resource, field)));
+        result.changes.push_back(
+            absl::StrCat(field, ": ", FieldJson(*p.current, field), " -> ",
+                         FieldJson(*doc.resource, field)));
       }
       if (!dry_run) {
         std::unique_ptr<Message> update(doc.resource->New());
@@ -160,7 +159,8 @@ absl::Status Apply(VmdbClient& vmdb, std::vector<Document> docs, bool dry_run,
         update->GetReflection()->SetString(
             update.get(), etag,
             p.current->GetReflection()->GetString(*p.current, etag));
-        const grpc::Status s = vmdb.Update(*doc.kind, *update, p.mask, out.get());
+        const grpc::Status s =
+            vmdb.Update(*doc.kind, *update, p.mask, out.get());
         if (!s.ok()) return WithWhere(doc, s);
       }
     }

@@ -20,7 +20,8 @@ struct Rejected {
 
 int RunIngest(Context& ctx) {
   const std::string path = ctx.Get("filename");
-  if (path.empty()) return ctx.Usage("ingest: -f FILE is required (- for stdin)");
+  if (path.empty())
+    return ctx.Usage("ingest: -f FILE is required (- for stdin)");
   if (!ctx.args().empty()) {
     return ctx.Usage(absl::StrCat("ingest: unexpected argument \"",
                                   ctx.args()[0], "\" (use -f)"));
@@ -84,20 +85,22 @@ int RunIngest(Context& ctx) {
   if (progress_shown && tty) ctx.err() << "\n";
   if (!totals.ok()) return ctx.Fail(totals.status());
   for (const client::IngestRejection& r : totals->rejected) {
-    rejected.push_back({r.record_index < static_cast<int64_t>(line_of_record.size())
-                            ? line_of_record[r.record_index]
-                            : -1,
-                        r.reason});
+    rejected.push_back(
+        {r.record_index < static_cast<int64_t>(line_of_record.size())
+             ? line_of_record[r.record_index]
+             : -1,
+         r.reason});
   }
-  std::sort(rejected.begin(), rejected.end(),
-            [](const Rejected& a, const Rejected& b) { return a.line < b.line; });
-  const double secs = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
+  std::sort(
+      rejected.begin(), rejected.end(),
+      [](const Rejected& a, const Rejected& b) { return a.line < b.line; });
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (ctx.format() != Format::kTable) {
-    std::string json = absl::StrCat(
-        "{\"lines\":", line, ",\"accepted\":", totals->accepted,
-        ",\"duplicates\":", totals->duplicates, ",\"rejected\":[");
+    std::string json =
+        absl::StrCat("{\"lines\":", line, ",\"accepted\":", totals->accepted,
+                     ",\"duplicates\":", totals->duplicates, ",\"rejected\":[");
     for (size_t i = 0; i < rejected.size(); ++i) {
       std::string reason;
       for (char c : rejected[i].reason) {
@@ -110,10 +113,9 @@ int RunIngest(Context& ctx) {
     absl::StrAppend(&json, "]}");
     PrintDocuments(ctx.out(), ctx.format(), {json}, false);
   } else {
-    ctx.out() << path << ": " << line << " lines, accepted "
-              << totals->accepted << ", duplicates " << totals->duplicates
-              << ", rejected " << rejected.size() << " ("
-              << Number(secs, 1) << "s)\n";
+    ctx.out() << path << ": " << line << " lines, accepted " << totals->accepted
+              << ", duplicates " << totals->duplicates << ", rejected "
+              << rejected.size() << " (" << Number(secs, 1) << "s)\n";
     for (const Rejected& r : rejected) {
       ctx.out() << "  line " << r.line << ": " << r.reason << "\n";
     }
@@ -125,7 +127,8 @@ int RunIngest(Context& ctx) {
 
 std::vector<Command> IngestCommands() {
   return {
-      {"ingest", "ingest -f FILE [--batch-size N]",
+      {"ingest",
+       "ingest -f FILE [--batch-size N]",
        "Send observations and work item events from a JSON Lines file.",
        "One record per line, as proto JSON under the key naming its type:\n"
        "  {\"observation\": {\"event_id\": \"o-1\", \"signal\": \"happiness\", "

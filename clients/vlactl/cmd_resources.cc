@@ -43,12 +43,12 @@ std::string Measures(const v1::Kvi& k) {
   };
   std::string agg = ShortName(k.aggregation());
   if (k.aggregation() == v1::AGGREGATION_RATIO) {
-    return absl::StrCat(
-        "RATIO ", what(k.numerator().source(), k.numerator().signal(),
-                       k.numerator().field()),
-        " / ",
-        what(k.denominator().source(), k.denominator().signal(),
-             k.denominator().field()));
+    return absl::StrCat("RATIO ",
+                        what(k.numerator().source(), k.numerator().signal(),
+                             k.numerator().field()),
+                        " / ",
+                        what(k.denominator().source(), k.denominator().signal(),
+                             k.denominator().field()));
   }
   if (k.aggregation() == v1::AGGREGATION_PERCENTILE) {
     agg = absl::StrCat("P", Number(k.percentile()));
@@ -98,9 +98,9 @@ Table ResourceTable(const KindInfo& kind,
       const auto& r = static_cast<const v1::Vla&>(*m);
       t.AddRow({r.name(), ShortName(r.state()), r.value_stream(),
                 absl::StrCat(r.clauses_size()),
-                r.sla().kvi().empty()
-                    ? "-"
-                    : absl::StrCat(r.sla().kvi(), " ", Number(r.sla().target())),
+                r.sla().kvi().empty() ? "-"
+                                      : absl::StrCat(r.sla().kvi(), " ",
+                                                     Number(r.sla().target())),
                 absl::StrCat(r.revision())});
     }
     return t;
@@ -108,10 +108,10 @@ Table ResourceTable(const KindInfo& kind,
   Table t({"NAME", "KIND", "OWNERS", "PERIOD", "KEY RESULTS", "REVISION"});
   for (const auto& m : items) {
     const auto& r = static_cast<const v1::Objective&>(*m);
-    t.AddRow({r.name(), ShortName(r.kind()), absl::StrJoin(r.owners(), ","),
-              absl::StrCat(Date(r.period_start()), " .. ",
-                           Date(r.period_end())),
-              absl::StrCat(r.key_results_size()), absl::StrCat(r.revision())});
+    t.AddRow(
+        {r.name(), ShortName(r.kind()), absl::StrJoin(r.owners(), ","),
+         absl::StrCat(Date(r.period_start()), " .. ", Date(r.period_end())),
+         absl::StrCat(r.key_results_size()), absl::StrCat(r.revision())});
   }
   return t;
 }
@@ -143,7 +143,12 @@ int RunApply(Context& ctx) {
   std::vector<Document> docs;
   for (const std::string& path : paths) {
     auto loaded = LoadDocuments(path);
-    if (!loaded.ok()) return ctx.Fail(loaded.status());
+    if (!loaded.ok()) {
+      if (loaded.status().code() == absl::StatusCode::kInvalidArgument) {
+        ctx.err() << "vlactl: nothing was applied after this error:\n";
+      }
+      return ctx.Fail(loaded.status());
+    }
     for (Document& d : *loaded) docs.push_back(std::move(d));
   }
   const bool dry_run = ctx.Has("dry-run");
@@ -257,7 +262,8 @@ int RunRevisions(Context& ctx) {
 
 std::vector<Command> ResourceCommands() {
   return {
-      {"apply", "apply -f FILE|DIR [-f ...] [--dry-run]",
+      {"apply",
+       "apply -f FILE|DIR [-f ...] [--dry-run]",
        "Create or update resources from YAML or JSON documents.",
        "Each document has `kind` (Team, ValueStream, Kvi, Vla, Objective), "
        "`id`, and the\nresource's fields as in protos/vla/v1/resources.proto "
@@ -274,14 +280,18 @@ std::vector<Command> ResourceCommands() {
         {"dry-run", 0, "", "only show what would change"}},
        false,
        RunApply},
-      {"get", "get KIND/ID...", "Show resources.",
+      {"get",
+       "get KIND/ID...",
+       "Show resources.",
        "Examples: vlactl get vla/incident-back-to-work -o yaml\n"
        "          vlactl get kvi/happiness kvi/p90-lead-time\n"
        "The yaml and json output can be applied again.\n",
        {},
        true,
        RunGet},
-      {"list", "list KIND [--filter F]", "List resources of one kind.",
+      {"list",
+       "list KIND [--filter F]",
+       "List resources of one kind.",
        "Filters as in the API (AIP-160 subset), e.g.\n"
        "  vlactl list vlas --filter 'state = ACTIVE'\n"
        "  vlactl list kvis --filter 'value_stream = "
@@ -289,10 +299,20 @@ std::vector<Command> ResourceCommands() {
        {{"filter", 0, "FILTER", "only resources that match"}},
        true,
        RunList},
-      {"delete", "delete KIND/ID...", "Delete resources (with their etag).",
-       "", {}, false, RunDelete},
-      {"revisions", "revisions vla/ID", "Every stored revision of a VLA.", "",
-       {}, true, RunRevisions},
+      {"delete",
+       "delete KIND/ID...",
+       "Delete resources (with their etag).",
+       "",
+       {},
+       false,
+       RunDelete},
+      {"revisions",
+       "revisions vla/ID",
+       "Every stored revision of a VLA.",
+       "",
+       {},
+       true,
+       RunRevisions},
   };
 }
 

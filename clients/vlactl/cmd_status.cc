@@ -30,7 +30,8 @@ Table::Cell Flag(bool on) {
 
 std::string SlaText(const v1::VlaStatus& s) {
   if (!s.sla_met() && s.sla_value() == 0) return "-";
-  return absl::StrCat(s.sla_met() ? "met " : "missed ", Number(s.sla_value(), 3));
+  return absl::StrCat(s.sla_met() ? "met " : "missed ",
+                      Number(s.sla_value(), 3));
 }
 
 grpc::Status ListVlaStatuses(Context& ctx, const std::string& filter,
@@ -151,15 +152,15 @@ int RunExplain(Context& ctx) {
       << ", score " << Number(st.score(), 1) << "\n";
   out << "SLA:         " << SlaText(st) << "\n";
   out << "Watermelon:  "
-      << (st.watermelon()
-              ? Colorize("yes: the SLA is met, the value is not", Color::kRed, c)
-              : "no")
+      << (st.watermelon() ? Colorize("yes: the SLA is met, the value is not",
+                                     Color::kRed, c)
+                          : "no")
       << "\n";
   out << "Disputed:    " << (st.disputed() ? "yes" : "no") << "\n";
   out << "Evaluated:   " << Clock(st.evaluate_time()) << " UTC\n\n";
   if (!st.explanation().empty()) out << st.explanation() << "\n\n";
-  Table t({"KVI", "STATE", "VALUE", "TARGET", "WARNING", "ATTAINMENT",
-           "SAMPLES"});
+  Table t(
+      {"KVI", "STATE", "VALUE", "TARGET", "WARNING", "ATTAINMENT", "SAMPLES"});
   for (const v1::ClauseStatus& cl : st.clauses()) {
     t.AddRow({cl.kvi(), StateCell(ShortName(cl.state())),
               cl.has_value() ? Number(cl.value(), 3) : "-",
@@ -217,13 +218,12 @@ int RunFlow(Context& ctx) {
   Table teams({"TEAM", "ITEMS", "ACTIVE", "WAITING", "WAIT SHARE"});
   for (const v1::TeamFlow& t : flow.teams()) {
     const double total = t.active_seconds() + t.wait_seconds();
-    teams.AddRow({t.team(), absl::StrCat(t.items()),
-                  HumanDuration(t.active_seconds()),
-                  HumanDuration(t.wait_seconds()),
-                  total > 0 ? absl::StrCat(Number(100 * t.wait_seconds() / total,
-                                                  0),
-                                           "%")
-                            : "-"});
+    teams.AddRow(
+        {t.team(), absl::StrCat(t.items()), HumanDuration(t.active_seconds()),
+         HumanDuration(t.wait_seconds()),
+         total > 0
+             ? absl::StrCat(Number(100 * t.wait_seconds() / total, 0), "%")
+             : "-"});
   }
   teams.Print(out, ctx.color());
   out << "\n";
@@ -367,8 +367,8 @@ int RunCheckIn(Context& ctx) {
     return kExitOk;
   }
   ctx.out() << checkin.objective() << " key result " << checkin.key_result_id()
-            << ": checked in " << Number(checkin.value(), 4)
-            << " (confidence " << Number(checkin.confidence(), 2) << ") at "
+            << ": checked in " << Number(checkin.value(), 4) << " (confidence "
+            << Number(checkin.confidence(), 2) << ") at "
             << Clock(checkin.create_time()) << " UTC\n";
   return kExitOk;
 }
@@ -377,7 +377,8 @@ int RunCheckIn(Context& ctx) {
 
 std::vector<Command> StatusCommands() {
   return {
-      {"status", "status [--filter F]",
+      {"status",
+       "status [--filter F]",
        "VLAs and objectives in one table: state, score, SLA, watermelon, "
        "disputed.",
        "A watermelon is a VLA whose linked SLA is met while the VLA is at "
@@ -388,22 +389,32 @@ std::vector<Command> StatusCommands() {
        {{"filter", 0, "FILTER", "only VLAs that match"}},
        true,
        RunStatus},
-      {"explain", "explain vla/ID", "Why a VLA is in its state: the clauses.",
-       "", {}, true, RunExplain},
-      {"flow", "flow valuestream/ID [--window 30d]",
-       "The value stream map from data: teams, seams between them, waits.", "",
+      {"explain",
+       "explain vla/ID",
+       "Why a VLA is in its state: the clauses.",
+       "",
+       {},
+       true,
+       RunExplain},
+      {"flow",
+       "flow valuestream/ID [--window 30d]",
+       "The value stream map from data: teams, seams between them, waits.",
+       "",
        {{"window", 0, "DURATION", "window ending now (server default: 30d)"}},
        true,
        RunFlow},
-      {"watch", "watch vlas|objectives [--filter F]",
+      {"watch",
+       "watch vlas|objectives [--filter F]",
        "Stream status changes, one line each, until Ctrl-C.",
        "First the current status of everything that matches, then a line per "
        "change.\n",
        {{"filter", 0, "FILTER", "only statuses that match"}},
        true,
        RunWatch},
-      {"checkin", "checkin objective/ID KR VALUE [--confidence C] [--note T]",
-       "Record a check-in on a manual key result.", "",
+      {"checkin",
+       "checkin objective/ID KR VALUE [--confidence C] [--note T]",
+       "Record a check-in on a manual key result.",
+       "",
        {{"confidence", 0, "C", "confidence 0..1"},
         {"note", 0, "TEXT", "what changed"},
         {"team", 0, "TEAM", "the team checking in (teams/ID or ID)"}},

@@ -19,6 +19,7 @@
 #include "clients/vlactl/documents.h"
 #include "services/common/proto_time.h"
 #include "vla/v1/evaluation.grpc.pb.h"
+#include "vla/v1/okr_status.grpc.pb.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::vlactl {
@@ -32,6 +33,13 @@ struct Setup {
   std::string happiness_signal;        // the NET_SCORE KVI's signal
   std::string comeasured_signal;       // the co-measured KVI's signal
   std::string vla;
+  // Manual key results (no KVI) to check in once: objective, KR, target,
+  // the lead team.
+  struct ManualKr {
+    std::string objective, id, team;
+    double start = 0, target = 0;
+  };
+  std::vector<ManualKr> manual_krs;
 };
 
 absl::StatusOr<Setup> SetupFrom(const std::vector<Document>& docs) {
@@ -47,6 +55,13 @@ absl::StatusOr<Setup> SetupFrom(const std::vector<Document>& docs) {
         s.happiness_signal = k->signal();
       }
       if (k->co_measurement().enabled()) s.comeasured_signal = k->signal();
+    } else if (auto* o = dynamic_cast<const v1::Objective*>(d.resource.get())) {
+      for (const v1::KeyResult& kr : o->key_results()) {
+        if (kr.kvi().empty()) {
+          s.manual_krs.push_back({o->name(), kr.id(), o->lead(),
+                                  kr.start_value(), kr.target_value()});
+        }
+      }
     } else if (auto* v = dynamic_cast<const v1::Vla*>(d.resource.get())) {
       if (s.vla.empty() && v->state() == v1::VLA_STATE_ACTIVE) {
         s.vla = v->name();
@@ -85,7 +100,9 @@ class Generator {
   }
 
  private:
-  double Uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+  double Uniform() {
+    return std::uniform_real_distribution<double>(0, 1)(rng_);
+  }
   double LogNormal(double median, double sigma) {
     return median *
            std::exp(sigma * std::normal_distribution<double>(0, 1)(rng_));
@@ -159,7 +176,7 @@ class Generator {
       w->set_reason(Uniform() < 0.6 ? "customer" : "vendor");
       Event(batch, item, created + lead * 0.85, v1::EVENT_KIND_ACTIVE);
     }
-    const bool reopened = Uniform() < 0.07;
+    const bool reopened = Uniform() < 0.075;
     if (reopened) {
       Event(batch, item, created + lead * 0.88, v1::EVENT_KIND_RESOLVED);
       Event(batch, item, created + lead * 0.92, v1::EVENT_KIND_REOPENED);
@@ -209,9 +226,10 @@ std::string DefaultExamples() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
-         dir = dir.parent_path()) {
-      if (fs::is_directory(dir / "examples")) return (dir / "examples").string();
+    for (fs::path dir = exe.parent_path();
+         !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+      if (fs::is_directory(dir / "examples"))
+        return (dir / "examples").string();
     }
   }
   return "examples";
@@ -251,8 +269,9 @@ int RunDemo(Context& ctx) {
   double rate = 5;
   if (ctx.Has("rate") && (!absl::SimpleAtod(ctx.Get("rate"), &rate) ||
                           rate <= 0 || rate > 10000)) {
-    return ctx.Usage("demo: --rate must be a number of items per second in "
-                     "(0, 10000]");
+    return ctx.Usage(
+        "demo: --rate must be a number of items per second in "
+        "(0, 10000]");
   }
   absl::Duration duration = absl::InfiniteDuration();
   if (ctx.Has("duration") &&
@@ -278,11 +297,10 @@ int RunDemo(Context& ctx) {
   ctx.out() << "Applying " << examples << " to " << ctx.options().address
             << ":\n";
   VmdbClient vmdb(ctx.channel(), ctx.options());
-  absl::Status s = Apply(vmdb, std::move(*docs), false,
-                         [&](const ApplyResult& r) {
-                           ctx.out() << "  " << r.name << " "
-                                     << ActionName(r.action) << "\n";
-                         });
+  absl::Status s =
+      Apply(vmdb, std::move(*docs), false, [&](const ApplyResult& r) {
+        ctx.out() << "  " << r.name << " " << ActionName(r.action) << "\n";
+      });
   if (!s.ok()) return ctx.Fail(s);
   InstallInterruptHandler();
   Generator gen(*setup, seed);
@@ -296,12 +314,28 @@ int RunDemo(Context& ctx) {
               << batch.work_item_events_size() << " events, "
               << batch.observations_size() << " observations (accepted "
               << totals->accepted << ")\n";
+    // The joint OKR's manual key results: a third of the way, and not sure.
+    auto okr = v1::OkrStatusService::NewStub(ctx.channel());
+    for (const Setup::ManualKr& kr : setup->manual_krs) {
+      v1::RecordCheckInRequest req;
+      req.set_objective(kr.objective);
+      req.set_key_result_id(kr.id);
+      req.set_value(std::round(kr.start + (kr.target - kr.start) / 3));
+      req.set_confidence(0.6);
+      req.set_note("demo: first joint runbooks published");
+      req.set_team(kr.team);
+      v1::CheckIn out;
+      auto c = client::MakeContext(ctx.options());
+      const grpc::Status cs = okr->RecordCheckIn(c.get(), req, &out);
+      if (!cs.ok()) return ctx.Fail(cs);
+      ctx.out() << "Checked in " << kr.objective << " key result " << kr.id
+                << ": " << Number(out.value()) << "\n";
+    }
     // Give the evaluator a moment before the first status line.
     SleepUnlessInterrupted(1.5);
   }
   ctx.out() << "Streaming about " << Number(rate) << " incidents a second"
-            << (duration == absl::InfiniteDuration() ? "; Ctrl-C stops"
-                                                     : "")
+            << (duration == absl::InfiniteDuration() ? "; Ctrl-C stops" : "")
             << ".\n";
   double owed = 0;
   absl::Time last = absl::Now();
@@ -336,7 +370,8 @@ int RunDemo(Context& ctx) {
 
 std::vector<Command> DemoCommands() {
   return {
-      {"demo", "demo [--rate N] [--duration D] [--examples DIR]",
+      {"demo",
+       "demo [--rate N] [--duration D] [--examples DIR]",
        "Apply examples/ and stream generated incidents until Ctrl-C.",
        "Applies the example definitions, backfills two weeks of incidents, "
        "then streams\nnew ones: items handed between the service desk, "

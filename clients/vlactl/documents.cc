@@ -1,5 +1,4 @@
 #include "clients/vlactl/documents.h"
-#include "clients/vlactl/yaml_message.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -17,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "clients/vlactl/yaml_message.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -169,7 +169,8 @@ absl::Status SetField(const YAML::Node& node, Message* msg,
     case FieldDescriptor::CPPTYPE_FLOAT: {
       double v;
       if (!absl::SimpleAtod(text, &v)) {
-        return FieldError(node, path, absl::StrCat("\"", text, "\" is not a number"));
+        return FieldError(node, path,
+                          absl::StrCat("\"", text, "\" is not a number"));
       }
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
         rep ? r->AddFloat(msg, f, v) : r->SetFloat(msg, f, v);
@@ -181,8 +182,8 @@ absl::Status SetField(const YAML::Node& node, Message* msg,
     case FieldDescriptor::CPPTYPE_INT32: {
       int32_t v;
       if (!absl::SimpleAtoi(text, &v)) {
-        return FieldError(node, path,
-                          absl::StrCat("\"", text, "\" is not a 32-bit integer"));
+        return FieldError(
+            node, path, absl::StrCat("\"", text, "\" is not a 32-bit integer"));
       }
       rep ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
       return absl::OkStatus();
@@ -199,8 +200,9 @@ absl::Status SetField(const YAML::Node& node, Message* msg,
     case FieldDescriptor::CPPTYPE_UINT32: {
       uint32_t v;
       if (!absl::SimpleAtoi(text, &v)) {
-        return FieldError(node, path, absl::StrCat("\"", text,
-                                                   "\" is not an unsigned integer"));
+        return FieldError(
+            node, path,
+            absl::StrCat("\"", text, "\" is not an unsigned integer"));
       }
       rep ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
       return absl::OkStatus();
@@ -208,8 +210,9 @@ absl::Status SetField(const YAML::Node& node, Message* msg,
     case FieldDescriptor::CPPTYPE_UINT64: {
       uint64_t v;
       if (!absl::SimpleAtoi(text, &v)) {
-        return FieldError(node, path, absl::StrCat("\"", text,
-                                                   "\" is not an unsigned integer"));
+        return FieldError(
+            node, path,
+            absl::StrCat("\"", text, "\" is not an unsigned integer"));
       }
       rep ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
       return absl::OkStatus();
@@ -290,9 +293,9 @@ absl::Status FillMessage(const YAML::Node& node, Message* msg,
       for (int i = 0; i < oneof->field_count(); ++i) {
         names.push_back(oneof->field(i)->name());
       }
-      return FieldError(entry.first, field_path,
-                        absl::StrCat("set only one of ",
-                                     absl::StrJoin(names, ", ")));
+      return FieldError(
+          entry.first, field_path,
+          absl::StrCat("set only one of ", absl::StrJoin(names, ", ")));
     }
     if (f->is_map()) {
       if (!value.IsMap()) {
@@ -366,8 +369,8 @@ absl::StatusOr<Document> ParseOne(const YAML::Node& node,
   }
   const YAML::Node kind = node["kind"];
   if (!kind || !kind.IsScalar() || kind.Scalar().empty()) {
-    return fail(Invalid(
-        "kind: required (Team, ValueStream, Kvi, Vla or Objective)"));
+    return fail(
+        Invalid("kind: required (Team, ValueStream, Kvi, Vla or Objective)"));
   }
   doc.kind = FindKind(kind.Scalar());
   if (doc.kind == nullptr) {
@@ -382,16 +385,15 @@ absl::StatusOr<Document> ParseOne(const YAML::Node& node,
   }
   doc.id = id.Scalar();
   if (auto s = ValidateId("id", doc.id); !s.ok()) return fail(s);
-  doc.resource.reset(
-      google::protobuf::MessageFactory::generated_factory()
-          ->GetPrototype(doc.kind->descriptor)
-          ->New());
+  doc.resource.reset(google::protobuf::MessageFactory::generated_factory()
+                         ->GetPrototype(doc.kind->descriptor)
+                         ->New());
   const YAML::Node name = node["name"];
   if (name && name.IsScalar() && name.Scalar() != doc.name()) {
-    return fail(FieldError(name, "name",
-                           absl::StrCat("\"", name.Scalar(),
-                                        "\" does not match kind and id (",
-                                        doc.name(), ")")));
+    return fail(FieldError(
+        name, "name",
+        absl::StrCat("\"", name.Scalar(), "\" does not match kind and id (",
+                     doc.name(), ")")));
   }
   if (auto s = FillMessage(node, doc.resource.get(), doc.kind->singular,
                            /*top_level=*/true);
@@ -403,9 +405,9 @@ absl::StatusOr<Document> ParseOne(const YAML::Node& node,
     const std::string own_kind = absl::StrCat(doc.kind->singular, ".kind");
     std::string message(s.message());
     if (absl::StartsWith(message, own_kind)) {
-      message = absl::StrCat(doc.kind->singular, ".",
-                             OwnKindKey(doc.kind->singular),
-                             message.substr(own_kind.size()));
+      message =
+          absl::StrCat(doc.kind->singular, ".", OwnKindKey(doc.kind->singular),
+                       message.substr(own_kind.size()));
     }
     return fail(Invalid(message));
   }
@@ -622,7 +624,8 @@ std::string ResourceToJson(const Message& resource, bool output_fields) {
   std::string body;
   (void)google::protobuf::util::MessageToJsonString(*copy, &body, options);
   if (kind != nullptr) {  // the resource's own kind: see FillMessage
-    const std::string own = absl::StrCat("\"", OwnKindKey(kind->singular), "\":");
+    const std::string own =
+        absl::StrCat("\"", OwnKindKey(kind->singular), "\":");
     body = absl::StrReplaceAll(body, {{"{\"kind\":", absl::StrCat("{", own)},
                                       {",\"kind\":", absl::StrCat(",", own)}});
   }

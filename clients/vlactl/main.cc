@@ -56,7 +56,8 @@ const std::vector<Command>& AllCommands() {
 void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
   for (const FlagSpec& f : flags) {
     std::string left = "  ";
-    if (f.short_name != 0) absl::StrAppend(&left, "-", std::string(1, f.short_name), ", ");
+    if (f.short_name != 0)
+      absl::StrAppend(&left, "-", std::string(1, f.short_name), ", ");
     absl::StrAppend(&left, "--", f.name);
     if (!f.value_name.empty()) absl::StrAppend(&left, " ", f.value_name);
     if (left.size() < 30) left.resize(30, ' ');
@@ -87,7 +88,8 @@ void PrintMainHelp(std::ostream& out) {
   out << "\nKinds: team, valuestream (vs), kvi, vla, objective (singular or "
          "plural).\n\nGlobal flags:\n";
   PrintFlags(out, GlobalFlags());
-  out << "\n" << kExitCodes
+  out << "\n"
+      << kExitCodes
       << "\nRun `vlactl COMMAND --help` for a command's arguments and "
          "flags.\n";
 }
@@ -148,9 +150,9 @@ int Main(int argc, char** argv) {
     break;
   }
   if (command == nullptr) {
-    const bool help = !argv_rest.empty() &&
-                      (argv_rest[0] == "--help" || argv_rest[0] == "-h" ||
-                       argv_rest[0] == "help");
+    const bool help =
+        !argv_rest.empty() && (argv_rest[0] == "--help" ||
+                               argv_rest[0] == "-h" || argv_rest[0] == "help");
     PrintMainHelp(help ? std::cout : std::cerr);
     return help ? kExitOk : kExitUsage;
   }
@@ -167,8 +169,8 @@ int Main(int argc, char** argv) {
       for (++i; i < argv_rest.size(); ++i) args.push_back(argv_rest[i]);
       break;
     }
-    if (a.size() < 2 || a[0] != '-' ||
-        (a[1] >= '0' && a[1] <= '9') || a[1] == '.') {  // -5 is a value
+    if (a.size() < 2 || a[0] != '-' || (a[1] >= '0' && a[1] <= '9') ||
+        a[1] == '.') {  // -5 is a value
       if (!seen_command && a == command->name) {
         seen_command = true;
       } else {
@@ -191,8 +193,10 @@ int Main(int argc, char** argv) {
       spec = FindFlag(sets, "", a[1]);
     } else {  // -ojson
       spec = FindFlag(sets, "", a[1]);
-      if (spec != nullptr && !spec->value_name.empty()) value = a.substr(2);
-      else spec = nullptr;
+      if (spec != nullptr && !spec->value_name.empty())
+        value = a.substr(2);
+      else
+        spec = nullptr;
     }
     if (spec == nullptr) {
       std::cerr << "vlactl " << command->name << ": unknown flag " << a
@@ -335,9 +339,7 @@ int Context::Fail(const absl::Status& status) {
   return ExitCodeFor(status.code());
 }
 
-int Context::Fail(const grpc::Status& status) {
-  return Fail(FromGrpc(status));
-}
+int Context::Fail(const grpc::Status& status) { return Fail(FromGrpc(status)); }
 
 int Context::Usage(const std::string& message) {
   err() << "vlactl: " << message << "\n";
@@ -355,8 +357,8 @@ void InstallInterruptHandler() {
 bool Interrupted() { return g_interrupted.load(); }
 
 bool SleepUnlessInterrupted(double seconds) {
-  const auto end = std::chrono::steady_clock::now() +
-                   std::chrono::duration<double>(seconds);
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < end) {
     if (Interrupted()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -32,8 +32,7 @@ void PrintDocuments(std::ostream& out, Format format,
                     const std::vector<std::string>& json_docs, bool as_list);
 
 // "PROVIDER" for TEAM_KIND_PROVIDER.
-std::string ShortEnumName(const google::protobuf::EnumDescriptor* e,
-                          int value);
+std::string ShortEnumName(const google::protobuf::EnumDescriptor* e, int value);
 template <typename Enum>
 std::string ShortName(Enum value) {
   return ShortEnumName(google::protobuf::GetEnumDescriptor<Enum>(),

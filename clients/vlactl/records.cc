@@ -1,8 +1,8 @@
 #include "clients/vlactl/records.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "clients/vlactl/yaml_message.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -33,8 +33,7 @@ absl::StatusOr<Record> ParseRecordLine(absl::string_view line) {
   try {
     node = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not valid JSON: ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", e.msg));
   }
   if (!node.IsMap() || node.size() != 1) {
     return absl::InvalidArgumentError(
@@ -58,9 +57,9 @@ absl::StatusOr<Record> ParseRecordLine(absl::string_view line) {
       }
       return Record(std::move(e));
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown record type \"", key,
-        "\" (expected observation or work_item_event)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown record type \"", key,
+                     "\" (expected observation or work_item_event)"));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", e.msg));
   }

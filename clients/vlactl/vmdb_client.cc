@@ -26,11 +26,11 @@ UnaryFn Wrap(grpc::Status (Stub::*fn)(grpc::ClientContext*, const Req&,
   };
 }
 
-#define VLA_KIND_METHODS(K, KS)                                    \
+#define VLA_KIND_METHODS(K, KS)                                           \
   {"Create" #K, Wrap(&Stub::Create##K)}, {"Get" #K, Wrap(&Stub::Get##K)}, \
-      {"List" #KS, Wrap(&Stub::List##KS)},                         \
-      {"Update" #K, Wrap(&Stub::Update##K)}, {                     \
-    "Delete" #K, Wrap(&Stub::Delete##K)                            \
+      {"List" #KS, Wrap(&Stub::List##KS)},                                \
+      {"Update" #K, Wrap(&Stub::Update##K)}, {                            \
+    "Delete" #K, Wrap(&Stub::Delete##K)                                   \
   }
 
 const std::map<std::string, UnaryFn>& Methods() {
@@ -56,8 +56,8 @@ std::unique_ptr<Message> NewMessage(const std::string& type) {
 }
 
 void SetString(Message* m, const char* field, const std::string& value) {
-  m->GetReflection()->SetString(
-      m, m->GetDescriptor()->FindFieldByName(field), value);
+  m->GetReflection()->SetString(m, m->GetDescriptor()->FindFieldByName(field),
+                                value);
 }
 
 Message* MutableMessage(Message* m, const std::string& field) {
@@ -91,10 +91,10 @@ grpc::Status VmdbClient::Call(const std::string& method, const Message& request,
     auto ctx = client::MakeContext(options_);
     return fn(*stub_, ctx.get(), request, response);
   }
-  return client::CallWithRetry(
-      options_, client::RetryPolicy(), [&](grpc::ClientContext* ctx) {
-        return fn(*stub_, ctx, request, response);
-      });
+  return client::CallWithRetry(options_, client::RetryPolicy(),
+                               [&](grpc::ClientContext* ctx) {
+                                 return fn(*stub_, ctx, request, response);
+                               });
 }
 
 grpc::Status VmdbClient::Get(const KindInfo& kind, const std::string& name,

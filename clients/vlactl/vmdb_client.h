@@ -40,9 +40,9 @@ class VmdbClient {
   grpc::Status Delete(const KindInfo& kind, const std::string& name,
                       const std::string& etag);
   // Every page.
-  grpc::Status List(const KindInfo& kind, const std::string& filter,
-                    std::vector<std::unique_ptr<google::protobuf::Message>>*
-                        out);
+  grpc::Status List(
+      const KindInfo& kind, const std::string& filter,
+      std::vector<std::unique_ptr<google::protobuf::Message>>* out);
 
   v1::VmdbService::Stub& stub() { return *stub_; }
 

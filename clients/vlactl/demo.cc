@@ -163,17 +163,23 @@ class Generator {
     const std::vector<std::string> path = Path();
     Event(batch, item, created, v1::EVENT_KIND_CREATED);
     Event(batch, item, created + lead * 0.02, v1::EVENT_KIND_ASSIGNED, path[0]);
-    // Handoffs spread over the middle of the item's life; a wait (for the
-    // user, a vendor or a part) in 40% of items.
-    for (size_t h = 1; h < path.size(); ++h) {
-      const double at = 0.1 + 0.6 * static_cast<double>(h) / path.size();
-      Event(batch, item, created + lead * at, v1::EVENT_KIND_ASSIGNED, path[h]);
+    // Each team's part: first the item queues (most of it), then it is
+    // worked. Handoffs fall in the first 70% of the item's life; a wait for
+    // the user or a vendor in 40% of items after that.
+    const double part = 0.7 / path.size();
+    for (size_t h = 0; h < path.size(); ++h) {
+      const absl::Time at = created + lead * (0.01 + part * h);
+      if (h > 0) Event(batch, item, at, v1::EVENT_KIND_ASSIGNED, path[h]);
+      Event(batch, item, at + absl::Seconds(1), v1::EVENT_KIND_WAITING);
+      batch->mutable_work_item_events(batch->work_item_events_size() - 1)
+          ->set_reason("queue");
+      const double queued = part * (h == 0 ? 0.3 : 0.75);
+      Event(batch, item, at + lead * queued, v1::EVENT_KIND_ACTIVE);
     }
     if (Uniform() < 0.4) {
-      v1::WorkItemEvent* w = nullptr;
       Event(batch, item, created + lead * 0.75, v1::EVENT_KIND_WAITING);
-      w = batch->mutable_work_item_events(batch->work_item_events_size() - 1);
-      w->set_reason(Uniform() < 0.6 ? "customer" : "vendor");
+      batch->mutable_work_item_events(batch->work_item_events_size() - 1)
+          ->set_reason(Uniform() < 0.6 ? "customer" : "vendor");
       Event(batch, item, created + lead * 0.85, v1::EVENT_KIND_ACTIVE);
     }
     const bool reopened = Uniform() < 0.075;

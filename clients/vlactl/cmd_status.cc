@@ -24,8 +24,8 @@ Table::Cell StateCell(const std::string& state) {
   return Table::Cell(state, ColorForState(state));
 }
 
-Table::Cell Flag(bool on) {
-  return on ? Table::Cell("yes", Color::kRed) : Table::Cell("no");
+Table::Cell Flag(bool on, Color color) {
+  return on ? Table::Cell("yes", color) : Table::Cell("no");
 }
 
 std::string SlaText(const v1::VlaStatus& s) {
@@ -78,7 +78,8 @@ grpc::Status ListObjectiveStatuses(Context& ctx, const std::string& filter,
 
 void AddVlaRow(Table& t, const v1::VlaStatus& s) {
   t.AddRow({s.vla(), StateCell(ShortName(s.state())), Number(s.score(), 1),
-            SlaText(s), Flag(s.watermelon()), Flag(s.disputed())});
+            SlaText(s), Flag(s.watermelon(), Color::kRed),
+            Flag(s.disputed(), Color::kYellow)});
 }
 
 void AddObjectiveRow(Table& t, const v1::ObjectiveStatus& s) {

@@ -261,6 +261,8 @@ TEST_F(VlactlTest, EveryOutputFormatParses) {
       Write("vla.yaml", Run("get vla/incident-back-to-work -o yaml").out);
   Result r = Run(absl::StrCat("apply -f ", yaml));
   EXPECT_EQ(r.out, "vlas/incident-back-to-work unchanged\n") << r.err;
+  r = Run(absl::StrCat("apply -f - < ", yaml));  // stdin
+  EXPECT_EQ(r.out, "vlas/incident-back-to-work unchanged\n") << r.err;
   const std::string json = Write("kvis.json", Run("list kvis -o json").out);
   r = Run(absl::StrCat("apply -f ", json));
   EXPECT_EQ(CountLines(r.out, " unchanged"), 7) << r.out << r.err;

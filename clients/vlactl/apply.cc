@@ -118,9 +118,9 @@ absl::Status Apply(VmdbClient& vmdb, std::vector<Document> docs, bool dry_run,
       std::vector<v1::Kvi> kvis;
       for (const v1::Clause& clause : vla->clauses()) {
         const Message* kvi = nullptr;
-        if (resolve(clause.kvi(), &kvi).ok()) {
-          kvis.push_back(static_cast<const v1::Kvi&>(*kvi));
-        }
+        const grpc::Status s = resolve(clause.kvi(), &kvi);
+        if (!s.ok()) return WithWhere(*p.doc, s);  // checked above
+        kvis.push_back(static_cast<const v1::Kvi&>(*kvi));
       }
       if (auto s = vmdb::ValidateVlaClausesAgainstKvis(*vla, "vla", kvis);
           !s.ok()) {

@@ -1,4 +1,7 @@
 // apply, get, list, delete, revisions.
+#include <iostream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -142,7 +145,14 @@ int RunApply(Context& ctx) {
   }
   std::vector<Document> docs;
   for (const std::string& path : paths) {
-    auto loaded = LoadDocuments(path);
+    absl::StatusOr<std::vector<Document>> loaded;
+    if (path == "-") {
+      std::stringstream text;
+      text << std::cin.rdbuf();
+      loaded = ParseDocuments(text.str(), "stdin");
+    } else {
+      loaded = LoadDocuments(path);
+    }
     if (!loaded.ok()) {
       if (loaded.status().code() == absl::StatusCode::kInvalidArgument) {
         ctx.err() << "vlactl: nothing was applied after this error:\n";
@@ -276,7 +286,8 @@ std::vector<Command> ResourceCommands() {
        "Resources are applied in dependency order and reported as created, "
        "configured\n(updated with the etag read and a mask of the changed "
        "fields) or unchanged.\n",
-       {{"filename", 'f', "FILE|DIR", "documents to apply (repeatable)"},
+       {{"filename", 'f', "FILE|DIR",
+         "documents to apply (repeatable; - for stdin)"},
         {"dry-run", 0, "", "only show what would change"}},
        false,
        RunApply},

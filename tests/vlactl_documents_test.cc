@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "clients/vlactl/documents.h"
+#include "clients/vlactl/output.h"
 #include "clients/vlactl/records.h"
 #include "tests/test_util.h"
 #include "vla/v1/resources.pb.h"
@@ -254,6 +256,49 @@ TEST(RecordsTest, BadLinesSayWhy) {
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.expected))
         << c.text;
   }
+}
+
+}  // namespace
+}  // namespace vla::vlactl
+
+namespace vla::vlactl {
+namespace {
+
+TEST(OutputTest, PrettyJsonKeepsStringsIntact) {
+  const std::string compact =
+      R"({"a":"x, {y}: \"z\"","b":[1,{"c":[]}],"d":{}})";
+  const std::string pretty = PrettyJson(compact);
+  EXPECT_EQ(pretty, R"({
+  "a": "x, {y}: \"z\"",
+  "b": [
+    1,
+    {
+      "c": []
+    }
+  ],
+  "d": {}
+})");
+  EXPECT_EQ(JsonToYaml(compact).substr(0, 16), "a: \"x, {y}: \\\"z\\");
+}
+
+TEST(OutputTest, NumbersDurationsEnumsAndTables) {
+  EXPECT_EQ(Number(62.5), "62.5");
+  EXPECT_EQ(Number(3.0), "3");
+  EXPECT_EQ(Number(0.96449, 3), "0.964");
+  EXPECT_EQ(Number(-0.0001), "0");
+  EXPECT_EQ(HumanDuration(45), "45s");
+  EXPECT_EQ(HumanDuration(720), "12m");
+  EXPECT_EQ(HumanDuration(73800), "20.5h");
+  EXPECT_EQ(HumanDuration(30 * 86400), "30d");
+  EXPECT_EQ(ShortName(v1::TEAM_KIND_PROVIDER), "PROVIDER");
+  EXPECT_EQ(ColorForState("BREACHED"), Color::kRed);
+  Table t({"NAME", "STATE"});
+  t.AddRow({"vlas/a", Table::Cell("MET", Color::kGreen)});
+  std::ostringstream plain, colored;
+  t.Print(plain, false);
+  t.Print(colored, true);
+  EXPECT_EQ(plain.str(), "NAME     STATE\nvlas/a   MET\n");
+  EXPECT_EQ(colored.str(), "NAME     STATE\nvlas/a   \033[32mMET\033[0m\n");
 }
 
 }  // namespace

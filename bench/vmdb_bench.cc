@@ -31,6 +31,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "services/server/server.h"
 #include "vla/v1/vmdb.grpc.pb.h"
 
@@ -92,12 +93,6 @@ struct PhaseResult {
 // wrong answer).
 using CallFn = std::function<grpc::Status(int thread, int64_t n)>;
 
-double Percentile(std::vector<int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
-  return static_cast<double>(sorted[i]) / 1000.0;
-}
-
 // Runs `call` in a closed loop on `threads` threads: a warm-up, then a
 // measured window of `seconds`. A call counts if it started in the window.
 PhaseResult RunPhase(const std::string& name, int threads, double warmup_s,
@@ -154,8 +149,8 @@ PhaseResult RunPhase(const std::string& name, int threads, double warmup_s,
   std::sort(all.begin(), all.end());
   p.calls = static_cast<int64_t>(all.size());
   p.rate = static_cast<double>(p.calls) / seconds;
-  p.p50_us = Percentile(all, 0.50);
-  p.p99_us = Percentile(all, 0.99);
+  p.p50_us = static_cast<double>(vla::bench::Percentile(all, 0.50)) / 1000.0;
+  p.p99_us = static_cast<double>(vla::bench::Percentile(all, 0.99)) / 1000.0;
   return p;
 }
 
@@ -170,22 +165,6 @@ void PrintPhase(const char* prefix, const PhaseResult& p) {
                 p.first_error.c_str());
   }
   std::fflush(stdout);
-}
-
-// `count` channels to `target`, each with its own TCP connection (gRPC would
-// otherwise share one subchannel between channels with equal arguments).
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
-    const std::string& target, int count) {
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < count; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt("vla.bench.channel", i);  // Keeps the channels distinct.
-    auto channel = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
-    channels.push_back(std::move(channel));
-  }
-  return channels;
 }
 
 // One stub per thread, over the channels round-robin. Waits until connected.
@@ -278,11 +257,13 @@ int main(int argc, char** argv) {
 
   std::vector<PhaseResult> phases;
   {
-    auto noop_stubs = MakeStubs(
-        MakeChannels(absl::StrCat("127.0.0.1:", noop_port), channel_count),
-        threads);
+    auto noop_stubs =
+        MakeStubs(vla::bench::MakeChannels(
+                      absl::StrCat("127.0.0.1:", noop_port), channel_count),
+                  threads);
     auto stubs = MakeStubs(
-        MakeChannels(absl::StrCat("127.0.0.1:", server->port()), channel_count),
+        vla::bench::MakeChannels(absl::StrCat("127.0.0.1:", server->port()),
+                                 channel_count),
         threads);
 
     // no-op GetTeam: the same request shape as the real Get.

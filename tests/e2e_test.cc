@@ -1,6 +1,5 @@
 // End to end: the real `vlad` binary, started on port 0, used over TCP,
 // killed with SIGKILL after acknowledged writes and restarted.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/fixtures.h"
 #include "tests/test_util.h"
+#include "tests/vlad_process.h"
 
 namespace vla {
 namespace {
@@ -28,76 +28,36 @@ using testing::Ctx;
 using testing::IsCode;
 using testing::TempDir;
 
-// The real server binary in a child process.
+// The real server binary in a child process, with stubs.
 class Vlad {
  public:
-  explicit Vlad(const std::string& data_dir) : data_dir_(data_dir) {}
-  ~Vlad() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
+  explicit Vlad(const std::string& data_dir) : process_(VLAD_PATH, data_dir) {}
 
   // Starts vlad and waits until it reports its port and is SERVING.
   void Start() {
-    const std::string port_file = absl::StrCat(data_dir_, "/port");
-    unlink(port_file.c_str());
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      const std::string log = absl::StrCat(data_dir_, "/vlad.log");
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 2);
-      const std::string data = absl::StrCat("--data_dir=", data_dir_);
-      const std::string pf = absl::StrCat("--port_file=", port_file);
-      execl(VLAD_PATH, VLAD_PATH, "--listen=127.0.0.1:0", data.c_str(),
-            pf.c_str(), "--shutdown_grace=3s", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::ifstream in(port_file);
-      if (!(in >> port_)) {
-        port_ = 0;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-    ASSERT_GT(port_, 0) << "vlad did not report its port";
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+    const absl::Status s = process_.Start();
+    ASSERT_TRUE(s.ok()) << s;
+    channel_ = grpc::CreateChannel(process_.address(),
                                    grpc::InsecureChannelCredentials());
     vmdb_ = v1::VmdbService::NewStub(channel_);
     evaluation_ = v1::EvaluationService::NewStub(channel_);
-    auto health = grpc::health::v1::Health::NewStub(channel_);
-    grpc::health::v1::HealthCheckRequest req;
-    grpc::health::v1::HealthCheckResponse resp;
-    auto ctx = Ctx();
-    ASSERT_TRUE(health->Check(ctx.get(), req, &resp).ok());
-    ASSERT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
 
-  void Signal(int sig) { kill(pid_, sig); }
+  void Signal(int sig) { process_.Signal(sig); }
   void DropChannel() {
     vmdb_.reset();
     channel_.reset();
   }
 
   // Waits for exit; returns the wait status.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    port_ = 0;
-    return status;
-  }
+  int Wait() { return process_.Wait(); }
 
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   v1::VmdbService::Stub& vmdb() { return *vmdb_; }
   v1::EvaluationService::Stub& evaluation() { return *evaluation_; }
 
  private:
-  std::string data_dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
+  testing::VladProcess process_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::VmdbService::Stub> vmdb_;
   std::unique_ptr<v1::EvaluationService::Stub> evaluation_;

@@ -624,5 +624,70 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   ctx.TryCancel();
 }
 
+TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  grpc::ClientContext ctx;
+  v1::WatchKviValuesRequest wreq;
+  Kvi("extra", ObservationKvi("extra", v1::AGGREGATION_SUM,
+                              v1::DIRECTION_HIGHER_IS_BETTER));
+  wreq.set_filter(
+      "value_stream = \"valueStreams/incident\" AND kvi != \"kvis/lead-p90\" "
+      "AND kvi != \"kvis/sla\"");
+  // Wait until the first pass has published the KVIs, so the snapshot
+  // holds them.
+  ASSERT_TRUE(Eventually([&] {
+    grpc::ClientContext probe;
+    v1::WatchKviValuesRequest all;
+    auto s = eval().WatchKviValues(&probe, all);
+    v1::KviValueEvent e;
+    int n = 0;
+    while (s->Read(&e) && !e.snapshot_complete()) ++n;
+    probe.TryCancel();
+    s->Finish();
+    return n == 4;
+  }));
+  auto stream = eval().WatchKviValues(&ctx, wreq);
+  v1::KviValueEvent event;
+  std::set<std::string> snapshot;
+  while (stream->Read(&event) && !event.snapshot_complete()) {
+    EXPECT_TRUE(event.snapshot());
+    EXPECT_FALSE(event.value().has_value());
+    snapshot.insert(event.value().kvi());
+  }
+  ASSERT_TRUE(event.snapshot_complete());
+  EXPECT_EQ(snapshot, (std::set<std::string>{"kvis/happiness", "kvis/extra"}));
+
+  v1::IngestRequest req;
+  *req.add_observations() = Obs("w1", "happiness", now - 3600, 80);
+  *req.add_observations() = Obs("w2", "happiness", now - 1800, 60);
+  Ingest(req);
+  ASSERT_TRUE(stream->Read(&event));
+  EXPECT_FALSE(event.snapshot());
+  EXPECT_EQ(event.value().kvi(), "kvis/happiness");
+  EXPECT_TRUE(event.value().has_value());
+  EXPECT_DOUBLE_EQ(event.value().value(), 70);
+  EXPECT_EQ(event.value().samples(), 2);
+
+  // A deleted KVI is removed from the stream.
+  v1::DeleteKviRequest del;
+  del.set_name("kvis/extra");
+  google::protobuf::Empty empty;
+  const grpc::Status s = vmdb().DeleteKvi(Ctx().get(), del, &empty);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  do {
+    ASSERT_TRUE(stream->Read(&event));
+  } while (event.value().kvi() != "kvis/extra");
+  EXPECT_TRUE(event.removed());
+
+  // A bad filter fails the stream.
+  grpc::ClientContext bad_ctx;
+  wreq.set_filter("colour = RED");
+  auto bad = eval().WatchKviValues(&bad_ctx, wreq);
+  EXPECT_FALSE(bad->Read(&event));
+  EXPECT_THAT(bad->Finish(),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
+  ctx.TryCancel();
+}
+
 }  // namespace
 }  // namespace vla

@@ -2,6 +2,7 @@
 // objectives from the VMDB, KVI values from the evaluator, check-ins.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -24,8 +25,8 @@ constexpr int64_t kDay = 86400;
 
 class OkrServiceTest : public ::testing::Test {
  protected:
-  OkrServiceTest()
-      : server_(FastOptions()), now_(absl::ToUnixSeconds(absl::Now())) {}
+  explicit OkrServiceTest(ServerOptions options = FastOptions())
+      : server_(options), now_(absl::ToUnixSeconds(absl::Now())) {}
 
   void SetUp() override {
     for (auto [id, kind] : {std::pair{"business", v1::TEAM_KIND_CONSUMER},
@@ -255,6 +256,39 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   v1::ObjectiveStatus out;
   EXPECT_THAT(server_.okr().GetObjectiveStatus(Ctx().get(), get, &out),
               IsCode(StatusCode::NOT_FOUND));
+}
+
+// With a one-minute tick, only the evaluator's KVI value stream can re-score
+// an objective within seconds of new data.
+class OkrKviStreamTest : public OkrServiceTest {
+ protected:
+  OkrKviStreamTest() : OkrServiceTest(SlowTick()) {}
+  static ServerOptions SlowTick() {
+    ServerOptions o = FastOptions();
+    o.evaluation_tick = absl::Minutes(1);
+    return o;
+  }
+  // The published (not computed on demand) value of the happiness KR.
+  std::optional<double> PublishedHappiness() {
+    v1::ListObjectiveStatusesResponse list;
+    if (!server_.okr()
+             .ListObjectiveStatuses(Ctx().get(),
+                                    v1::ListObjectiveStatusesRequest(), &list)
+             .ok() ||
+        list.statuses_size() != 1) {
+      return std::nullopt;
+    }
+    const v1::KeyResultStatus& kr = list.statuses(0).key_results(0);
+    if (!kr.has_value()) return -1;
+    return kr.current_value();
+  }
+};
+
+TEST_F(OkrKviStreamTest, NewKviValueRescoresTheObjectiveBeforeTheTick) {
+  // The objective's first scoring (no data yet) is published.
+  ASSERT_TRUE(Eventually([&] { return PublishedHappiness() == -1; }));
+  IngestHappiness(71);
+  EXPECT_TRUE(Eventually([&] { return PublishedHappiness() == 71; }));
 }
 
 }  // namespace

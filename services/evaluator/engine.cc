@@ -914,21 +914,45 @@ FilterAttributes Engine::VlaAttributes(const std::string& name,
   return attrs;
 }
 
-std::set<std::string> Engine::TakeDirtyVlas() {
+std::vector<std::string> Engine::KviNames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(state_->kvis.size());
+  for (const auto& [name, kvi] : state_->kvis) out.push_back(name);
+  return out;
+}
+
+FilterAttributes Engine::KviAttributes(const std::string& kvi) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  FilterAttributes attrs;
+  attrs["kvi"] = {kvi};
+  auto it = state_->kvis.find(kvi);
+  if (it != state_->kvis.end()) {
+    attrs["value_stream"] = {it->second.value_stream()};
+  }
+  return attrs;
+}
+
+Engine::Dirty Engine::TakeDirty() {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = *state_;
-  std::set<std::string> out;
+  Dirty out;
+  auto kvi_dirty = [&](const std::string& kvi_name) {
+    if (s.definitions_dirty) return true;
+    auto k = s.kvis.find(kvi_name);
+    if (k == s.kvis.end()) return false;
+    return s.dirty_streams.contains(s.strings.Find(k->second.value_stream()));
+  };
+  for (const auto& [name, kvi] : s.kvis) {
+    if (kvi_dirty(name)) out.kvis.insert(name);
+  }
   for (const auto& [name, vla] : s.vlas) {
     if (vla.state() != v1::VLA_STATE_ACTIVE) continue;
     bool dirty = s.definitions_dirty;
-    auto depends = [&](const std::string& kvi_name) {
-      auto k = s.kvis.find(kvi_name);
-      if (k == s.kvis.end()) return false;
-      return s.dirty_streams.contains(s.strings.Find(k->second.value_stream()));
-    };
-    for (const v1::Clause& c : vla.clauses()) dirty = dirty || depends(c.kvi());
-    if (vla.has_sla()) dirty = dirty || depends(vla.sla().kvi());
-    if (dirty) out.insert(name);
+    for (const v1::Clause& c : vla.clauses())
+      dirty = dirty || kvi_dirty(c.kvi());
+    if (vla.has_sla()) dirty = dirty || kvi_dirty(vla.sla().kvi());
+    if (dirty) out.vlas.insert(name);
   }
   s.dirty_streams.clear();
   s.definitions_dirty = false;

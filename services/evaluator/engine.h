@@ -80,11 +80,20 @@ class Engine {
 
   // Names of the ACTIVE VLAs.
   std::vector<std::string> ActiveVlas() const;
+  // Names of all KVIs.
+  std::vector<std::string> KviNames() const;
+  // Filter attributes of a KVI's value (kvi, value_stream).
+  FilterAttributes KviAttributes(const std::string& kvi) const;
   // Filter attributes of a VLA's status (value_stream, team, ...).
   FilterAttributes VlaAttributes(const std::string& vla,
                                  const v1::VlaStatus& status) const;
-  // VLAs whose inputs changed since the last call (new data or definitions).
-  std::set<std::string> TakeDirtyVlas();
+  // What to re-evaluate: the ACTIVE VLAs and the KVIs whose inputs changed
+  // since the last call (new data in their value stream, or definitions).
+  struct Dirty {
+    std::set<std::string> vlas;
+    std::set<std::string> kvis;
+  };
+  Dirty TakeDirty();
 
  private:
   struct State;

@@ -179,27 +179,62 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
   });
 }
 
-grpc::ServerWriteReactor<v1::VlaStatusEvent>*
-EvaluationServiceImpl::WatchVlaStatuses(
-    grpc::CallbackServerContext*, const v1::WatchVlaStatusesRequest* req) {
-  using Board = StatusBoard<v1::VlaStatus>;
-  return new BoardWatchReactor<v1::VlaStatus, v1::VlaStatusEvent>(
-      &evaluator_->board(),
-      Filter::Parse(req->filter(), Evaluator::StatusFilterFields()), -1,
-      [](const Board::Event& event, v1::VlaStatusEvent* out) {
+namespace {
+
+// A stream of a status board's events (VlaStatusEvent, KviValueEvent): they
+// share their shape (snapshot, snapshot_complete, removed); `fill` sets the
+// status (or, for a removal, only its name).
+template <typename Status, typename EventProto, typename Fill>
+grpc::ServerWriteReactor<EventProto>* WatchBoard(StatusBoard<Status>* board,
+                                                 absl::StatusOr<Filter> filter,
+                                                 Fill fill) {
+  using Board = StatusBoard<Status>;
+  return new BoardWatchReactor<Status, EventProto>(
+      board, std::move(filter), -1,
+      [fill](const typename Board::Event& event, EventProto* out) {
         out->set_snapshot(event.snapshot);
         switch (event.kind) {
           case Board::Event::Kind::kSnapshotComplete:
             out->set_snapshot_complete(true);
             break;
-          case Board::Event::Kind::kRemoved:
+          case Board::Event::Kind::kRemoved: {
             out->set_removed(true);
-            out->mutable_status()->set_vla(event.key);
+            Status removed;
+            fill(event.key, removed, out);
             break;
+          }
           case Board::Event::Kind::kStatus:
-            *out->mutable_status() = event.status;
+            fill(event.key, event.status, out);
             break;
         }
+      });
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::VlaStatusEvent>*
+EvaluationServiceImpl::WatchVlaStatuses(
+    grpc::CallbackServerContext*, const v1::WatchVlaStatusesRequest* req) {
+  return WatchBoard<v1::VlaStatus, v1::VlaStatusEvent>(
+      &evaluator_->board(),
+      Filter::Parse(req->filter(), Evaluator::StatusFilterFields()),
+      [](const std::string& key, const v1::VlaStatus& status,
+         v1::VlaStatusEvent* out) {
+        *out->mutable_status() = status;
+        out->mutable_status()->set_vla(key);
+      });
+}
+
+grpc::ServerWriteReactor<v1::KviValueEvent>*
+EvaluationServiceImpl::WatchKviValues(grpc::CallbackServerContext*,
+                                      const v1::WatchKviValuesRequest* req) {
+  return WatchBoard<v1::KviValue, v1::KviValueEvent>(
+      &evaluator_->kvi_board(),
+      Filter::Parse(req->filter(), Evaluator::KviFilterFields()),
+      [](const std::string& key, const v1::KviValue& value,
+         v1::KviValueEvent* out) {
+        *out->mutable_value() = value;
+        out->mutable_value()->set_kvi(key);
       });
 }
 

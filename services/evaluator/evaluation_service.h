@@ -32,6 +32,9 @@ class EvaluationServiceImpl final
   grpc::ServerWriteReactor<v1::VlaStatusEvent>* WatchVlaStatuses(
       grpc::CallbackServerContext* ctx,
       const v1::WatchVlaStatusesRequest* req) override;
+  grpc::ServerWriteReactor<v1::KviValueEvent>* WatchKviValues(
+      grpc::CallbackServerContext* ctx,
+      const v1::WatchKviValuesRequest* req) override;
   grpc::ServerUnaryReactor* GetValueStreamFlow(
       grpc::CallbackServerContext* ctx,
       const v1::GetValueStreamFlowRequest* req,

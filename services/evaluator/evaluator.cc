@@ -31,7 +31,42 @@ bool Changed(const v1::VlaStatus& a, const v1::VlaStatus& b) {
   return false;
 }
 
+// True when `a` and `b` differ in what subscribers of KVI values care about
+// (not the window or the sample count, which move with every record).
+bool Changed(const v1::KviValue& a, const v1::KviValue& b) {
+  if (a.has_value() != b.has_value() ||
+      (a.has_value() && a.value() != b.value()) ||
+      a.comeasurement() != b.comeasurement() ||
+      a.party_values_size() != b.party_values_size()) {
+    return true;
+  }
+  for (const auto& [party, value] : a.party_values()) {
+    auto it = b.party_values().find(party);
+    if (it == b.party_values().end() || it->second != value) return true;
+  }
+  return false;
+}
+
+// Removes the board's keys that are not in `keep`.
+template <typename Status>
+void RemoveMissing(StatusBoard<Status>& board,
+                   const std::set<std::string>& keep) {
+  bool more = false;
+  for (const auto& [key, status] :
+       board.List(Filter(), "", std::numeric_limits<int>::max(), &more)) {
+    if (!keep.count(key)) board.Remove(key);
+  }
+}
+
 }  // namespace
+
+const std::vector<FilterField>& Evaluator::KviFilterFields() {
+  static const auto* const fields = new std::vector<FilterField>{
+      {"kvi", FilterField::Type::kString, nullptr},
+      {"value_stream", FilterField::Type::kString, nullptr},
+  };
+  return *fields;
+}
 
 const std::vector<FilterField>& Evaluator::StatusFilterFields() {
   static const auto* const fields = new std::vector<FilterField>{
@@ -103,6 +138,7 @@ void Evaluator::Shutdown() {
   writer_cv_.notify_all();
   loop_cv_.notify_all();
   board_.Close();
+  kvi_board_.Close();
   if (writer_.joinable()) writer_.join();
   if (loop_.joinable()) loop_.join();
 }
@@ -332,14 +368,22 @@ void Evaluator::EvaluatePass(bool all) {
   std::lock_guard<std::mutex> pass_lock(pass_mu_);
   const absl::Time now = Now();
   const std::vector<std::string> active = engine_.ActiveVlas();
-  std::set<std::string> todo = engine_.TakeDirtyVlas();
-  if (all) todo.insert(active.begin(), active.end());
-  // VLAs no longer ACTIVE (or deleted) leave the board.
-  const std::set<std::string> active_set(active.begin(), active.end());
-  bool more = false;
-  for (const auto& [key, status] :
-       board_.List(Filter(), "", std::numeric_limits<int>::max(), &more)) {
-    if (!active_set.count(key)) board_.Remove(key);
+  const std::vector<std::string> kvis = engine_.KviNames();
+  Engine::Dirty dirty = engine_.TakeDirty();
+  std::set<std::string>& todo = dirty.vlas;
+  if (all) {
+    todo.insert(active.begin(), active.end());
+    dirty.kvis.insert(kvis.begin(), kvis.end());
+  }
+  // VLAs no longer ACTIVE (or deleted) and deleted KVIs leave the boards.
+  RemoveMissing(board_, std::set<std::string>(active.begin(), active.end()));
+  RemoveMissing(kvi_board_, std::set<std::string>(kvis.begin(), kvis.end()));
+  for (const std::string& name : dirty.kvis) {
+    absl::StatusOr<v1::KviValue> value = engine_.KviValue(name, now);
+    if (!value.ok()) continue;
+    std::optional<v1::KviValue> previous = kvi_board_.Get(name);
+    if (previous.has_value() && !Changed(*previous, *value)) continue;
+    kvi_board_.Publish(name, *value, engine_.KviAttributes(name));
   }
   std::vector<v1::VlaStatus> changed;
   for (const std::string& name : todo) {

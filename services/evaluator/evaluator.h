@@ -6,10 +6,10 @@
 //   stores the good ones in one SQLite transaction (group commit), adds them
 //   to the engine, then acknowledges; a batch is acknowledged only after it
 //   is committed, and a retried record is found as a duplicate;
-// - the evaluation loop: re-evaluates the VLAs whose inputs changed
-//   (debounced after new data) and every VLA on a clock tick (windows
-//   slide), publishes changed statuses and stores each published evaluation
-//   with the VLA revision it used.
+// - the evaluation loop: re-evaluates the VLAs and KVIs whose inputs changed
+//   (debounced after new data) and all of them on a clock tick (windows
+//   slide), publishes changed statuses and KVI values, and stores each
+//   published evaluation with the VLA revision it used.
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 
@@ -85,6 +85,9 @@ class Evaluator {
 
   StatusBoard<v1::VlaStatus>& board() { return board_; }
   static const std::vector<FilterField>& StatusFilterFields();
+  // KVI values, published by the evaluation passes (WatchKviValues).
+  StatusBoard<v1::KviValue>& kvi_board() { return kvi_board_; }
+  static const std::vector<FilterField>& KviFilterFields();
 
   // One evaluation pass at the clock's now: every VLA if `all`, else those
   // whose inputs changed.
@@ -113,6 +116,7 @@ class Evaluator {
   EvaluatorOptions options_;
   Engine engine_;
   StatusBoard<v1::VlaStatus> board_;
+  StatusBoard<v1::KviValue> kvi_board_;
   PageTokenCodec page_tokens_;
 
   mutable std::mutex mu_;

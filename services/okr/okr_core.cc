@@ -283,6 +283,26 @@ absl::StatusOr<int64_t> OkrCore::ParseResumeToken(
   return sequence;
 }
 
+void OkrCore::KviChanged(const std::string& kvi) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dirty_) return;
+    bool used = kvi.empty();
+    for (auto it = objectives_.begin(); !used && it != objectives_.end();
+         ++it) {
+      for (const v1::KeyResult& kr : it->second.key_results()) {
+        if (kr.kvi() == kvi) {
+          used = true;
+          break;
+        }
+      }
+    }
+    if (!used) return;
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
 void OkrCore::EvaluatePass() {
   std::lock_guard<std::mutex> pass_lock(pass_mu_);
   std::map<std::string, v1::Objective> objectives;

@@ -69,6 +69,11 @@ class OkrCore {
   // The sequence in `token`; INVALID_ARGUMENT if it was altered.
   absl::StatusOr<int64_t> ParseResumeToken(const std::string& token) const;
 
+  // A KVI's value changed (from the evaluator's WatchKviValues): objectives
+  // with a key result on it are re-scored soon. An empty name means "any"
+  // (after a reconnect).
+  void KviChanged(const std::string& kvi);
+
   // Scores every objective at the clock's now and publishes the changes.
   void EvaluatePass();
   void Shutdown();

@@ -7,6 +7,7 @@
 #include "services/common/executor.h"
 #include "services/common/log.h"
 #include "services/common/status_util.h"
+#include "services/common/stream_follower.h"
 #include "services/evaluator/evaluation_service.h"
 #include "services/evaluator/evaluator.h"
 #include "services/okr/okr_core.h"
@@ -106,6 +107,7 @@ class EvaluatorModule final : public ServiceModule {
   void BeginShutdown(absl::Duration) override {
     follower_.reset();
     evaluator_->board().Close();
+    evaluator_->kvi_board().Close();
   }
 
  private:
@@ -162,6 +164,20 @@ class OkrModule final : public ServiceModule {
     VLA_ASSIGN_OR_RETURN(auto vmdb, VmdbChannel(options_, self));
     VLA_ASSIGN_OR_RETURN(auto evaluator, EvaluatorChannel(options_, self));
     kvis_->Connect(evaluator);
+    // KVI values moving re-score the objectives that use them.
+    kvi_follower_ = std::make_unique<StreamFollower<v1::KviValueEvent>>(
+        "KVI value stream",
+        [stub = std::shared_ptr<v1::EvaluationService::Stub>(
+             v1::EvaluationService::NewStub(evaluator)),
+         request = v1::WatchKviValuesRequest()](
+            grpc::ClientContext* ctx,
+            grpc::ClientReadReactor<v1::KviValueEvent>* reactor) {
+          stub->async()->WatchKviValues(ctx, &request, reactor);
+        },
+        [this](const v1::KviValueEvent& event) {
+          core_->KviChanged(event.value().kvi());
+        });
+    kvi_follower_->Start();
     follower_ = std::make_unique<ChangeFollower>(
         vmdb, core_->definitions_revision(),
         [this](const std::vector<v1::Change>& batch) {
@@ -173,6 +189,7 @@ class OkrModule final : public ServiceModule {
 
   void BeginShutdown(absl::Duration) override {
     follower_.reset();
+    kvi_follower_.reset();
     kvis_->Connect(nullptr);
     core_->board().Close();
   }
@@ -191,6 +208,7 @@ class OkrModule final : public ServiceModule {
   std::unique_ptr<okr::OkrCore> core_;
   okr::OkrStatusServiceImpl service_;
   std::unique_ptr<ChangeFollower> follower_;
+  std::unique_ptr<StreamFollower<v1::KviValueEvent>> kvi_follower_;
 };
 
 }  // namespace

@@ -1,0 +1,151 @@
+// StreamFollower: keeps one server-streaming call open for as long as it
+// runs. Each event goes to a handler (on a gRPC thread: keep it short);
+// after the stream ends it reconnects with backoff (100 ms doubling to 5 s,
+// reset once an event arrives). Used for status streams whose snapshot
+// re-establishes everything after a reconnect (WatchKviValues).
+//
+//   StreamFollower<v1::KviValueEvent> follower(
+//       [stub](grpc::ClientContext* ctx,
+//              grpc::ClientReadReactor<v1::KviValueEvent>* reactor) {
+//         stub->async()->WatchKviValues(ctx, &request, reactor);
+//       },
+//       [&](const v1::KviValueEvent& e) { ... });
+//   follower.Start();
+#ifndef VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
+#define VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/common/log.h"
+
+namespace vla {
+
+template <typename Event>
+class StreamFollower {
+ public:
+  // Starts the call on `context` with `reactor` (e.g. stub->async()->Watch).
+  using StartCall = std::function<void(
+      grpc::ClientContext* context, grpc::ClientReadReactor<Event>* reactor)>;
+  using Handler = std::function<void(const Event&)>;
+
+  // `what` names the stream in logs.
+  StreamFollower(std::string what, StartCall start, Handler handler)
+      : what_(std::move(what)),
+        start_(std::move(start)),
+        handler_(std::move(handler)) {}
+  ~StreamFollower() { Stop(); }
+  StreamFollower(const StreamFollower&) = delete;
+  StreamFollower& operator=(const StreamFollower&) = delete;
+
+  void Start() {
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  // Cancels the stream and joins the thread. Idempotent.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Streams opened so far (1 after the first connection).
+  int connections() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return connections_;
+  }
+
+ private:
+  class Reactor final : public grpc::ClientReadReactor<Event> {
+   public:
+    explicit Reactor(StreamFollower* follower) : follower_(follower) {
+      follower_->start_(&context_, this);
+      this->StartRead(&event_);
+      this->StartCall();
+    }
+    void Cancel() { context_.TryCancel(); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return;
+      follower_->OnEvent(event_);
+      event_.Clear();
+      this->StartRead(&event_);
+    }
+    void OnDone(const grpc::Status& status) override {
+      follower_->OnStreamDone(status);
+    }
+
+   private:
+    StreamFollower* follower_;
+    grpc::ClientContext context_;
+    Event event_;
+  };
+
+  void OnEvent(const Event& event) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      received_ = true;
+    }
+    handler_(event);
+  }
+
+  void OnStreamDone(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    if (!stopping_ && status.error_code() != grpc::StatusCode::CANCELLED) {
+      Log(LogLevel::kWarning, absl::StrCat(what_, " ended; reconnecting"),
+          {{"code", absl::StrCat(status.error_code())},
+           {"error", status.error_message()}});
+    }
+    cv_.notify_all();
+  }
+
+  void Loop() {
+    absl::Duration backoff = absl::Milliseconds(100);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      done_ = false;
+      received_ = false;
+      ++connections_;
+      auto reactor = std::make_unique<Reactor>(this);
+      cv_.wait(lock, [this] { return stopping_ || done_; });
+      if (stopping_) {
+        reactor->Cancel();
+        cv_.wait(lock, [this] { return done_; });
+        return;
+      }
+      reactor.reset();
+      if (received_) backoff = absl::Milliseconds(100);
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(backoff),
+                   [this] { return stopping_; });
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+  }
+
+  const std::string what_;
+  const StartCall start_;
+  const Handler handler_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool received_ ABSL_GUARDED_BY(mu_) = false;
+  int connections_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace vla
+
+#endif  // VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_

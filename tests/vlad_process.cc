@@ -1,0 +1,94 @@
+#include "tests/vlad_process.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace vla::testing {
+
+VladProcess::VladProcess(std::string binary, std::string data_dir,
+                         std::vector<std::string> extra_args)
+    : binary_(std::move(binary)),
+      data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)) {}
+
+VladProcess::~VladProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::string VladProcess::address() const {
+  return absl::StrCat("127.0.0.1:", port_);
+}
+
+absl::Status VladProcess::Start() {
+  const std::string port_file = absl::StrCat(data_dir_, "/port");
+  unlink(port_file.c_str());
+  std::vector<std::string> args = {
+      binary_, "--listen=127.0.0.1:0", absl::StrCat("--data_dir=", data_dir_),
+      absl::StrCat("--port_file=", port_file), "--shutdown_grace=3s"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = absl::StrCat(data_dir_, "/vlad.log");
+  pid_ = fork();
+  if (pid_ < 0) return absl::InternalError("fork failed");
+  if (pid_ == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    execv(binary_.c_str(), argv.data());
+    _exit(127);
+  }
+  port_ = 0;
+  for (int i = 0; i < 200 && port_ == 0; ++i) {
+    std::ifstream in(port_file);
+    if (!(in >> port_)) {
+      port_ = 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (port_ == 0) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("vlad did not report its port; see ", log));
+  }
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.set_wait_for_ready(true);
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  const grpc::Status s = health->Check(&ctx, req, &resp);
+  if (!s.ok() ||
+      resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(
+        absl::StrCat("vlad is not serving: ", s.error_message()));
+  }
+  return absl::OkStatus();
+}
+
+void VladProcess::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+int VladProcess::Wait() {
+  int status = 0;
+  if (pid_ > 0) waitpid(pid_, &status, 0);
+  pid_ = -1;
+  port_ = 0;
+  return status;
+}
+
+}  // namespace vla::testing

@@ -1,10 +1,8 @@
 // End to end: the real `vlactl` binary against the real `vlad` binary, both
 // as child processes, with the example definitions under examples/.
-#include <fcntl.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -17,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/test_util.h"
+#include "tests/vlad_process.h"
 
 namespace vla {
 namespace {
@@ -31,45 +30,6 @@ std::string ReadFile(const std::string& path) {
                      std::istreambuf_iterator<char>());
 }
 
-// vlad on 127.0.0.1:0 in its own data folder.
-class Server {
- public:
-  explicit Server(const std::string& dir) : dir_(dir) {
-    const std::string port_file = absl::StrCat(dir_, "/port");
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string log = absl::StrCat(dir_, "/vlad.log");
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 2);
-      const std::string data = absl::StrCat("--data_dir=", dir_);
-      const std::string pf = absl::StrCat("--port_file=", port_file);
-      execl(VLAD_PATH, VLAD_PATH, "--listen=127.0.0.1:0", data.c_str(),
-            pf.c_str(), "--shutdown_grace=1s", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::ifstream in(port_file);
-      if (!(in >> port_)) {
-        port_ = 0;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  int port() const { return port_; }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
 struct Result {
   int code = -1;
   std::string out;
@@ -79,8 +39,9 @@ struct Result {
 class VlactlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<Server>(dir_.path());
-    ASSERT_GT(server_->port(), 0) << "vlad did not start";
+    server_ = std::make_unique<testing::VladProcess>(VLAD_PATH, dir_.path());
+    const absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // Runs vlactl with `args` (shell words) against the server.
@@ -109,7 +70,7 @@ class VlactlTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<testing::VladProcess> server_;
 };
 
 int CountLines(const std::string& text, const std::string& word) {

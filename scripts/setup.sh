@@ -13,6 +13,7 @@ PACKAGES=(
   clang-format tzdata ca-certificates
   nlohmann-json3-dev
   prometheus-cpp-dev
+  libyaml-cpp-dev
 )
 BUF_VERSION=1.75.0
 

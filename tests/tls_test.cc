@@ -167,7 +167,7 @@ TEST_F(TlsTest, ServicesCallEachOtherOverMutualTlsWithAToken) {
 
   ServerOptions eval_options = Options(/*mutual=*/true);
   eval_options.services = {"evaluator"};
-  eval_options.vmdb_address = absl::StrCat("localhost:", vmdb.server().port());
+  eval_options.vmdb_address = vmdb.address();  // 127.0.0.1: the IP SAN
   eval_options.peer_token_file = dir_.File("peer-token");
   TestServer evaluator(eval_options);
 

@@ -2,6 +2,7 @@
 // the percentile sketch against exact type-7 percentiles.
 #include "services/evaluator/aggregate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -263,6 +264,44 @@ TEST(AggregateTest, MergingPastTheLimitUsesTheSketch) {
   ExpectWithinOnePercent(*small.Value(kWeek), PercentileType7(all, 90));
 }
 
+TEST(AggregateTest, KeptSketchesMergeLikeAddingEveryValue) {
+  // Blocks that keep their sketch from the first value (KeepSketch) and
+  // blocks that keep only exact values merge, in any mix and order, into the
+  // same percentile as one aggregate of every value, exact or not.
+  std::mt19937_64 random(11);
+  std::lognormal_distribution<double> lognormal(2, 1);
+  std::vector<std::vector<double>> parts;
+  for (int size : {10, 3000, 1, 2000, 500, 0, 4096}) {
+    std::vector<double>& part = parts.emplace_back();
+    for (int i = 0; i < size; ++i) part.push_back(lognormal(random));
+  }
+  for (int keep_mask = 0; keep_mask < 4; ++keep_mask) {
+    SCOPED_TRACE(keep_mask);
+    Aggregate merged = Make(v1::AGGREGATION_PERCENTILE, 0, 75);
+    if (keep_mask & 1) merged.KeepSketch();
+    Aggregate one = Make(v1::AGGREGATION_PERCENTILE, 0, 75);
+    std::vector<double> all;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      Aggregate part = Make(v1::AGGREGATION_PERCENTILE, 0, 75);
+      if ((keep_mask & 2) ? p % 2 == 0 : p % 2 == 1) part.KeepSketch();
+      for (double value : parts[p]) {
+        part.Add(value);
+        one.Add(value);
+        all.push_back(value);
+      }
+      merged.Merge(part);
+      ASSERT_EQ(merged.count(), static_cast<int64_t>(all.size()));
+      ASSERT_TRUE(merged.Value(kWeek).has_value());
+      EXPECT_DOUBLE_EQ(*merged.Value(kWeek), *one.Value(kWeek));
+      if (all.size() <= static_cast<size_t>(Aggregate::kExactValuesLimit)) {
+        EXPECT_DOUBLE_EQ(*merged.Value(kWeek), PercentileType7(all, 75));
+      } else {
+        ExpectWithinOnePercent(*merged.Value(kWeek), PercentileType7(all, 75));
+      }
+    }
+  }
+}
+
 // 100,000 values of three shapes: the sketch's type-7 percentiles are within
 // 1% of the exact ones.
 std::vector<double> Sample(int shape) {
@@ -334,6 +373,49 @@ TEST(QuantileSketchTest, SmallSketchesInterpolateBetweenRanks) {
   // Ranks beyond the ends are clamped.
   EXPECT_DOUBLE_EQ(sketch.ValueAtRank(10), sketch.ValueAtRank(4));
   EXPECT_DOUBLE_EQ(sketch.ValueAtRank(-1), sketch.ValueAtRank(0));
+}
+
+TEST(QuantileSketchTest, AddingInAnyOrderGivesTheSameSketch) {
+  // Buckets grow downwards as well as upwards.
+  std::vector<double> values = Sample(2);
+  std::sort(values.begin(), values.end());
+  QuantileSketch ascending, descending;
+  for (double value : values) ascending.Add(value);
+  for (auto it = values.rbegin(); it != values.rend(); ++it) {
+    descending.Add(*it);
+  }
+  for (double rank : {0.0, 10.0, 29999.5, 50000.0, 99999.0}) {
+    EXPECT_DOUBLE_EQ(ascending.ValueAtRank(rank), descending.ValueAtRank(rank));
+  }
+}
+
+TEST(QuantileSketchTest, PoolsMagnitudesBeyondTheBucketLimit) {
+  // 1 and 1e200 are 46,000 buckets apart, more than kMaxBuckets: the 1s are
+  // pooled in the lowest bucket kept, 8191 buckets (a factor of about 3.6e35)
+  // below 1e200's, in whatever order the values come.
+  QuantileSketch high_first, low_first, merged;
+  high_first.Add(1e200);
+  high_first.Add(1, 3);
+  low_first.Add(1, 3);
+  low_first.Add(1e200);
+  QuantileSketch low, high;
+  low.Add(1, 3);
+  high.Add(1e200);
+  merged.Merge(low);
+  merged.Merge(high);
+  for (const QuantileSketch* sketch : {&high_first, &low_first, &merged}) {
+    EXPECT_EQ(sketch->count(), 4);
+    EXPECT_NEAR(sketch->ValueAtRank(3), 1e200, 0.005 * 1e200);
+    const double pooled = sketch->ValueAtRank(0);
+    EXPECT_GT(pooled, 1e200 / 1e36);
+    EXPECT_LT(pooled, 1e200 / 1e35);
+    EXPECT_EQ(sketch->ValueAtRank(2), pooled);
+  }
+  // Values within the limit keep their accuracy: 1 and 1e30.
+  QuantileSketch near;
+  near.Add(1e30);
+  near.Add(1);
+  EXPECT_NEAR(near.ValueAtRank(0), 1, 0.005);
 }
 
 TEST(QuantileSketchTest, NegativeCountsRemoveValues) {

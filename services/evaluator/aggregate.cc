@@ -45,35 +45,72 @@ double Type7Rank(int64_t n, double p) {
 
 }  // namespace
 
-int QuantileSketch::Index(double abs_value) const {
+int QuantileSketch::Index(double abs_value) {
   return static_cast<int>(std::ceil(std::log(abs_value) / LogGamma()));
 }
 
-double QuantileSketch::Value(int index) const {
+double QuantileSketch::Value(int index) {
   // 2 * gamma^i / (gamma + 1), in log space so that gamma^i cannot overflow.
   return std::exp(index * LogGamma() + std::log(2 / (kGamma + 1)));
+}
+
+void QuantileSketch::Store::Cover(int lo, int hi) {
+  if (counts.empty()) {
+    lo = std::max(lo, hi - kMaxBuckets + 1);
+    offset = lo;
+    counts.assign(static_cast<size_t>(hi - lo + 1), 0);
+    return;
+  }
+  const int old_lo = offset;
+  const int old_hi = offset + static_cast<int>(counts.size()) - 1;
+  hi = std::max(hi, old_hi);
+  lo = std::max(std::min(lo, old_lo), hi - kMaxBuckets + 1);
+  if (lo == old_lo) {
+    counts.resize(static_cast<size_t>(hi - lo + 1), 0);
+    return;
+  }
+  // Growing downwards, or pooling the lowest buckets past kMaxBuckets.
+  std::vector<int64_t> grown(static_cast<size_t>(hi - lo + 1), 0);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    grown[std::max(old_lo + static_cast<int>(i), lo) - lo] += counts[i];
+  }
+  counts.swap(grown);
+  offset = lo;
+}
+
+int64_t& QuantileSketch::Store::At(int index) {
+  Cover(index, index);
+  return counts[std::max(index, offset) - offset];
+}
+
+void QuantileSketch::Store::Merge(const Store& other) {
+  if (other.counts.empty()) return;
+  const int other_size = static_cast<int>(other.counts.size());
+  Cover(other.offset, other.offset + other_size - 1);
+  // other's bucket offset + i is ours at shift + i; below 0 it is pooled.
+  const int shift = other.offset - offset;
+  int i = 0;
+  for (; i < other_size && shift + i < 0; ++i) counts[0] += other.counts[i];
+  int64_t* to = counts.data() + (shift + i);
+  const int64_t* from = other.counts.data() + i;
+  for (int j = 0; j < other_size - i; ++j) to[j] += from[j];
 }
 
 void QuantileSketch::Add(double value, int64_t count) {
   if (count == 0) return;
   const double abs_value = std::fabs(value);
-  if (abs_value < kZeroThreshold) {
-    const int64_t delta = std::max(count, -zero_);
-    zero_ += delta;
-    count_ += delta;
-    return;
-  }
-  std::map<int, int64_t>& buckets = value > 0 ? positive_ : negative_;
-  const auto it = buckets.try_emplace(Index(abs_value), 0).first;
-  const int64_t delta = std::max(count, -it->second);
-  it->second += delta;
+  int64_t& slot =
+      abs_value < kZeroThreshold
+          ? zero_
+          : (value > 0 ? positive_ : negative_).At(Index(abs_value));
+  const int64_t delta = std::max(count, -slot);
+  slot += delta;
   count_ += delta;
-  if (it->second == 0) buckets.erase(it);
 }
 
 void QuantileSketch::Merge(const QuantileSketch& other) {
-  for (const auto& [index, count] : other.positive_) positive_[index] += count;
-  for (const auto& [index, count] : other.negative_) negative_[index] += count;
+  positive_.Merge(other.positive_);
+  negative_.Merge(other.negative_);
   zero_ += other.zero_;
   count_ += other.count_;
 }
@@ -88,15 +125,17 @@ double QuantileSketch::ValueAtRank(double rank) const {
   // buckets by increasing magnitude.
   const auto value_at = [this](int64_t k) {
     int64_t seen = 0;
-    for (auto it = negative_.rbegin(); it != negative_.rend(); ++it) {
-      seen += it->second;
-      if (k < seen) return -Value(it->first);
+    const std::vector<int64_t>& negative = negative_.counts;
+    for (size_t i = negative.size(); i-- > 0;) {
+      seen += negative[i];
+      if (k < seen) return -Value(negative_.offset + static_cast<int>(i));
     }
     seen += zero_;
     if (k < seen) return 0.0;
-    for (const auto& [index, count] : positive_) {
-      seen += count;
-      if (k < seen) return Value(index);
+    const std::vector<int64_t>& positive = positive_.counts;
+    for (size_t i = 0; i < positive.size(); ++i) {
+      seen += positive[i];
+      if (k < seen) return Value(positive_.offset + static_cast<int>(i));
     }
     return kNaN;  // not reached: k < count_
   };
@@ -120,9 +159,7 @@ void Aggregate::Add(double value) {
   if (value >= kPromoterMin) ++promoters_;
   if (value <= kDetractorMax) ++detractors_;
   if (spec_.aggregation != v1::AGGREGATION_PERCENTILE) return;
-  // The sketch is kept from the first value, so that merging large
-  // aggregates (cached blocks of a window) merges buckets, not values.
-  sketch_.Add(value);
+  if (SketchIsFull()) sketch_.Add(value);
   if (use_sketch_) return;
   exact_.push_back(value);
   if (static_cast<int64_t>(exact_.size()) > kExactValuesLimit) UseSketch();
@@ -144,18 +181,30 @@ void Aggregate::Merge(const Aggregate& other) {
   promoters_ += other.promoters_;
   detractors_ += other.detractors_;
   if (spec_.aggregation != v1::AGGREGATION_PERCENTILE) return;
-  sketch_.Merge(other.sketch_);
   if (!use_sketch_ && !other.use_sketch_ &&
       static_cast<int64_t>(exact_.size() + other.exact_.size()) <=
           kExactValuesLimit) {
+    if (keep_sketch_) MergeIntoSketch(other);
     exact_.insert(exact_.end(), other.exact_.begin(), other.exact_.end());
     return;
   }
   UseSketch();
+  MergeIntoSketch(other);
+}
+
+void Aggregate::MergeIntoSketch(const Aggregate& other) {
+  if (other.SketchIsFull()) {
+    sketch_.Merge(other.sketch_);
+  } else {
+    for (double value : other.exact_) sketch_.Add(value);
+  }
 }
 
 void Aggregate::UseSketch() {
-  // The sketch already holds every value: only the exact copy goes.
+  if (use_sketch_) return;
+  if (!keep_sketch_) {
+    for (double value : exact_) sketch_.Add(value);
+  }
   std::vector<double>().swap(exact_);
   use_sketch_ = true;
 }

@@ -10,14 +10,16 @@
 // Percentiles answered from the sketch are within 1% relative error of the
 // exact type-7 percentile (domain.md allows this), except where the two
 // values being interpolated have opposite signs: there the error is bounded
-// by 0.5% of their magnitudes, not of the result.
+// by 0.5% of their magnitudes, not of the result; and except for values of
+// one sign whose magnitudes span more than QuantileSketch::kMaxBuckets
+// buckets (about 35 orders of magnitude): the smallest of those are pooled
+// in the sketch's lowest bucket, which bounds memory.
 //
 // All values must be finite.
 #ifndef VLA_SERVICES_EVALUATOR_AGGREGATE_H_
 #define VLA_SERVICES_EVALUATOR_AGGREGATE_H_
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <vector>
 
@@ -35,12 +37,19 @@ struct AggregateSpec {
 
 // A quantile sketch with relative accuracy kSketchAlpha on the value (a
 // DDSketch: logarithmic buckets for positive and negative values, and a zero
-// bucket). Mergeable; counts can be added and removed.
+// bucket). Mergeable; counts can be added and removed. Buckets are kept as
+// flat arrays of counts over the range of bucket indices in use, so that a
+// merge is one pass of additions and costs the same however many values the
+// sketches hold.
 class QuantileSketch {
  public:
   static constexpr double kSketchAlpha = 0.005;  // 0.5% relative error
   // Values with a magnitude below this fall in the zero bucket (value 0).
   static constexpr double kZeroThreshold = 1e-12;
+  // At most this many buckets per sign (64 KiB of counts, magnitudes over a
+  // ratio of about 3.6e35); beyond it the lowest magnitudes are pooled in the
+  // lowest bucket kept.
+  static constexpr int kMaxBuckets = 8192;
   // Adds `count` copies of `value`; a negative count removes copies added
   // before (never more than the value's bucket holds).
   void Add(double value, int64_t count = 1);
@@ -52,9 +61,20 @@ class QuantileSketch {
   double ValueAtRank(double rank) const;
 
  private:
-  int Index(double abs_value) const;
-  double Value(int index) const;
-  std::map<int, int64_t> positive_, negative_;
+  // Counts of one sign's buckets: counts[i] is bucket `offset + i`.
+  struct Store {
+    int offset = 0;
+    std::vector<int64_t> counts;
+    // The slot of bucket `index`, growing the range to hold it (pooling the
+    // lowest buckets beyond kMaxBuckets).
+    int64_t& At(int index);
+    void Merge(const Store& other);
+    // Grows the range to [lo, hi] (hi - lo < kMaxBuckets).
+    void Cover(int lo, int hi);
+  };
+  static int Index(double abs_value);
+  static double Value(int index);
+  Store positive_, negative_;
   int64_t zero_ = 0;
   int64_t count_ = 0;
 };
@@ -65,6 +85,12 @@ class Aggregate {
   static constexpr int64_t kExactValuesLimit = 4096;
 
   explicit Aggregate(const AggregateSpec& spec) : spec_(spec) {}
+
+  // Keeps a PERCENTILE aggregate's sketch up to date from its first value
+  // (not only past kExactValuesLimit), so that merging it into a large
+  // aggregate merges buckets instead of adding its values one by one: for
+  // cached blocks that are merged often. Call before adding anything.
+  void KeepSketch() { keep_sketch_ = true; }
 
   void Add(double value);
   // `other` must have been made from the same spec.
@@ -83,6 +109,10 @@ class Aggregate {
  private:
   // Moves the exact values into the sketch; later values go to the sketch.
   void UseSketch();
+  // Whether sketch_ holds every value added.
+  bool SketchIsFull() const { return use_sketch_ || keep_sketch_; }
+  // Adds the values of `other` to sketch_.
+  void MergeIntoSketch(const Aggregate& other);
 
   AggregateSpec spec_;
   int64_t count_ = 0;
@@ -94,8 +124,9 @@ class Aggregate {
   int64_t promoters_ = 0;      // values >= 9 (NET_SCORE)
   int64_t detractors_ = 0;     // values <= 6 (NET_SCORE)
   std::vector<double> exact_;  // PERCENTILE while count_ <= limit
-  bool use_sketch_ = false;
-  QuantileSketch sketch_;
+  bool use_sketch_ = false;    // percentiles come from sketch_
+  bool keep_sketch_ = false;   // see KeepSketch()
+  QuantileSketch sketch_;      // empty unless SketchIsFull()
 };
 
 // The p-th percentile of `values` by linear interpolation between closest

@@ -25,6 +25,32 @@ int64_t FloorTo(int64_t t, int64_t unit) {
   return q * unit;
 }
 
+int64_t CeilTo(int64_t t, int64_t unit) { return -FloorTo(-t, unit); }
+
+// Splits [from, to), both multiples of the smallest block, into the largest
+// cached blocks, left to right: visit(0, start, end) once per run of whole
+// days, visit(level, start, start + kBlockUs[level]) for each hour and
+// 5-minute block.
+template <typename Visit>
+void ForEachBlock(int64_t from, int64_t to, Visit visit) {
+  int64_t t = from;
+  while (t < to) {
+    if (t % kBlockUs[0] == 0 && t + kBlockUs[0] <= to) {
+      const int64_t end = t + (to - t) / kBlockUs[0] * kBlockUs[0];
+      visit(0, t, end);
+      t = end;
+      continue;
+    }
+    for (int l = 1; l < kLevels; ++l) {
+      if (t % kBlockUs[l] == 0 && t + kBlockUs[l] <= to) {
+        visit(l, t, t + kBlockUs[l]);
+        t += kBlockUs[l];
+        break;
+      }
+    }
+  }
+}
+
 int64_t ToUs(const google::protobuf::Timestamp& t) {
   return absl::ToUnixMicros(FromProtoTime(t));
 }
@@ -65,13 +91,23 @@ struct AttrSet {
 // Last modification (global sequence) of each cached block of a source.
 struct BlockVersions {
   absl::flat_hash_map<int64_t, uint64_t> level[kLevels];
+  uint64_t latest = 0;  // of any block
   void Bump(int64_t t_us, uint64_t seq) {
     for (int l = 0; l < kLevels; ++l)
       level[l][FloorTo(t_us, kBlockUs[l])] = seq;
+    latest = seq;
   }
   uint64_t Get(int l, int64_t start) const {
     auto it = level[l].find(start);
     return it == level[l].end() ? 0 : it->second;
+  }
+  // The last modification of the blocks of level `l` in [from, to).
+  uint64_t Modified(int l, int64_t from, int64_t to) const {
+    uint64_t modified = 0;
+    for (int64_t t = from; t < to; t += kBlockUs[l]) {
+      modified = std::max(modified, Get(l, t));
+    }
+    return modified;
   }
 };
 
@@ -117,13 +153,16 @@ struct Selection {
   // they were computed at.
   std::unordered_map<int64_t, std::pair<uint64_t, Aggregate>> cache[kLevels];
   std::vector<int8_t> match;  // per attrs id: -1 unknown, 0 no, 1 yes
-  // The merged run of whole days of the last window asked for: a sliding
-  // window reuses it until the run moves or a day in it changes.
-  struct DaySpan {
+  // Merged spans of the last window asked for, reused by a sliding window
+  // until the span moves or a block in it changes: the run of whole days,
+  // and the whole window rounded inwards to 5-minute blocks.
+  struct Span {
     int64_t from = 0, to = 0;
     uint64_t computed_at = 0;
     std::optional<Aggregate> agg;
-  } day_span;
+  };
+  Span day_span;
+  Span block_span;
 };
 
 struct KviState {
@@ -242,6 +281,9 @@ struct Engine::State {
     if (level == kLevels - 1) {
       ScanRaw(sel, start, start + kBlockUs[level], &agg);
     } else {
+      // Days and hours are merged into windows often: their percentile
+      // sketches are kept, so that a merge adds buckets, not values.
+      agg.KeepSketch();
       for (int64_t t = start; t < start + kBlockUs[level];
            t += kBlockUs[level + 1]) {
         if (const Aggregate* child = Block(sel, versions, level + 1, t)) {
@@ -254,59 +296,84 @@ struct Engine::State {
     return &slot.second;
   }
 
+  // `span` holding [from, to) and computed after every modification in it;
+  // `modified` gives the last modification of [from, to).
+  template <typename Modified>
+  static bool SpanIsValid(const Selection::Span& span,
+                          const BlockVersions& versions, int64_t from,
+                          int64_t to, Modified modified) {
+    return span.agg.has_value() && span.from == from && span.to == to &&
+           (span.computed_at >= versions.latest ||
+            span.computed_at >= modified());
+  }
+
+  static const Aggregate& SetSpan(Selection::Span& span, int64_t from,
+                                  int64_t to, uint64_t computed_at,
+                                  Aggregate agg) {
+    span.from = from;
+    span.to = to;
+    span.computed_at = computed_at;
+    span.agg = std::move(agg);
+    return *span.agg;
+  }
+
   // The aggregate of the whole days [from, to), from the selection's day
-  // span cache when no day in it changed.
+  // span when no day in it changed.
   const Aggregate& Days(Selection& sel, const BlockVersions& versions,
                         int64_t from, int64_t to) {
-    uint64_t modified = 0;
-    for (int64_t d = from; d < to; d += kBlockUs[0]) {
-      modified = std::max(modified, versions.Get(0, d));
-    }
-    Selection::DaySpan& span = sel.day_span;
-    if (span.agg.has_value() && span.from == from && span.to == to &&
-        span.computed_at >= modified) {
-      return *span.agg;
+    if (SpanIsValid(sel.day_span, versions, from, to,
+                    [&] { return versions.Modified(0, from, to); })) {
+      return *sel.day_span.agg;
     }
     Aggregate agg(sel.spec);
     for (int64_t d = from; d < to; d += kBlockUs[0]) {
       if (const Aggregate* b = Block(sel, versions, 0, d)) agg.Merge(*b);
     }
-    span.from = from;
-    span.to = to;
-    span.computed_at = seq;
-    span.agg = std::move(agg);
-    return *span.agg;
+    return SetSpan(sel.day_span, from, to, seq, std::move(agg));
   }
 
-  // The aggregate of `sel` over [from, to).
-  Aggregate Range(Selection& sel, int64_t from, int64_t to) {
-    Aggregate out(sel.spec);
-    const BlockVersions* versions = VersionsOf(sel);
-    if (versions == nullptr) return out;
-    int64_t t = from;
-    while (t < to) {
-      if (t % kBlockUs[0] == 0 && t + kBlockUs[0] <= to) {
-        int64_t end = t;
-        while (end + kBlockUs[0] <= to) end += kBlockUs[0];
-        out.Merge(Days(sel, *versions, t, end));
-        t = end;
-        continue;
-      }
-      bool merged = false;
-      for (int l = 1; l < kLevels; ++l) {
-        if (t % kBlockUs[l] == 0 && t + kBlockUs[l] <= to) {
-          if (const Aggregate* b = Block(sel, *versions, l, t)) out.Merge(*b);
-          t += kBlockUs[l];
-          merged = true;
-          break;
-        }
-      }
-      if (merged) continue;
-      const int64_t end = std::min(
-          to, FloorTo(t, kBlockUs[kLevels - 1]) + kBlockUs[kLevels - 1]);
-      ScanRaw(sel, t, end, &out);
-      t = end;
+  // The aggregate of [from, to), multiples of the smallest block, from the
+  // selection's block span when no block in it changed: a window sliding
+  // within a 5-minute block only adds its raw edges to it.
+  const Aggregate& Blocks(Selection& sel, const BlockVersions& versions,
+                          int64_t from, int64_t to) {
+    const auto modified = [&] {
+      uint64_t m = 0;
+      ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
+        m = std::max(m, versions.Modified(level, start, end));
+      });
+      return m;
+    };
+    if (SpanIsValid(sel.block_span, versions, from, to, modified)) {
+      return *sel.block_span.agg;
     }
+    Aggregate agg(sel.spec);
+    ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
+      if (level == 0) {
+        agg.Merge(Days(sel, versions, start, end));
+      } else if (const Aggregate* b = Block(sel, versions, level, start)) {
+        agg.Merge(*b);
+      }
+    });
+    return SetSpan(sel.block_span, from, to, seq, std::move(agg));
+  }
+
+  // The aggregate of `sel` over [from, to): the 5-minute blocks inside it,
+  // and the partial blocks at its ends scanned from raw data.
+  Aggregate Range(Selection& sel, int64_t from, int64_t to) {
+    const BlockVersions* versions = VersionsOf(sel);
+    if (versions == nullptr) return Aggregate(sel.spec);
+    const int64_t unit = kBlockUs[kLevels - 1];
+    const int64_t inner_from = CeilTo(from, unit);
+    const int64_t inner_to = FloorTo(to, unit);
+    if (inner_from >= inner_to) {
+      Aggregate out(sel.spec);
+      ScanRaw(sel, from, to, &out);
+      return out;
+    }
+    Aggregate out = Blocks(sel, *versions, inner_from, inner_to);
+    ScanRaw(sel, from, inner_from, &out);
+    ScanRaw(sel, inner_to, to, &out);
     return out;
   }
 

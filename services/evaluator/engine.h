@@ -5,10 +5,14 @@
 // - Observations live in per-(value stream, signal) series, bucketed by
 //   minute; resolved work items are indexed per value stream by the minute of
 //   their last resolution (re-indexed when late events change them).
-// - Every KVI selection keeps cached, mergeable aggregates per hour and per
-//   day, each valid until data in that hour or day changes. A window
-//   [start, end) is answered by merging whole days, hours and minutes, and
-//   scanning only the partial minutes at its two edges. Cost depends on the
+// - Every KVI selection keeps cached, mergeable aggregates per day, hour and
+//   5-minute block, each valid until data in it changes (day and hour blocks
+//   keep their percentile sketches, flat arrays, so merges add buckets). A
+//   window [start, end) is answered from the merge of its whole 5-minute
+//   blocks (itself cached per selection, from the cached run of whole days
+//   plus hour and 5-minute blocks, and reused while the window slides within
+//   a 5-minute block and no block in it changes), plus the partial 5-minute
+//   blocks at its two edges scanned from raw data. Cost depends on the
 //   window's length in buckets, not on the number of records stored.
 //
 // Thread-safe: one mutex guards everything (writers are the ingest pipeline

@@ -48,6 +48,7 @@ const std::map<std::string, Role>& ExpectedRoles() {
     (*m)["/vla.v1.EvaluationService/GetVlaStatus"] = Role::kReader;
     (*m)["/vla.v1.EvaluationService/ListVlaStatuses"] = Role::kReader;
     (*m)["/vla.v1.EvaluationService/WatchVlaStatuses"] = Role::kReader;
+    (*m)["/vla.v1.EvaluationService/WatchKviValues"] = Role::kReader;
     (*m)["/vla.v1.EvaluationService/GetValueStreamFlow"] = Role::kReader;
     (*m)["/vla.v1.OkrStatusService/GetObjectiveStatus"] = Role::kReader;
     (*m)["/vla.v1.OkrStatusService/ListObjectiveStatuses"] = Role::kReader;

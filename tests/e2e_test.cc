@@ -1,5 +1,6 @@
 // End to end: the real `vlad` binary, started on port 0, used over TCP,
 // killed with SIGKILL after acknowledged writes and restarted.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>

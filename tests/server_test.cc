@@ -2,6 +2,7 @@
 // placeholders.
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -39,6 +40,32 @@ TEST(ServerTest, HealthOverallAndPerService) {
   grpc::Status s;
   Check(server.channel(), "vla.v1.Nope", &s);
   EXPECT_THAT(s, IsCode(StatusCode::NOT_FOUND));
+}
+
+TEST(ServerTest, HealthListenAnswersOnlyHealthInPlaintext) {
+  ServerOptions options;
+  options.health_listen = "127.0.0.1:0";
+  TestServer server(options);
+  ASSERT_GT(server.server().health_port(), 0);
+  auto channel = grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server.server().health_port()),
+      grpc::InsecureChannelCredentials());
+  using grpc::health::v1::HealthCheckResponse;
+  for (const char* name : {"", "vla.v1.VmdbService", "okr-status"}) {
+    EXPECT_EQ(Check(channel, name), HealthCheckResponse::SERVING) << name;
+  }
+  // Nothing but health on that port.
+  auto vmdb = v1::VmdbService::NewStub(channel);
+  v1::GetTeamRequest req;
+  req.set_name("teams/x");
+  v1::Team team;
+  EXPECT_THAT(vmdb->GetTeam(Ctx().get(), req, &team),
+              IsCode(StatusCode::UNIMPLEMENTED));
+  // It follows the main port into NOT_SERVING at shutdown.
+  server.server().Shutdown();
+  grpc::Status s;
+  const auto status = Check(channel, "", &s);
+  EXPECT_TRUE(!s.ok() || status == HealthCheckResponse::NOT_SERVING);
 }
 
 TEST(ServerTest, OnlySelectedServices) {

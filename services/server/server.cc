@@ -61,6 +61,24 @@ absl::Status ApplyLimits(const ServerOptions& options,
   return absl::OkStatus();
 }
 
+// Answers every call the health service does not with UNIMPLEMENTED, on the
+// --health_listen port (gRPC also needs one callback service there).
+class HealthOnlyFallback final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext*) override {
+    class Reactor final : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "this port serves only grpc.health.v1"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Reactor();
+  }
+};
+
 }  // namespace
 
 Server::Server() : metrics_(std::make_unique<metrics::Registry>()) {}
@@ -119,11 +137,30 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::UnavailableError(
         absl::StrCat("listen: cannot listen on ", options.listen));
   }
-  auto* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  for (size_t i = 0; i < server->modules_.size(); ++i) {
-    health->SetServingStatus(server->modules_[i]->grpc_service_name(), true);
-    health->SetServingStatus(options.services[i], true);
+  if (!options.health_listen.empty()) {
+    // Only the default health service, which every server built here gets.
+    grpc::ServerBuilder health_builder;
+    server->health_fallback_ = std::make_unique<HealthOnlyFallback>();
+    health_builder.RegisterCallbackGenericService(
+        server->health_fallback_.get());
+    health_builder.AddListeningPort(options.health_listen,
+                                    grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "health_listen: cannot listen on ", options.health_listen));
+    }
+  }
+  for (grpc::Server* s :
+       {server->server_.get(), server->health_server_.get()}) {
+    if (s == nullptr) continue;
+    auto* health = s->GetHealthCheckService();
+    health->SetServingStatus("", true);
+    for (size_t i = 0; i < server->modules_.size(); ++i) {
+      health->SetServingStatus(server->modules_[i]->grpc_service_name(), true);
+      health->SetServingStatus(options.services[i], true);
+    }
   }
   auto self = server->InProcessChannel();
   for (auto& module : server->modules_)
@@ -178,6 +215,9 @@ void Server::Shutdown() {
     Log(LogLevel::kInfo, "shutting down",
         {{"grace", absl::FormatDuration(options_.shutdown_grace)}});
     server_->GetHealthCheckService()->Shutdown();
+    if (health_server_ != nullptr) {
+      health_server_->GetHealthCheckService()->Shutdown();
+    }
     // Streams end first, so that the server's own shutdown finds no calls
     // left but unary ones in flight.
     const absl::Duration stream_wait =
@@ -189,11 +229,15 @@ void Server::Shutdown() {
     }
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoSeconds(options_.shutdown_grace));
+    if (health_server_ != nullptr) {
+      health_server_->Shutdown(std::chrono::system_clock::now());
+    }
   });
 }
 
 void Server::Wait() {
   if (server_ != nullptr) server_->Wait();
+  if (health_server_ != nullptr) health_server_->Wait();
 }
 
 }  // namespace vla

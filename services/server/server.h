@@ -85,6 +85,10 @@ struct ServerOptions {
   std::string metrics_listen;
   // Successful unary calls slower than this are logged.
   absl::Duration slow_rpc_threshold = absl::Seconds(1);
+  // HOST:PORT of a plaintext server that answers only grpc.health.v1, with
+  // the same statuses as the main port (Kubernetes' gRPC probes speak no
+  // TLS); port 0 picks a free port (see Server::health_port()); empty: none.
+  std::string health_listen;
 };
 
 // One hosted service: its gRPC service plus what it needs to start and stop.
@@ -115,6 +119,8 @@ class Server {
   ~Server();
 
   int port() const { return port_; }
+  // The bound --health_listen port; 0 without one.
+  int health_port() const { return health_port_; }
   // A channel to this server that bypasses the network.
   std::shared_ptr<grpc::Channel> InProcessChannel();
   // Health goes NOT_SERVING, streams end, calls in flight get the grace
@@ -143,6 +149,9 @@ class Server {
   std::unique_ptr<grpc::Service> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::CallbackGenericService> health_fallback_;
+  std::unique_ptr<grpc::Server> health_server_;  // --health_listen
+  int health_port_ = 0;
   std::once_flag shutdown_once_;
   // Declared last: stops serving before the modules it samples go away.
   std::unique_ptr<MetricsHttpServer> metrics_http_;

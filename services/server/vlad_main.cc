@@ -39,6 +39,10 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT to serve Prometheus metrics on (GET /metrics); port 0 "
           "picks a free port (logged). Empty: no metrics endpoint.");
+ABSL_FLAG(std::string, health_listen, "",
+          "HOST:PORT of a plaintext server that answers only grpc.health.v1 "
+          "with the main port's statuses, for Kubernetes gRPC probes when "
+          "the main port uses TLS. Empty: none.");
 ABSL_FLAG(absl::Duration, slow_rpc_threshold, absl::Seconds(1),
           "Successful unary calls slower than this are logged.");
 ABSL_FLAG(std::string, port_file, "",
@@ -148,6 +152,7 @@ int main(int argc, char** argv) {
   options.keepalive_permit_without_calls =
       absl::GetFlag(FLAGS_keepalive_permit_without_calls);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);
 
   auto server = vla::Server::Start(options);

@@ -46,10 +46,8 @@ const YAML = require(path.join(args.modules, 'yaml'));
 const modelsDir = path.join(args.modules, 'kubernetes-models');
 
 // Flags that other branches add to vlad; tolerated while this build's vlad lacks them.
-const PENDING_FLAGS = new Set([
-  'health_listen', 'metrics_listen', 'tls_cert', 'tls_key', 'tls_client_ca', 'auth_tokens_file',
-  'peer_token_file',
-]);
+// Flags the manifests may use before vlad has them (none now: every flag must exist).
+const PENDING_FLAGS = new Set([]);
 // Flags naming files that must come from a mounted Secret.
 const SECRET_FILE_FLAGS = ['tls_cert', 'tls_key', 'tls_client_ca', 'auth_tokens_file', 'peer_token_file'];
 // Secrets the platform engineer creates (k8s/README.md); referenced, never rendered.

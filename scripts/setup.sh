@@ -11,6 +11,7 @@ PACKAGES=(
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format tzdata ca-certificates
+  nlohmann-json3-dev
 )
 BUF_VERSION=1.75.0
 

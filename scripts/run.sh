@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VLA_SKIP_BUF=1 scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build vlad
+ninja -C build vlad vlactl
 exec build/bin/vlad --listen=127.0.0.1:50051 --data_dir=data "$@"

@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format tzdata ca-certificates
   nlohmann-json3-dev
+  libyaml-cpp-dev
 )
 BUF_VERSION=1.75.0
 

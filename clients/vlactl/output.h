@@ -1,0 +1,80 @@
+// Rendering for vlactl's `-o table|json|yaml`: aligned tables (coloured only
+// on a terminal), pretty JSON, and YAML converted from the same JSON, so
+// that json and yaml always carry the same fields.
+#ifndef VLA_CLIENTS_VLACTL_OUTPUT_H_
+#define VLA_CLIENTS_VLACTL_OUTPUT_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace vla::vlactl {
+
+enum class Format { kTable, kJson, kYaml };
+absl::StatusOr<Format> ParseFormat(absl::string_view text);
+
+// Compact proto JSON with proto field names; `defaults` also prints fields
+// that hold their default (false, 0), which statuses want.
+std::string MessageJson(const google::protobuf::Message& m, bool defaults);
+// Re-indents compact JSON, two spaces per level.
+std::string PrettyJson(absl::string_view json);
+// The same data as block-style YAML; empty on unparsable input.
+std::string JsonToYaml(absl::string_view json);
+
+// Prints JSON documents: one as an object, `as_list` as an array; YAML
+// documents separated by `---`.
+void PrintDocuments(std::ostream& out, Format format,
+                    const std::vector<std::string>& json_docs, bool as_list);
+
+// "PROVIDER" for TEAM_KIND_PROVIDER.
+std::string ShortEnumName(const google::protobuf::EnumDescriptor* e, int value);
+template <typename Enum>
+std::string ShortName(Enum value) {
+  return ShortEnumName(google::protobuf::GetEnumDescriptor<Enum>(),
+                       static_cast<int>(value));
+}
+
+// "45s", "12m", "3.5h", "2.1d".
+std::string HumanDuration(double seconds);
+// Up to `digits` decimals, without trailing zeros: 62.5, 0.97, 3.
+std::string Number(double value, int digits = 2);
+
+enum class Color { kNone, kGreen, kYellow, kRed, kGrey, kBold };
+// The colour people expect for a state name: MET, ON_TRACK, ACHIEVED,
+// AGREED, GREEN green; AT_RISK, YELLOW, DISPUTED yellow; BREACHED,
+// OFF_TRACK, MISSED, RED red; NO_DATA, NOT_STARTED grey.
+Color ColorForState(absl::string_view state);
+
+// A table with a header row; cells may carry a colour, used only when
+// `color` is set (stdout is a terminal and NO_COLOR is unset).
+class Table {
+ public:
+  struct Cell {
+    std::string text;
+    Color color = Color::kNone;
+    Cell(std::string t) : text(std::move(t)) {}  // NOLINT: implicit
+    Cell(const char* t) : text(t) {}             // NOLINT: implicit
+    Cell(std::string t, Color c) : text(std::move(t)), color(c) {}
+  };
+  explicit Table(std::vector<std::string> header);
+  void AddRow(std::vector<Cell> row);
+  bool empty() const { return rows_.empty(); }
+  void Print(std::ostream& out, bool color) const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<Cell>> rows_;
+};
+
+// Whether to colour what goes to file descriptor `fd`.
+bool UseColor(int fd);
+std::string Colorize(absl::string_view text, Color color, bool enabled);
+
+}  // namespace vla::vlactl
+
+#endif  // VLA_CLIENTS_VLACTL_OUTPUT_H_

@@ -13,6 +13,7 @@ PACKAGES=(
   clang-format tzdata ca-certificates
   nlohmann-json3-dev
   libyaml-cpp-dev
+  clang libclang-rt-14-dev
 )
 BUF_VERSION=1.75.0
 

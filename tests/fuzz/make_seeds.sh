@@ -49,6 +49,36 @@ objective { display_name: "Back to work faster" owners: "teams/service-desk"
   key_results { id: "happiness" start_value: 62 target_value: 80 } }
 P
 
+# ingest: an IngestRequest (the fuzzer's engine knows valueStreams/incident,
+# teams/business, teams/service-desk, kvis/lead-time, vlas/incident; its
+# clock reads 2026-03-01T00:00:00Z = 1772323200).
+ingest() {  # ingest OUT < text
+  protoc --proto_path=$root/protos --encode=vla.v1.IngestRequest \
+    vla/v1/evaluation.proto >"$c/ingest/$1"
+}
+ingest lifecycle <<'P'
+work_item_events { event_id: "e1" item_id: "INC1" item_type: ITEM_TYPE_INCIDENT value_stream: "valueStreams/incident"
+  time { seconds: 1772236800 } kind: EVENT_KIND_CREATED team: "teams/service-desk" }
+work_item_events { event_id: "e2" item_id: "INC1" value_stream: "valueStreams/incident"
+  time { seconds: 1772240400 } kind: EVENT_KIND_ACTIVE team: "teams/service-desk" }
+work_item_events { event_id: "e3" item_id: "INC1" value_stream: "valueStreams/incident"
+  time { seconds: 1772244000 } kind: EVENT_KIND_WAITING team: "teams/service-desk" reason: "customer" }
+work_item_events { event_id: "e4" item_id: "INC1" value_stream: "valueStreams/incident"
+  time { seconds: 1772280000 } kind: EVENT_KIND_RESOLVED team: "teams/service-desk" sla_met: true }
+work_item_events { event_id: "e5" item_id: "INC2" value_stream: "valueStreams/incident"
+  time { seconds: 1772250000 } kind: EVENT_KIND_CREATED team: "teams/service-desk" labels { key: "p" value: "1" } }
+work_item_events { event_id: "e6" item_id: "INC2" value_stream: "valueStreams/incident"
+  time { seconds: 1772290000 } kind: EVENT_KIND_CANCELLED team: "teams/service-desk" }
+P
+ingest observations <<'P'
+observations { event_id: "o1" signal: "availability" time { seconds: 1772300000 } value: 99.5
+  value_stream: "valueStreams/incident" service: "svc-email" labels { key: "region" value: "eu" } }
+observations { event_id: "o2" signal: "availability" time { seconds: 1772310000 } value: 98
+  value_stream: "valueStreams/incident" }
+work_item_events { event_id: "bad" item_id: "INC3" value_stream: "valueStreams/other"
+  time { seconds: 1872323200 } kind: EVENT_KIND_RESOLVED }
+P
+
 # filter: a selector byte (as above) and the filter text.
 filter() { printf "\\x0$1%s" "$2" >"$c/filter/$3"; }
 filter 0 'kind = PROVIDER' team_kind

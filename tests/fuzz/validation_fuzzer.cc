@@ -17,6 +17,7 @@
 #include "services/common/names.h"
 #include "services/vmdb/resource_kinds.h"
 #include "services/vmdb/validation.h"
+#include "vla/v1/vmdb.pb.h"
 
 namespace {
 
@@ -25,8 +26,10 @@ using google::protobuf::DescriptorPool;
 using google::protobuf::Message;
 using google::protobuf::MessageFactory;
 
-// The Create<Kind>Request message of a kind, from the generated pool.
+// The Create<Kind>Request message of a kind, from the generated pool (which
+// holds vmdb.proto once its code is linked in: the reference below does it).
 const Descriptor* CreateRequestOf(const vla::vmdb::ResourceKind& kind) {
+  (void)vla::v1::CreateTeamRequest::descriptor();
   return DescriptorPool::generated_pool()->FindMessageTypeByName(
       absl::StrCat("vla.v1.Create", kind.descriptor->name(), "Request"));
 }

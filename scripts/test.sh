@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, lints and builds everything, runs the whole test suite, then runs
 # it again under AddressSanitizer and UndefinedBehaviorSanitizer. Exits
-# non-zero on any lint error, test failure or sanitizer report.
+# non-zero on any lint error, test failure or sanitizer report. Last, runs
+# each libFuzzer target (tests/fuzz/) for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -26,4 +27,10 @@ export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 600)
+
+echo "== fuzz (libFuzzer, clang, ASan + UBSan; tests/fuzz/README.md)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DVLA_FUZZ=ON -DVLA_BUILD_BENCH=OFF >/dev/null
+ninja -C build-fuzz fuzzers
+(cd build-fuzz && ctest --output-on-failure -j "$jobs")
 echo "== all checks passed"

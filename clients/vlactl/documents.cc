@@ -494,6 +494,14 @@ std::string Document::Where() const {
 
 absl::StatusOr<std::vector<Document>> ParseDocuments(absl::string_view text,
                                                      absl::string_view file) {
+  // YAML and JSON are text: a NUL byte means a binary file (and makes
+  // yaml-cpp 0.7 loop; found by tests/fuzz/apply_fuzzer).
+  if (const size_t nul = text.find('\0'); nul != absl::string_view::npos) {
+    const int line = static_cast<int>(
+        std::count(text.begin(), text.begin() + nul, '\n') + 1);
+    return Invalid(absl::StrCat(file, ": line ", line,
+                                ": a NUL byte; not a YAML or JSON text file"));
+  }
   std::vector<YAML::Node> roots;
   try {
     roots = YAML::LoadAll(std::string(text));

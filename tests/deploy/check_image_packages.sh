@@ -19,6 +19,8 @@ declare -A DATA_PACKAGES=(
 )
 # Packages of scripts/setup.sh the image build does not need: name -> why.
 declare -A NOT_FOR_THE_IMAGE_BUILD=(
+  [clang]="fuzzing only (tests/fuzz/)"
+  [libclang-rt-14-dev]="fuzzing only (libFuzzer runtime)"
   [clang-format]="lint only"
   [libbenchmark-dev]="benchmarks are off in the image (-DVLA_BUILD_BENCH=OFF)"
   [git]="the build context is a plain copy of the sources"

@@ -16,7 +16,7 @@
 // before the subscribers, with them attached, and at its peak under load,
 // per subscriber.
 //
-//   okr_bench [--subscribers=10000] [--channels=50] [--objectives=100]
+//   okr_bench [--subscribers=10000] [--channels=100] [--objectives=100]
 //             [--checkins_per_second=40] [--seconds=10] [--quick]
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -46,7 +46,7 @@
 
 ABSL_FLAG(int, subscribers, 10000,
           "Concurrent WatchObjectiveStatuses streams.");
-ABSL_FLAG(int, channels, 50,
+ABSL_FLAG(int, channels, 100,
           "Client TCP connections the subscribers share round-robin.");
 ABSL_FLAG(int, objectives, 100, "Objectives (one manual key result each).");
 ABSL_FLAG(double, checkins_per_second, 40,

@@ -345,7 +345,9 @@ int RunDemo(Context& ctx) {
             << ".\n";
   double owed = 0;
   absl::Time last = absl::Now();
-  for (int n = 1; !Interrupted() && absl::Now() - start < duration; ++n) {
+  // --duration counts the streaming, not the backfill before it.
+  const absl::Time streaming = last;
+  for (int n = 1; !Interrupted() && absl::Now() - streaming < duration; ++n) {
     if (!SleepUnlessInterrupted(1)) break;
     const absl::Time now = absl::Now();
     owed += rate * absl::ToDoubleSeconds(now - last);

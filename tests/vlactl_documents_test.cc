@@ -130,6 +130,25 @@ TEST(DocumentsTest, BadDocumentsNameFileDocumentAndField) {
   }
 }
 
+// Inputs on which yaml-cpp 0.7 itself never returns (found by the fuzzer)
+// are refused with an error instead.
+TEST(DocumentsTest, TextYamlCppWouldLoopOnIsRefused) {
+  for (const std::string& text :
+       {std::string(", a\n"), std::string("{a: 1}, b\n"),
+        std::string("kind: Team\nid: a\n---\n , x\n"),
+        std::string("kind: Team\nid: a\0b\n", 19)}) {
+    auto docs = ParseDocuments(text, "f.yaml");
+    ASSERT_FALSE(docs.ok()) << text;
+    EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(docs.status().message()), HasSubstr("f.yaml"));
+  }
+  // A ',' inside values stays fine.
+  EXPECT_TRUE(ParseDocuments(
+                  "kind: Team\nid: a\nteam_kind: PROVIDER\ndescription: b, c\n",
+                  "f.yaml")
+                  .ok());
+}
+
 TEST(DocumentsTest, RunsTheVmdbValidation) {
   std::string text = kKviYaml;
   text.replace(text.find("percentile: 90"), 14, "percentile: 120");

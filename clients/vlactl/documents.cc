@@ -1,5 +1,6 @@
 #include "clients/vlactl/documents.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -43,6 +44,57 @@ std::string Fold(absl::string_view word) {
     out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
   }
   return out;
+}
+
+// yaml-cpp 0.7 loops for ever, emitting events without consuming input,
+// when a document has a stray ',' where a node belongs (", a" or
+// "{a: 1}, b"; found by tests/fuzz/apply_fuzzer). A first pass counts the
+// parser's events and stops it past a bound no valid text reaches (about one
+// event per character at most).
+class EventBudget final : public YAML::EventHandler {
+ public:
+  struct Exceeded {};
+  explicit EventBudget(size_t text_size) : left_(8 * text_size + 64) {}
+  void OnDocumentStart(const YAML::Mark&) override { Spend(); }
+  void OnDocumentEnd() override { Spend(); }
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { Spend(); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { Spend(); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Spend();
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Spend();
+  }
+  void OnSequenceEnd() override { Spend(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Spend();
+  }
+  void OnMapEnd() override { Spend(); }
+
+ private:
+  void Spend() {
+    if (left_-- == 0) throw Exceeded();
+  }
+  size_t left_;
+};
+
+// False if yaml-cpp would not finish parsing `text` (its own syntax errors
+// are left to the real parse, which reports them).
+bool ParsesInBoundedTime(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  EventBudget budget(text.size());
+  try {
+    while (parser.HandleNextDocument(budget)) {
+    }
+  } catch (const EventBudget::Exceeded&) {
+    return false;
+  } catch (const YAML::Exception&) {
+  }
+  return true;
 }
 
 absl::Status Invalid(absl::string_view message) {
@@ -501,6 +553,10 @@ absl::StatusOr<std::vector<Document>> ParseDocuments(absl::string_view text,
         std::count(text.begin(), text.begin() + nul, '\n') + 1);
     return Invalid(absl::StrCat(file, ": line ", line,
                                 ": a NUL byte; not a YAML or JSON text file"));
+  }
+  if (!ParsesInBoundedTime(std::string(text))) {
+    return Invalid(absl::StrCat(
+        file, ": not valid YAML or JSON: a ',' where a value belongs?"));
   }
   std::vector<YAML::Node> roots;
   try {

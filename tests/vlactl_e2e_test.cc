@@ -268,12 +268,100 @@ TEST_F(VlactlTest, IngestSummaryLinesAndDuplicates) {
   EXPECT_THAT(r.out, HasSubstr("accepted 0, duplicates 5, rejected 0"));
 }
 
+TEST_F(VlactlTest, ImportSendsNothingUntilTheTeamsExistThenOnlyOnce) {
+  ASSERT_EQ(ApplyExamples().code, 0);
+  const std::string data = IMPORTERS_DATA_DIR;
+  const std::string snow = absl::StrCat(
+      "import servicenow -f ", data, "/servicenow_incidents.csv --audit ", data,
+      "/servicenow_audit.csv --value-stream incident-to-back-to-work");
+  // The export's groups map to teams the server does not know: refused
+  // before anything is sent.
+  Result r = Run(snow);
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("teams/network-operations"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was sent"));
+
+  // Mapped and created: every event is accepted (none was sent before), the
+  // malformed rows are listed with their line, exit code 7 for them.
+  const std::string mapped = absl::StrCat(
+      snow, " --team-map 'Network Operations=network' --create-teams");
+  r = Run(mapped);
+  EXPECT_EQ(r.code, 7) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("11 records, 8 items imported, 3 skipped, "
+                               "37 events"));
+  EXPECT_THAT(r.out, HasSubstr("  skipped " + data +
+                               "/servicenow_incidents.csv:6: INC0010004: "));
+  EXPECT_THAT(r.out, HasSubstr("teams created: teams/database-team, "
+                               "teams/email-collaboration\n"));
+  EXPECT_THAT(r.out, HasSubstr("ingest: accepted 37, duplicates 0, "
+                               "rejected 0"));
+  EXPECT_EQ(Run("get team/database-team").code, 0);
+
+  // Importing the same export again adds nothing.
+  r = Run(mapped + " -o json");
+  EXPECT_EQ(r.code, 7) << r.err;
+  google::protobuf::Value value;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &value).ok())
+      << r.out;
+  const auto& report = value.struct_value().fields();
+  EXPECT_EQ(report.at("accepted").number_value(), 0);
+  EXPECT_EQ(report.at("duplicates").number_value(), 37);
+  EXPECT_EQ(report.at("skipped").list_value().values_size(), 3 + 7);
+  EXPECT_EQ(report.at("skipped")
+                .list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("line")
+                .number_value(),
+            6);
+
+  // Jira through a file for `vlactl ingest`: the same ids either way.
+  const std::string events = dir_.File("jira.jsonl");
+  const std::string jira =
+      absl::StrCat("import jira -f ", data,
+                   "/jira_issues.json --value-stream incident-to-back-to-work");
+  r = Run(absl::StrCat(jira, " --emit ", events));
+  EXPECT_EQ(r.code, 7) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("26 events written"));
+  EXPECT_EQ(CountLines(ReadFile(events), "}}"), 26);
+  r = Run(absl::StrCat(jira, " --dry-run"));
+  EXPECT_THAT(r.out,
+              HasSubstr("dry run: nothing sent; the events name "
+                        "teams/payments, teams/platform, teams/service-desk, "
+                        "teams/sre\n"));
+  r = Run(absl::StrCat(jira, " --create-teams"));
+  EXPECT_THAT(r.out, HasSubstr("ingest: accepted 26, duplicates 0"));
+  r = Run(absl::StrCat("ingest -f ", events));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("accepted 0, duplicates 26, rejected 0"));
+
+  // Refused command lines and inputs.
+  EXPECT_EQ(Run("import").code, 1);
+  EXPECT_EQ(Run("import zendesk -f x --value-stream v").code, 1);
+  EXPECT_EQ(
+      Run(absl::StrCat("import jira -f ", data, "/jira_issues.json")).code,
+      1);  // no --value-stream
+  EXPECT_EQ(Run(jira + " --status-map Triage=bogus").code, 1);
+  EXPECT_EQ(Run(jira + " --team-map nothing").code, 1);
+  EXPECT_EQ(Run(jira + " --audit x.csv").code, 1);
+  EXPECT_EQ(Run("import jira -f /nonexistent.json --value-stream v").code, 3);
+  r = Run(absl::StrCat("import jira -f ", data,
+                       "/jira_issues.json --value-stream nowhere"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("valueStreams/nowhere"));
+  r = Run(absl::StrCat("import servicenow -f ", Write("bad.csv", "a,b\n1,2\n"),
+                       " --value-stream v"));
+  EXPECT_EQ(r.code, 4);
+  EXPECT_THAT(r.err, HasSubstr("bad.csv"));
+}
+
 TEST_F(VlactlTest, ExitCodes) {
   EXPECT_EQ(Run("--help").code, 0);
   EXPECT_THAT(Run("--help").out, HasSubstr("Exit codes:"));
   for (const char* cmd :
        {"apply", "get", "list", "delete", "revisions", "status", "explain",
-        "flow", "watch", "ingest", "checkin", "demo"}) {
+        "flow", "watch", "ingest", "import", "checkin", "demo"}) {
     const Result r = Run(absl::StrCat(cmd, " --help"));
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("Usage: vlactl ", cmd))) << cmd;

@@ -29,7 +29,7 @@ enum ExitCode {
                          // FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED
   kExitUnavailable = 5,  // UNAVAILABLE or DEADLINE_EXCEEDED: not reachable
   kExitDenied = 6,       // UNAUTHENTICATED or PERMISSION_DENIED
-  kExitRejected = 7,     // ingest: some records were rejected
+  kExitRejected = 7,     // ingest, import: some records skipped or rejected
 };
 int ExitCodeFor(absl::StatusCode code);
 
@@ -55,6 +55,7 @@ struct Command {
 std::vector<Command> ResourceCommands();
 std::vector<Command> StatusCommands();
 std::vector<Command> IngestCommands();
+std::vector<Command> ImportCommands();
 std::vector<Command> DemoCommands();
 
 class Context {

@@ -1,13 +1,12 @@
 // ingest -f FILE: JSON Lines of observations and work item events.
-#include <unistd.h>
-
-#include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "clients/lib/ingester.h"
 #include "clients/vlactl/cli.h"
+#include "clients/vlactl/progress.h"
 #include "clients/vlactl/records.h"
 
 namespace vla::vlactl {
@@ -43,11 +42,7 @@ int RunIngest(Context& ctx) {
     }
     in = &file;
   }
-  const bool tty = isatty(STDERR_FILENO) == 1;
-  const auto start = std::chrono::steady_clock::now();
-  auto last_progress = start;
-  bool progress_shown = false;
-
+  ProgressLine progress(ctx.err());
   client::Ingester ingester(ctx.channel(), ctx.options(), options);
   std::vector<int64_t> line_of_record;  // by record index
   std::vector<Rejected> rejected;       // lines that did not parse
@@ -70,19 +65,14 @@ int RunIngest(Context& ctx) {
     }
     if (!s.ok()) return ctx.Fail(s);
     line_of_record.push_back(line);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_progress > std::chrono::seconds(1)) {
-      last_progress = now;
-      progress_shown = true;
-      const double secs = std::chrono::duration<double>(now - start).count();
-      ctx.err() << (tty ? "\r" : "") << "ingest: " << line << " lines read, "
-                << line_of_record.size() << " records sent ("
-                << Number(line_of_record.size() / secs, 0) << "/s)"
-                << (tty ? "" : "\n") << std::flush;
-    }
+    progress.Update([&](double secs) {
+      return absl::StrCat("ingest: ", line, " lines read, ",
+                          line_of_record.size(), " records sent (",
+                          Number(line_of_record.size() / secs, 0), "/s)");
+    });
   }
   auto totals = ingester.Finish();
-  if (progress_shown && tty) ctx.err() << "\n";
+  progress.Finish();
   if (!totals.ok()) return ctx.Fail(totals.status());
   for (const client::IngestRejection& r : totals->rejected) {
     rejected.push_back(
@@ -94,28 +84,20 @@ int RunIngest(Context& ctx) {
   std::sort(
       rejected.begin(), rejected.end(),
       [](const Rejected& a, const Rejected& b) { return a.line < b.line; });
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
   if (ctx.format() != Format::kTable) {
-    std::string json =
-        absl::StrCat("{\"lines\":", line, ",\"accepted\":", totals->accepted,
-                     ",\"duplicates\":", totals->duplicates, ",\"rejected\":[");
-    for (size_t i = 0; i < rejected.size(); ++i) {
-      std::string reason;
-      for (char c : rejected[i].reason) {
-        if (c == '"' || c == '\\') reason.push_back('\\');
-        if (static_cast<unsigned char>(c) >= 0x20) reason.push_back(c);
-      }
-      absl::StrAppend(&json, i ? "," : "", "{\"line\":", rejected[i].line,
-                      ",\"reason\":\"", reason, "\"}");
+    nlohmann::json report = {{"lines", line},
+                             {"accepted", totals->accepted},
+                             {"duplicates", totals->duplicates},
+                             {"rejected", nlohmann::json::array()}};
+    for (const Rejected& r : rejected) {
+      report["rejected"].push_back({{"line", r.line}, {"reason", r.reason}});
     }
-    absl::StrAppend(&json, "]}");
-    PrintDocuments(ctx.out(), ctx.format(), {json}, false);
+    PrintDocuments(ctx.out(), ctx.format(), {JsonDump(report)}, false);
   } else {
     ctx.out() << path << ": " << line << " lines, accepted " << totals->accepted
               << ", duplicates " << totals->duplicates << ", rejected "
-              << rejected.size() << " (" << Number(secs, 1) << "s)\n";
+              << rejected.size() << " (" << Number(progress.Seconds(), 1)
+              << "s)\n";
     for (const Rejected& r : rejected) {
       ctx.out() << "  line " << r.line << ": " << r.reason << "\n";
     }

@@ -45,7 +45,7 @@ const std::vector<Command>& AllCommands() {
   static const auto* commands = [] {
     auto* all = new std::vector<Command>;
     for (auto group : {ResourceCommands(), StatusCommands(), IngestCommands(),
-                       DemoCommands()}) {
+                       ImportCommands(), DemoCommands()}) {
       for (Command& c : group) all->push_back(std::move(c));
     }
     return all;
@@ -74,7 +74,7 @@ constexpr char kExitCodes[] = R"(Exit codes:
      ALREADY_EXISTS, ABORTED from the server)
   5  server unreachable (UNAVAILABLE, DEADLINE_EXCEEDED)
   6  not allowed (UNAUTHENTICATED, PERMISSION_DENIED)
-  7  ingest finished but rejected some records
+  7  ingest or import finished but skipped or rejected some records
 )";
 
 void PrintMainHelp(std::ostream& out) {

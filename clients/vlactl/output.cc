@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,10 @@ std::string MessageJson(const google::protobuf::Message& m, bool defaults) {
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(m, &out, options);
   return out;
+}
+
+std::string JsonDump(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string PrettyJson(absl::string_view json) {

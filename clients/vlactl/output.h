@@ -4,6 +4,7 @@
 #ifndef VLA_CLIENTS_VLACTL_OUTPUT_H_
 #define VLA_CLIENTS_VLACTL_OUTPUT_H_
 
+#include <nlohmann/json_fwd.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ absl::StatusOr<Format> ParseFormat(absl::string_view text);
 // Compact proto JSON with proto field names; `defaults` also prints fields
 // that hold their default (false, 0), which statuses want.
 std::string MessageJson(const google::protobuf::Message& m, bool defaults);
+// Compact JSON of a report built with nlohmann::json; invalid UTF-8 in its
+// strings becomes U+FFFD.
+std::string JsonDump(const nlohmann::json& value);
 // Re-indents compact JSON, two spaces per level.
 std::string PrettyJson(absl::string_view json);
 // The same data as block-style YAML; empty on unparsable input.

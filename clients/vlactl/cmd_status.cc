@@ -241,6 +241,40 @@ int RunFlow(Context& ctx) {
   return kExitOk;
 }
 
+// Prints a watch stream until it ends or Ctrl-C: each event as a document
+// with -o json|yaml, else the snapshot marker and `line(event)` per status,
+// after the local time.
+template <typename Event, typename Open, typename Line>
+int PrintWatch(Context& ctx, Open open, Line line) {
+  InstallInterruptHandler();
+  auto c = client::MakeContext(ctx.options(), absl::InfiniteDuration());
+  CancelOnInterrupt cancel(c.get());
+  auto reader = open(c.get());
+  Event ev;
+  while (reader->Read(&ev)) {
+    if (ctx.format() != Format::kTable) {
+      const std::string j = MessageJson(ev, true);
+      ctx.out() << (ctx.format() == Format::kJson
+                        ? j
+                        : absl::StrCat("---\n", JsonToYaml(j)))
+                << "\n"
+                << std::flush;
+      continue;
+    }
+    ctx.out() << absl::FormatTime("%H:%M:%S", absl::Now(),
+                                  absl::LocalTimeZone())
+              << "  "
+              << (ev.snapshot_complete()
+                      ? "-- snapshot complete; watching changes --"
+                      : line(ev))
+              << "\n"
+              << std::flush;
+  }
+  const grpc::Status status = reader->Finish();
+  if (Interrupted()) return kExitOk;
+  return status.ok() ? kExitOk : ctx.Fail(status);
+}
+
 int RunWatch(Context& ctx) {
   if (ctx.args().size() != 1) {
     return ctx.Usage("watch: vlas or objectives is required");
@@ -250,80 +284,41 @@ int RunWatch(Context& ctx) {
       (kind->collection != "vlas" && kind->collection != "objectives")) {
     return ctx.Usage("watch: vlas or objectives is required");
   }
-  InstallInterruptHandler();
-  const bool json = ctx.format() == Format::kJson;
-  const bool yaml = ctx.format() == Format::kYaml;
-  auto now = [] {
-    return absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
-  };
-  auto rc = ctx.color();
-  grpc::Status status;
+  const bool rc = ctx.color();
   if (kind->collection == "vlas") {
     auto stub = v1::EvaluationService::NewStub(ctx.channel());
     v1::WatchVlaStatusesRequest req;
     req.set_filter(ctx.Get("filter"));
-    auto c = client::MakeContext(ctx.options(), absl::InfiniteDuration());
-    CancelOnInterrupt cancel(c.get());
-    auto reader = stub->WatchVlaStatuses(c.get(), req);
-    v1::VlaStatusEvent ev;
-    while (reader->Read(&ev)) {
-      if (json || yaml) {
-        const std::string j = MessageJson(ev, true);
-        ctx.out() << (json ? j : absl::StrCat("---\n", JsonToYaml(j))) << "\n"
-                  << std::flush;
-        continue;
-      }
-      if (ev.snapshot_complete()) {
-        ctx.out() << now() << "  -- snapshot complete; watching changes --\n"
-                  << std::flush;
-        continue;
-      }
-      const v1::VlaStatus& s = ev.status();
-      const std::string state = ShortName(s.state());
-      ctx.out() << now() << "  " << s.vla() << "  "
-                << Colorize(state, ColorForState(state), rc) << "  score "
-                << Number(s.score(), 1) << "  SLA " << SlaText(s)
-                << (s.watermelon() ? Colorize("  WATERMELON", Color::kRed, rc)
-                                   : "")
-                << (s.disputed() ? Colorize("  DISPUTED", Color::kYellow, rc)
-                                 : "")
-                << (ev.removed() ? "  (removed)" : "") << "\n"
-                << std::flush;
-    }
-    status = reader->Finish();
-  } else {
-    auto stub = v1::OkrStatusService::NewStub(ctx.channel());
-    v1::WatchObjectiveStatusesRequest req;
-    req.set_filter(ctx.Get("filter"));
-    auto c = client::MakeContext(ctx.options(), absl::InfiniteDuration());
-    CancelOnInterrupt cancel(c.get());
-    auto reader = stub->WatchObjectiveStatuses(c.get(), req);
-    v1::ObjectiveStatusEvent ev;
-    while (reader->Read(&ev)) {
-      if (json || yaml) {
-        const std::string j = MessageJson(ev, true);
-        ctx.out() << (json ? j : absl::StrCat("---\n", JsonToYaml(j))) << "\n"
-                  << std::flush;
-        continue;
-      }
-      if (ev.snapshot_complete()) {
-        ctx.out() << now() << "  -- snapshot complete; watching changes --\n"
-                  << std::flush;
-        continue;
-      }
-      const v1::ObjectiveStatus& s = ev.status();
-      const std::string state = ShortName(s.status());
-      ctx.out() << now() << "  " << s.objective() << "  "
-                << Colorize(state, ColorForState(state), rc) << "  score "
-                << Number(100 * s.score(), 1) << " " << ShortName(s.color())
-                << "  expected " << Number(100 * s.expected_progress(), 1)
-                << "\n"
-                << std::flush;
-    }
-    status = reader->Finish();
+    return PrintWatch<v1::VlaStatusEvent>(
+        ctx,
+        [&](grpc::ClientContext* c) { return stub->WatchVlaStatuses(c, req); },
+        [&](const v1::VlaStatusEvent& ev) {
+          const v1::VlaStatus& s = ev.status();
+          const std::string state = ShortName(s.state());
+          return absl::StrCat(
+              s.vla(), "  ", Colorize(state, ColorForState(state), rc),
+              "  score ", Number(s.score(), 1), "  SLA ", SlaText(s),
+              s.watermelon() ? Colorize("  WATERMELON", Color::kRed, rc) : "",
+              s.disputed() ? Colorize("  DISPUTED", Color::kYellow, rc) : "",
+              ev.removed() ? "  (removed)" : "");
+        });
   }
-  if (Interrupted()) return kExitOk;
-  return status.ok() ? kExitOk : ctx.Fail(status);
+  auto stub = v1::OkrStatusService::NewStub(ctx.channel());
+  v1::WatchObjectiveStatusesRequest req;
+  req.set_filter(ctx.Get("filter"));
+  return PrintWatch<v1::ObjectiveStatusEvent>(
+      ctx,
+      [&](grpc::ClientContext* c) {
+        return stub->WatchObjectiveStatuses(c, req);
+      },
+      [&](const v1::ObjectiveStatusEvent& ev) {
+        const v1::ObjectiveStatus& s = ev.status();
+        const std::string state = ShortName(s.status());
+        return absl::StrCat(
+            s.objective(), "  ", Colorize(state, ColorForState(state), rc),
+            "  score ", Number(100 * s.score(), 1), " ", ShortName(s.color()),
+            "  expected ", Number(100 * s.expected_progress(), 1));
+      });
 }
 
 int RunCheckIn(Context& ctx) {

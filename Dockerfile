@@ -17,7 +17,7 @@ ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config \
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev \
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev \
   libyaml-cpp-dev nlohmann-json3-dev libcurl4-openssl-dev \
-  prometheus-cpp-dev \
+  prometheus-cpp-dev libgoogle-perftools-dev \
   libgtest-dev libgmock-dev"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $BUILD_PACKAGES \
@@ -37,7 +37,7 @@ FROM debian:12-slim AS runtime
 ARG RUNTIME_PACKAGES="libabsl20220623 libc-ares2 libc6 libgcc-s1 libgrpc++1.51 libgrpc29 \
   libprotobuf32 libre2-9 libsqlite3-0 libssl3 libstdc++6 zlib1g \
   libcivetweb1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
-  libyaml-cpp0.7 \
+  libyaml-cpp0.7 libtcmalloc-minimal4 \
   libcurl4 libbrotli1 libcom-err2 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 \
   libidn2-0 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 \
   libnghttp2-14 libp11-kit0 libpsl5 librtmp1 libsasl2-2 libssh2-1 libtasn1-6 libunistring2 \

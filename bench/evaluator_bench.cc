@@ -714,6 +714,8 @@ struct PassTimes {
   Cost slide;          // EvaluatePass(true), instant moving
   Cost engine_fixed;   // 100 x GetVlaStatus, same instant
   Cost engine_slide;   // 100 x GetVlaStatus, instant moving
+  // VLA statuses that changed (published and stored) per sliding pass.
+  double slide_changed = 0;
   std::map<std::string, int> states;
   int64_t window_samples = 0;  // samples of the clauses, summed
   // Per KVI: name, median ms of one GetKviValue at the fixed instant, and
@@ -829,11 +831,14 @@ PassTimes MeasurePasses(vla::evaluator::Evaluator& ev, vla::FakeClock& clock,
   p.engine_fixed = MedianCost(passes, [&] { engine_pass(at, false); });
 
   absl::Time when = at;
+  const int64_t published = ev.board().sequence();
   p.slide = MedianCost(passes, [&] {
     when += slide;
     clock.Set(when);
     ev.EvaluatePass(true);
   });
+  p.slide_changed =
+      static_cast<double>(ev.board().sequence() - published) / passes;
   p.engine_slide = MedianCost(passes, [&] {
     when += slide;
     engine_pass(when, false);
@@ -875,10 +880,11 @@ void PrintPasses(const std::string& label, const PassTimes& p) {
       "  %s: pass (EvaluatePass(true)) median %.2f ms (max %.2f; CPU %.2f) "
       "at a fixed instant, %.2f ms (max %.2f; CPU %.2f) sliding; engine only "
       "(100 x GetVlaStatus) %.2f ms (CPU %.2f) fixed, %.2f ms (CPU %.2f) "
-      "sliding; first pass after loading %.1f ms",
+      "sliding; %.1f VLA statuses changed (published and stored) per sliding "
+      "pass; first pass after loading %.1f ms",
       label, p.fixed.wall, p.fixed.max_wall, p.fixed.cpu, p.slide.wall,
       p.slide.max_wall, p.slide.cpu, p.engine_fixed.wall, p.engine_fixed.cpu,
-      p.engine_slide.wall, p.engine_slide.cpu, p.cold_ms));
+      p.engine_slide.wall, p.engine_slide.cpu, p.slide_changed, p.cold_ms));
   double total = 0, once = 0;
   std::string top;
   for (size_t i = 0; i < p.kvi_costs.size(); ++i) {

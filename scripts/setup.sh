@@ -14,6 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev
   prometheus-cpp-dev
   libyaml-cpp-dev
+  libgoogle-perftools-dev
   clang libclang-rt-14-dev
 )
 BUF_VERSION=1.75.0

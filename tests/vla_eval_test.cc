@@ -67,7 +67,7 @@ class VlaEvalTest : public ::testing::Test {
           auto k = kvis_.find(name);
           if (k != kvis_.end()) in.kvi = &k->second;
           auto v = values_.find(name);
-          if (v != values_.end()) in.value = v->second;
+          if (v != values_.end()) in.value = &v->second;
           return in;
         },
         absl::FromUnixSeconds(1767225600));

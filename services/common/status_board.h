@@ -104,6 +104,24 @@ class StatusBoard {
     return it->second.status;
   }
 
+  // f(latest status of `key`, or null) under the board's lock, without a
+  // copy; `f` must not call back into the board.
+  template <typename F>
+  auto Inspect(const std::string& key, F f) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    return f(it == entries_.end() ? nullptr : &it->second.status);
+  }
+
+  // Every key, in order.
+  std::vector<std::string> Keys() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> keys;
+    keys.reserve(entries_.size());
+    for (const auto& [key, entry] : entries_) keys.push_back(key);
+    return keys;
+  }
+
   // Statuses matching `filter` with key > `after`, in key order, at most
   // `limit`; `*more` tells whether others follow.
   std::vector<std::pair<std::string, Status>> List(const Filter& filter,

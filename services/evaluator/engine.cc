@@ -485,16 +485,19 @@ struct Engine::State {
   };
   std::unordered_map<std::string, CachedValue> value_cache;
 
-  v1::KviValue ComputeKvi(const std::string& name, absl::Time at) {
+  // The value stays valid until the next ComputeKvi of `name` (or a change
+  // of definitions).
+  const v1::KviValue& ComputeKvi(const std::string& name, absl::Time at) {
     const int64_t at_us = absl::ToUnixMicros(at);
     auto cached = value_cache.find(name);
     if (cached != value_cache.end() && cached->second.at_us == at_us &&
         cached->second.seq == seq) {
       return cached->second.value;
     }
-    v1::KviValue out = ComputeKviUncached(name, at);
-    value_cache.insert_or_assign(name, CachedValue{at_us, seq, out});
-    return out;
+    return value_cache
+        .insert_or_assign(name,
+                          CachedValue{at_us, seq, ComputeKviUncached(name, at)})
+        .first->second.value;
   }
 
   v1::KviValue ComputeKviUncached(const std::string& name, absl::Time at) {
@@ -872,7 +875,6 @@ absl::StatusOr<v1::VlaStatus> Engine::VlaStatus(const std::string& name,
         absl::StrCat(name, " is ", v1::VlaState_Name(vla.state()),
                      "; only ACTIVE VLAs are evaluated"));
   }
-  std::map<std::string, v1::KviValue> memo;
   return EvaluateVla(
       vla,
       [&](const std::string& kvi) {
@@ -880,9 +882,7 @@ absl::StatusOr<v1::VlaStatus> Engine::VlaStatus(const std::string& name,
         auto kit = s.kvis.find(kvi);
         if (kit == s.kvis.end()) return in;
         in.kvi = &kit->second;
-        auto m = memo.find(kvi);
-        if (m == memo.end()) m = memo.emplace(kvi, s.ComputeKvi(kvi, at)).first;
-        in.value = m->second;
+        in.value = &s.ComputeKvi(kvi, at);
         return in;
       },
       at);

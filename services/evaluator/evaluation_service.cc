@@ -33,12 +33,15 @@ class IngestReactor final
     Slot* slot = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      reading_ = false;
       if (!ok) {
+        reading_ = false;
         reads_done_ = true;
         MaybeFinishLocked();
         return;
       }
+      // reading_ stays set until the batch is queued: otherwise another
+      // thread (a commit or a write completing) could start the next read,
+      // and that batch could be queued, hence committed, before this one.
       slot = &slots_.back();
       in_flight_++;
     }
@@ -49,10 +52,11 @@ class IngestReactor final
                               OnCommitted(slot, std::move(r));
                             });
     std::lock_guard<std::mutex> lock(mu_);
-    if (!reading_ && !reads_done_ && !failed_ && !finished_ &&
-        in_flight_ < kInFlight) {
+    reading_ = false;
+    if (!reads_done_ && !failed_ && !finished_ && in_flight_ < kInFlight) {
       StartNextReadLocked();
     }
+    MaybeFinishLocked();
   }
 
   void OnWriteDone(bool ok) override {

@@ -51,11 +51,19 @@ bool Changed(const v1::KviValue& a, const v1::KviValue& b) {
 template <typename Status>
 void RemoveMissing(StatusBoard<Status>& board,
                    const std::set<std::string>& keep) {
-  bool more = false;
-  for (const auto& [key, status] :
-       board.List(Filter(), "", std::numeric_limits<int>::max(), &more)) {
+  for (const std::string& key : board.Keys()) {
     if (!keep.count(key)) board.Remove(key);
   }
+}
+
+// Whether `status` differs from the board's latest status of `key` (or the
+// board has none).
+template <typename Status>
+bool DiffersFromBoard(const StatusBoard<Status>& board, const std::string& key,
+                      const Status& status) {
+  return board.Inspect(key, [&](const Status* previous) {
+    return previous == nullptr || Changed(*previous, status);
+  });
 }
 
 }  // namespace
@@ -416,16 +424,14 @@ void Evaluator::EvaluatePass(bool all) {
   for (const std::string& name : dirty.kvis) {
     absl::StatusOr<v1::KviValue> value = engine_.KviValue(name, now);
     if (!value.ok()) continue;
-    std::optional<v1::KviValue> previous = kvi_board_.Get(name);
-    if (previous.has_value() && !Changed(*previous, *value)) continue;
+    if (!DiffersFromBoard(kvi_board_, name, *value)) continue;
     kvi_board_.Publish(name, *value, engine_.KviAttributes(name));
   }
   std::vector<v1::VlaStatus> changed;
   for (const std::string& name : todo) {
     absl::StatusOr<v1::VlaStatus> status = engine_.VlaStatus(name, now);
     if (!status.ok()) continue;
-    std::optional<v1::VlaStatus> previous = board_.Get(name);
-    if (previous.has_value() && !Changed(*previous, *status)) continue;
+    if (!DiffersFromBoard(board_, name, *status)) continue;
     board_.Publish(name, *status, engine_.VlaAttributes(name, *status));
     changed.push_back(*std::move(status));
   }

@@ -110,18 +110,18 @@ v1::VlaStatus EvaluateVla(
     cs->set_kvi(clause.kvi());
     cs->set_target(clause.target());
     cs->set_warning(clause.warning());
-    cs->set_has_value(in.value.has_value());
-    cs->set_value(in.value.value());
-    cs->set_samples(in.value.samples());
-    const v1::ClauseState state = ClauseStateOf(clause, direction, in.value);
+    cs->set_has_value(in.value->has_value());
+    cs->set_value(in.value->value());
+    cs->set_samples(in.value->samples());
+    const v1::ClauseState state = ClauseStateOf(clause, direction, *in.value);
     cs->set_state(state);
-    if (clause.has_baseline() && in.value.has_value()) {
-      const double a = (in.value.value() - clause.baseline()) /
+    if (clause.has_baseline() && in.value->has_value()) {
+      const double a = (in.value->value() - clause.baseline()) /
                        (clause.target() - clause.baseline());
       cs->set_attainment(std::clamp(a, 0.0, 1.0));
     }
     const std::string label = KviLabel(in, clause.kvi());
-    const std::string v = FormatValue(in.value.value(), unit);
+    const std::string v = FormatValue(in.value->value(), unit);
     switch (state) {
       case v1::CLAUSE_STATE_MET:
         fine.push_back(absl::StrCat(label, " ", v, " meets its target ",
@@ -141,7 +141,7 @@ v1::VlaStatus EvaluateVla(
         break;
       case v1::CLAUSE_STATE_DISPUTED: {
         std::vector<std::string> sides;
-        for (const auto& [team, pv] : in.value.party_values()) {
+        for (const auto& [team, pv] : in.value->party_values()) {
           sides.push_back(
               absl::StrCat(ShortName(team), " ", FormatValue(pv, unit)));
         }
@@ -188,12 +188,12 @@ v1::VlaStatus EvaluateVla(
     const v1::Direction direction = in.kvi != nullptr
                                         ? in.kvi->direction()
                                         : v1::DIRECTION_HIGHER_IS_BETTER;
-    if (in.value.has_value()) {
-      status.set_sla_value(in.value.value());
+    if (in.value->has_value()) {
+      status.set_sla_value(in.value->value());
       status.set_sla_met(
-          Meets(in.value.value(), vla.sla().target(), direction));
+          Meets(in.value->value(), vla.sla().target(), direction));
       sla_text = absl::StrCat(SlaLabel(in, vla.sla().kvi()), " ",
-                              FormatValue(in.value.value(), unit),
+                              FormatValue(in.value->value(), unit),
                               status.sla_met() ? " meets" : " misses", " its ",
                               FormatValue(vla.sla().target(), unit), " target");
     } else {

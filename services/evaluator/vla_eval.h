@@ -14,10 +14,11 @@
 
 namespace vla::evaluator {
 
-// What the evaluator knows about one KVI at the evaluation time.
+// What the evaluator knows about one KVI at the evaluation time. Both point
+// into the caller's data, which must outlive the EvaluateVla call.
 struct KviInput {
   const v1::Kvi* kvi = nullptr;  // null if the definition is unknown
-  v1::KviValue value;
+  const v1::KviValue* value = &v1::KviValue::default_instance();
 };
 
 // `lookup(kvi_name)` returns the KVI's definition and value at `at`.

@@ -155,7 +155,8 @@ struct Selection {
   std::vector<int8_t> match;  // per attrs id: -1 unknown, 0 no, 1 yes
   // Merged spans of the last window asked for, reused by a sliding window
   // until the span moves or a block in it changes: the run of whole days,
-  // and the whole window rounded inwards to 5-minute blocks.
+  // the window rounded inwards to 5-minute blocks, and the window rounded
+  // inwards to minutes.
   struct Span {
     int64_t from = 0, to = 0;
     uint64_t computed_at = 0;
@@ -163,6 +164,7 @@ struct Selection {
   };
   Span day_span;
   Span block_span;
+  Span minute_span;
 };
 
 struct KviState {
@@ -358,20 +360,46 @@ struct Engine::State {
     return SetSpan(sel.block_span, from, to, seq, std::move(agg));
   }
 
-  // The aggregate of `sel` over [from, to): the 5-minute blocks inside it,
-  // and the partial blocks at its ends scanned from raw data.
+  // The aggregate of [from, to), multiples of a minute, from the selection's
+  // minute span when no 5-minute block it touches changed: the 5-minute
+  // blocks inside it and the whole minutes at its two ends (scanned from raw
+  // data once per minute the window slides, not once per evaluation).
+  const Aggregate& Minutes(Selection& sel, const BlockVersions& versions,
+                           int64_t from, int64_t to) {
+    const int64_t unit = kBlockUs[kLevels - 1];
+    const auto modified = [&] {
+      return versions.Modified(kLevels - 1, FloorTo(from, unit),
+                               CeilTo(to, unit));
+    };
+    if (SpanIsValid(sel.minute_span, versions, from, to, modified)) {
+      return *sel.minute_span.agg;
+    }
+    const int64_t inner_from = CeilTo(from, unit);
+    const int64_t inner_to = FloorTo(to, unit);
+    Aggregate agg(sel.spec);
+    if (inner_from >= inner_to) {
+      ScanRaw(sel, from, to, &agg);
+    } else {
+      agg = Blocks(sel, versions, inner_from, inner_to);
+      ScanRaw(sel, from, inner_from, &agg);
+      ScanRaw(sel, inner_to, to, &agg);
+    }
+    return SetSpan(sel.minute_span, from, to, seq, std::move(agg));
+  }
+
+  // The aggregate of `sel` over [from, to): the whole minutes inside it
+  // (cached), and the partial minutes at its ends scanned from raw data.
   Aggregate Range(Selection& sel, int64_t from, int64_t to) {
     const BlockVersions* versions = VersionsOf(sel);
     if (versions == nullptr) return Aggregate(sel.spec);
-    const int64_t unit = kBlockUs[kLevels - 1];
-    const int64_t inner_from = CeilTo(from, unit);
-    const int64_t inner_to = FloorTo(to, unit);
+    const int64_t inner_from = CeilTo(from, kMinuteUs);
+    const int64_t inner_to = FloorTo(to, kMinuteUs);
     if (inner_from >= inner_to) {
       Aggregate out(sel.spec);
       ScanRaw(sel, from, to, &out);
       return out;
     }
-    Aggregate out = Blocks(sel, *versions, inner_from, inner_to);
+    Aggregate out = Minutes(sel, *versions, inner_from, inner_to);
     ScanRaw(sel, from, inner_from, &out);
     ScanRaw(sel, inner_to, to, &out);
     return out;

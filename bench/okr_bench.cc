@@ -291,6 +291,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<v1::OkrStatusService::Stub>> stubs;
   for (auto& c : channels) stubs.push_back(v1::OkrStatusService::NewStub(c));
   const Clock::time_point attach_start = Clock::now();
+  const double server_cpu_start = vla::bench::ProcCpuSeconds(vlad.pid());
+  const double client_cpu_start = vla::bench::ProcCpuSeconds(0);
   std::vector<std::unique_ptr<Subscriber>> subs;
   subs.reserve(subscribers);
   for (int i = 0; i < subscribers; ++i) {
@@ -354,6 +356,8 @@ int main(int argc, char** argv) {
   for (int k = 0; k < total_checkins; ++k) ++final_value[k % objectives];
   std::atomic<int> next{0};
   std::atomic<int> failed{0};
+  const double server_cpu_load = vla::bench::ProcCpuSeconds(vlad.pid());
+  const double client_cpu_load = vla::bench::ProcCpuSeconds(0);
   const int64_t load_start_ns = NowNs();
   const int drivers = 4;
   std::vector<std::thread> threads;
@@ -399,6 +403,8 @@ int main(int argc, char** argv) {
   }
   sampling = false;
   sampler.join();
+  const double server_cpu_end = vla::bench::ProcCpuSeconds(vlad.pid());
+  const double client_cpu_end = vla::bench::ProcCpuSeconds(0);
   const int64_t delivered = shared.delivered.load();
   const double deliver_s =
       static_cast<double>(shared.last_delivery_ns.load() - load_start_ns) / 1e9;
@@ -440,6 +446,11 @@ int main(int argc, char** argv) {
   std::printf("  per subscriber: %.1f KiB attached, %.1f KiB at peak\n",
               static_cast<double>(rss_attached - rss_base) / subscribers,
               static_cast<double>(peak_rss.load() - rss_base) / subscribers);
+  std::printf(
+      "  cpu:       attach: server %.1f s, bench client %.1f s; load until "
+      "caught up: server %.1f s, bench client %.1f s\n",
+      server_cpu_load - server_cpu_start, client_cpu_load - client_cpu_start,
+      server_cpu_end - server_cpu_load, client_cpu_end - client_cpu_load);
   std::printf(
       "  stalled subscriber: still connected, saw value %lld of "
       "objective 0 (it stopped reading)\n",

@@ -1,6 +1,6 @@
 // StatusBoard: snapshot, marker, coalescing per key, stalled subscribers,
-// filters, removal, resume and expired resume, close, shared messages, write
-// hints, callbacks without the lock, concurrent use.
+// filters, removal, resume and expired resume, close, shared messages,
+// callbacks without the lock, concurrent use.
 #include "services/common/status_board.h"
 
 #include <gtest/gtest.h>
@@ -27,16 +27,14 @@ class FakeStream : public Board::Subscriber {
  public:
   std::vector<Board::Event> received;
   std::vector<Board::MessagePtr> messages;  // as delivered
-  std::vector<bool> hints;                  // `more` of each delivery
   bool in_flight = false;
   bool ended = false;
 
  protected:
-  void Deliver(Board::MessagePtr message, bool more) override {
+  void Deliver(Board::MessagePtr message) override {
     EXPECT_FALSE(in_flight) << "two writes in flight";
     received.push_back(*message);
     messages.push_back(std::move(message));
-    hints.push_back(more);
     in_flight = true;
   }
   void End() override {
@@ -233,7 +231,7 @@ TEST(StatusBoardTest, MessagesAreBuiltOncePerPublicationAndShared) {
     std::vector<TextBoard::MessagePtr> messages;
 
    protected:
-    void Deliver(TextBoard::MessagePtr m, bool) override {
+    void Deliver(TextBoard::MessagePtr m) override {
       messages.push_back(std::move(m));
     }
     void End() override {}
@@ -265,20 +263,6 @@ TEST(StatusBoardTest, MessagesAreBuiltOncePerPublicationAndShared) {
   for (TextStream* s : {&s1, &s2, &s3}) board.Detach(s);
 }
 
-TEST(StatusBoardTest, OnlyWritesBeforeTheMarkerAreHinted) {
-  Board board;
-  for (const char* k : {"a", "b", "c"}) board.Publish(k, 1, {});
-  FakeStream s;
-  board.Attach(&s, Filter());
-  Drain(board, s);
-  board.Publish("a", 2, {});
-  Drain(board, s);
-  // The snapshot's writes may be buffered: the marker follows for sure, and
-  // it (like every later event) is written without the hint.
-  EXPECT_EQ(s.hints, (std::vector<bool>{true, true, true, false, false}));
-  board.Detach(&s);
-}
-
 TEST(StatusBoardTest, EachBoardHasItsOwnEpoch) {
   Board a, b;
   EXPECT_NE(a.epoch(), b.epoch());
@@ -293,7 +277,7 @@ class InlineStream : public Board::Subscriber {
   bool ended = false;
 
  protected:
-  void Deliver(Board::MessagePtr m, bool) override {
+  void Deliver(Board::MessagePtr m) override {
     received.push_back(*m);
     board_->WriteDone(this, true);
   }
@@ -330,7 +314,7 @@ class ThreadedStream : public Board::Subscriber {
   }
 
  protected:
-  void Deliver(Board::MessagePtr m, bool) override {
+  void Deliver(Board::MessagePtr m) override {
     std::lock_guard<std::mutex> lock(mu_);
     EXPECT_FALSE(in_flight_) << "two writes in flight";
     EXPECT_FALSE(ended_) << "a write after the end";

@@ -69,9 +69,9 @@ class StatusBoard {
     virtual ~Subscriber() = default;
 
    protected:
-    // Starts writing `message`. `more`: the board already has more for this
-    // subscriber and will deliver it (a hint to buffer this write).
-    virtual void Deliver(MessagePtr message, bool more) = 0;
+    // Starts writing `message` (shared with other subscribers: not to be
+    // changed).
+    virtual void Deliver(MessagePtr message) = 0;
     // Finish the stream now (no write is in flight): the board is closing,
     // the client cancelled, or a write failed. Called once.
     virtual void End() = 0;
@@ -86,7 +86,6 @@ class StatusBoard {
     std::deque<Pending> pending_;
     absl::flat_hash_set<std::string> queued_;
     absl::flat_hash_set<std::string> visible_;  // keys delivered as matching
-    bool marker_pending_ = false;
     bool writing_ = false;
     bool cancelled_ = false;
     bool ended_ = false;
@@ -206,15 +205,10 @@ class StatusBoard {
             Enqueue(s, key, false, &actions);
           }
         } else {
-          // Queued whole before the first delivery, so that the first write
-          // already knows more follows.
           for (const auto& [key, entry] : entries_) {
-            if (Matches(*s, entry) && s->queued_.insert(key).second) {
-              s->pending_.push_back({key, true});
-            }
+            if (Matches(*s, entry)) Enqueue(s, key, true, &actions);
           }
-          s->marker_pending_ = true;
-          s->pending_.push_back({std::string(), true});
+          s->pending_.push_back({std::string(), true});  // the marker
           Pump(s, &actions);
         }
       }
@@ -304,7 +298,6 @@ class StatusBoard {
   struct Action {
     Subscriber* subscriber;
     MessagePtr message;
-    bool more = false;
   };
   using Actions = std::vector<Action>;
 
@@ -313,7 +306,7 @@ class StatusBoard {
       // Neither call may touch `a.subscriber` after it returns: its write
       // may already be done and the stream gone.
       if (a.message != nullptr) {
-        a.subscriber->Deliver(std::move(a.message), a.more);
+        a.subscriber->Deliver(std::move(a.message));
       } else {
         a.subscriber->End();
       }
@@ -400,7 +393,6 @@ class StatusBoard {
       s->pending_.pop_front();
       MessagePtr message;
       if (p.key.empty()) {
-        s->marker_pending_ = false;
         message = MarkerMessage();
       } else {
         s->queued_.erase(p.key);
@@ -422,9 +414,7 @@ class StatusBoard {
       }
       s->writing_ = true;
       ++delivered_;
-      // Only the marker is sure to be delivered later (nothing removes it),
-      // so only a write before it is hinted: the one after is never held.
-      actions->push_back({s, std::move(message), s->marker_pending_});
+      actions->push_back({s, std::move(message)});
       return;
     }
     MaybeEnd(s, actions);
@@ -433,7 +423,7 @@ class StatusBoard {
   void MaybeEnd(Subscriber* s, Actions* actions) {
     if ((closed_ || s->cancelled_) && !s->writing_ && !s->ended_) {
       s->ended_ = true;
-      actions->push_back({s, nullptr, false});
+      actions->push_back({s, nullptr});
     }
   }
 

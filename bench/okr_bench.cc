@@ -353,6 +353,15 @@ int main(int argc, char** argv) {
   auto channels = vla::bench::MakeChannels(vlad.address(), channel_count + 1);
   std::vector<std::unique_ptr<v1::OkrStatusService::Stub>> stubs;
   for (auto& c : channels) stubs.push_back(v1::OkrStatusService::NewStub(c));
+  // Connected before the streams start: a connection attempted while the
+  // server writes 10,000 snapshots may time out before its handshake.
+  for (auto& c : channels) {
+    if (!c->WaitForConnected(std::chrono::system_clock::now() +
+                             std::chrono::seconds(30))) {
+      std::fprintf(stderr, "okr_bench: a channel did not connect\n");
+      return 1;
+    }
+  }
   const Clock::time_point attach_start = Clock::now();
   const double server_cpu_start = vla::bench::ProcCpuSeconds(vlad.pid());
   const double client_cpu_start = vla::bench::ProcCpuSeconds(0);

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -49,6 +50,28 @@ inline int64_t ProcStatusKib(pid_t pid, absl::string_view key) {
     if (!words.empty() && absl::SimpleAtoi(words[0], &kib)) return kib;
   }
   return -1;
+}
+
+// User + system CPU seconds used so far by process `pid` (0: this process),
+// from /proc/PID/stat; -1 if unreadable.
+inline double ProcCpuSeconds(pid_t pid) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/stat")
+                            : absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  // The command name (field 2) may hold spaces: count fields after its ')'.
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::vector<absl::string_view> fields = absl::StrSplit(
+      absl::string_view(line).substr(paren + 1), ' ', absl::SkipEmpty());
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // `count` channels to `target`, each with its own TCP connection (gRPC would

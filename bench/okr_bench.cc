@@ -55,6 +55,8 @@ ABSL_FLAG(double, checkins_per_second, 40,
 ABSL_FLAG(double, seconds, 10, "Duration of the load, seconds.");
 ABSL_FLAG(bool, quick, false,
           "Smoke run: 200 subscribers, 4 channels, 10 objectives, 2 s.");
+ABSL_FLAG(int, client_queues, 4,
+          "Completion queues (and threads) of the bench's subscribers.");
 ABSL_FLAG(std::string, tmp_dir, "/tmp", "Where the data folder is created.");
 
 namespace {
@@ -123,22 +125,36 @@ int ObjectiveIndex(const std::string& name) {
   return i;
 }
 
-// One subscriber. Reads every event; for a change, records the latency from
-// the check-in that produced the status it carries.
-class Subscriber final
-    : public grpc::ClientReadReactor<v1::ObjectiveStatusEvent> {
+// One subscriber, on the async API: reads every event; for a change, records
+// the latency from the check-in that produced the status it carries. (Not
+// the callback API: with Debian's libgrpc, built without NDEBUG, every
+// completion on a completion queue scans the queue's outstanding tags, and
+// the callback API puts all 10,000 streams, two tags each, on one queue.
+// Here each stream has one tag outstanding, on one of --client_queues
+// queues.)
+class Subscriber {
  public:
-  Subscriber(v1::OkrStatusService::Stub* stub, Shared* shared, int objectives,
-             bool stalled)
+  Subscriber(v1::OkrStatusService::Stub* stub, grpc::CompletionQueue* cq,
+             Shared* shared, int objectives, bool stalled)
       : shared_(shared), stalled_(stalled), last_(objectives) {
     for (auto& v : last_) v.store(0);
     latencies_us_.reserve(1024);
-    stub->async()->WatchObjectiveStatuses(&context_, &request_, this);
-    StartRead(&event_);
-    StartCall();
+    reader_ = stub->PrepareAsyncWatchObjectiveStatuses(&context_, request_, cq);
+    reader_->StartCall(this);
   }
 
-  void Cancel() { context_.TryCancel(); }
+  // Ends the stream; the stalled one (which has nothing outstanding) is
+  // finished here, the others when their pending read fails.
+  void Cancel() {
+    context_.TryCancel();
+    if (stalled_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ == State::kStalled) {
+        state_ = State::kFinishing;
+        reader_->Finish(&status_, this);
+      }
+    }
+  }
   int Last(int objective) const {
     return last_[objective].load(std::memory_order_acquire);
   }
@@ -147,51 +163,98 @@ class Subscriber final
   const grpc::Status& status() const { return status_; }
   bool ended() const { return ended_.load(); }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return;
-    if (event_.snapshot_complete()) {
-      shared_->snapshots_complete.fetch_add(1);
-    } else if (event_.status().key_results_size() > 0) {
-      const int o = ObjectiveIndex(event_.status().objective());
-      const double v = event_.status().key_results(0).current_value();
-      const int value = static_cast<int>(v);
-      if (o >= 0 && o < static_cast<int>(last_.size())) {
-        last_[o].store(value, std::memory_order_release);
-        if (!event_.snapshot() && value > 0 &&
-            value <= shared_->sent->max_value()) {
-          const int64_t now = NowNs();
-          const int64_t sent = shared_->sent->Get(o, value);
-          if (sent > 0) {
-            latencies_us_.push_back(static_cast<int32_t>((now - sent) / 1000));
-          }
-          shared_->delivered.fetch_add(1, std::memory_order_relaxed);
-          shared_->last_delivery_ns.store(now, std::memory_order_relaxed);
+  // The completion of this stream's outstanding operation.
+  void Proceed(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    switch (state_) {
+      case State::kStarting:
+      case State::kReading:
+        if (state_ == State::kReading && ok) OnEvent();
+        if (!ok) {
+          state_ = State::kFinishing;
+          reader_->Finish(&status_, this);
+        } else if (stalled_ && state_ == State::kReading) {
+          // The stalled subscriber stops reading after its first event: the
+          // server's writes to it back up in flow control.
+          state_ = State::kStalled;
+        } else {
+          state_ = State::kReading;
+          event_.Clear();
+          reader_->Read(&event_, this);
         }
-      }
+        break;
+      case State::kFinishing:
+        state_ = State::kDone;
+        ended_.store(true);
+        shared_->done.fetch_add(1);
+        break;
+      case State::kStalled:
+      case State::kDone:
+        break;
     }
-    // The stalled subscriber stops reading after its first event: the
-    // server's writes to it back up in flow control.
-    if (stalled_) return;
-    event_.Clear();
-    StartRead(&event_);
-  }
-
-  void OnDone(const grpc::Status& s) override {
-    status_ = s;
-    ended_.store(true);
-    shared_->done.fetch_add(1);
   }
 
  private:
+  enum class State { kStarting, kReading, kStalled, kFinishing, kDone };
+
+  void OnEvent() {
+    if (event_.snapshot_complete()) {
+      shared_->snapshots_complete.fetch_add(1);
+      return;
+    }
+    if (event_.status().key_results_size() == 0) return;
+    const int o = ObjectiveIndex(event_.status().objective());
+    const double v = event_.status().key_results(0).current_value();
+    const int value = static_cast<int>(v);
+    if (o < 0 || o >= static_cast<int>(last_.size())) return;
+    last_[o].store(value, std::memory_order_release);
+    if (!event_.snapshot() && value > 0 &&
+        value <= shared_->sent->max_value()) {
+      const int64_t now = NowNs();
+      const int64_t sent = shared_->sent->Get(o, value);
+      if (sent > 0) {
+        latencies_us_.push_back(static_cast<int32_t>((now - sent) / 1000));
+      }
+      shared_->delivered.fetch_add(1, std::memory_order_relaxed);
+      shared_->last_delivery_ns.store(now, std::memory_order_relaxed);
+    }
+  }
+
   Shared* shared_;
   const bool stalled_;
   grpc::ClientContext context_;
   v1::WatchObjectiveStatusesRequest request_;
+  std::unique_ptr<grpc::ClientAsyncReader<v1::ObjectiveStatusEvent>> reader_;
+  std::mutex mu_;
+  State state_ = State::kStarting;
   v1::ObjectiveStatusEvent event_;
   std::vector<std::atomic<int>> last_;
   std::vector<int32_t> latencies_us_;
   grpc::Status status_;
   std::atomic<bool> ended_{false};
+};
+
+// Completion queues, each drained by a thread of its own.
+class Queues {
+ public:
+  explicit Queues(int count) : cqs_(count) {
+    for (auto& cq : cqs_) {
+      threads_.emplace_back([&cq] {
+        void* tag = nullptr;
+        bool ok = false;
+        while (cq.Next(&tag, &ok)) static_cast<Subscriber*>(tag)->Proceed(ok);
+      });
+    }
+  }
+  ~Queues() {
+    for (auto& cq : cqs_) cq.Shutdown();
+    for (auto& t : threads_) t.join();
+  }
+  grpc::CompletionQueue* get(int i) { return &cqs_[i % cqs_.size()]; }
+
+ private:
+  std::vector<grpc::CompletionQueue> cqs_;
+  std::vector<std::thread> threads_;
 };
 
 // Cancels every stream and waits until gRPC is done with all of them.
@@ -290,16 +353,30 @@ int main(int argc, char** argv) {
   auto channels = vla::bench::MakeChannels(vlad.address(), channel_count + 1);
   std::vector<std::unique_ptr<v1::OkrStatusService::Stub>> stubs;
   for (auto& c : channels) stubs.push_back(v1::OkrStatusService::NewStub(c));
+  // Connected before the streams start: a connection attempted while the
+  // server writes 10,000 snapshots may time out before its handshake.
+  for (auto& c : channels) {
+    if (!c->WaitForConnected(std::chrono::system_clock::now() +
+                             std::chrono::seconds(30))) {
+      std::fprintf(stderr, "okr_bench: a channel did not connect\n");
+      return 1;
+    }
+  }
   const Clock::time_point attach_start = Clock::now();
+  const double server_cpu_start = vla::bench::ProcCpuSeconds(vlad.pid());
+  const double client_cpu_start = vla::bench::ProcCpuSeconds(0);
+  // Declared before the subscribers: its threads stop after them.
+  Queues queues(std::max(1, absl::GetFlag(FLAGS_client_queues)));
   std::vector<std::unique_ptr<Subscriber>> subs;
   subs.reserve(subscribers);
   for (int i = 0; i < subscribers; ++i) {
     subs.push_back(std::make_unique<Subscriber>(stubs[i % channel_count].get(),
-                                                &shared, objectives, false));
+                                                queues.get(i), &shared,
+                                                objectives, false));
   }
   // The stalled one has a connection of its own.
-  auto stalled = std::make_unique<Subscriber>(stubs.back().get(), &shared,
-                                              objectives, true);
+  auto stalled = std::make_unique<Subscriber>(stubs.back().get(), queues.get(0),
+                                              &shared, objectives, true);
   int64_t last_report = 0;
   while (shared.snapshots_complete.load() < subscribers) {
     const int64_t elapsed_s = std::chrono::duration_cast<std::chrono::seconds>(
@@ -354,6 +431,8 @@ int main(int argc, char** argv) {
   for (int k = 0; k < total_checkins; ++k) ++final_value[k % objectives];
   std::atomic<int> next{0};
   std::atomic<int> failed{0};
+  const double server_cpu_load = vla::bench::ProcCpuSeconds(vlad.pid());
+  const double client_cpu_load = vla::bench::ProcCpuSeconds(0);
   const int64_t load_start_ns = NowNs();
   const int drivers = 4;
   std::vector<std::thread> threads;
@@ -399,6 +478,8 @@ int main(int argc, char** argv) {
   }
   sampling = false;
   sampler.join();
+  const double server_cpu_end = vla::bench::ProcCpuSeconds(vlad.pid());
+  const double client_cpu_end = vla::bench::ProcCpuSeconds(0);
   const int64_t delivered = shared.delivered.load();
   const double deliver_s =
       static_cast<double>(shared.last_delivery_ns.load() - load_start_ns) / 1e9;
@@ -440,6 +521,11 @@ int main(int argc, char** argv) {
   std::printf("  per subscriber: %.1f KiB attached, %.1f KiB at peak\n",
               static_cast<double>(rss_attached - rss_base) / subscribers,
               static_cast<double>(peak_rss.load() - rss_base) / subscribers);
+  std::printf(
+      "  cpu:       attach: server %.1f s, bench client %.1f s; load until "
+      "caught up: server %.1f s, bench client %.1f s\n",
+      server_cpu_load - server_cpu_start, client_cpu_load - client_cpu_start,
+      server_cpu_end - server_cpu_load, client_cpu_end - client_cpu_load);
   std::printf(
       "  stalled subscriber: still connected, saw value %lld of "
       "objective 0 (it stopped reading)\n",

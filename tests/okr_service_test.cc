@@ -258,6 +258,76 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
               IsCode(StatusCode::NOT_FOUND));
 }
 
+// A board's sequences start over when the server restarts: a token from the
+// earlier run must not resume (it would skip what changed meanwhile) but get
+// a fresh snapshot, as an expired one does.
+TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
+  // The event of the last change, read from a fresh stream (the marker's
+  // resume token and sequence).
+  auto current = [&](v1::ObjectiveStatusEvent* marker) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    auto stream = server_.okr().WatchObjectiveStatuses(
+        &ctx, v1::WatchObjectiveStatusesRequest());
+    while (stream->Read(marker) && !marker->snapshot_complete()) {
+    }
+    ctx.TryCancel();
+  };
+  // Waits until `value` of the ping-pong KR is published.
+  auto published = [&](double value) {
+    return Eventually([&] {
+      v1::ListObjectiveStatusesResponse list;
+      return server_.okr()
+                 .ListObjectiveStatuses(
+                     Ctx().get(), v1::ListObjectiveStatusesRequest(), &list)
+                 .ok() &&
+             list.statuses_size() == 1 &&
+             list.statuses(0).key_results(1).current_value() == value;
+    });
+  };
+  ASSERT_TRUE(CheckIn("ping-pong", 10, 0.5).ok());
+  ASSERT_TRUE(published(10));
+  v1::ObjectiveStatusEvent before;
+  current(&before);
+  ASSERT_TRUE(before.snapshot_complete());
+
+  server_.Restart();
+  // Changes after the restart, until the new run's sequence has caught up
+  // with the token's: a sequence alone could then be resumed after.
+  v1::ObjectiveStatusEvent after;
+  for (int value = 9; value > 0; --value) {
+    ASSERT_TRUE(CheckIn("ping-pong", value, 0.5).ok());
+    ASSERT_TRUE(published(value));
+    current(&after);
+    ASSERT_TRUE(after.snapshot_complete());
+    if (after.sequence() >= before.sequence()) break;
+  }
+  ASSERT_GE(after.sequence(), before.sequence());
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::WatchObjectiveStatusesRequest req;
+  req.set_resume_token(before.resume_token());
+  auto stream = server_.okr().WatchObjectiveStatuses(&ctx, req);
+  v1::ObjectiveStatusEvent e;
+  ASSERT_TRUE(stream->Read(&e)) << "no fresh snapshot";
+  EXPECT_TRUE(e.snapshot());
+  EXPECT_EQ(e.status().objective(), "objectives/faster");
+  EXPECT_NE(e.status().key_results(1).current_value(), 10);
+  ASSERT_TRUE(stream->Read(&e));
+  EXPECT_TRUE(e.snapshot_complete());
+  ctx.TryCancel();
+  // A token of this run still resumes: nothing missed, no snapshot.
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(500));
+  req.set_resume_token(after.resume_token());
+  auto resumed = server_.okr().WatchObjectiveStatuses(&ctx2, req);
+  EXPECT_FALSE(resumed->Read(&e));
+  EXPECT_THAT(resumed->Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
+}
+
 // With a one-minute tick, only the evaluator's KVI value stream can re-score
 // an objective within seconds of new data.
 class OkrKviStreamTest : public OkrServiceTest {

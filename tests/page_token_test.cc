@@ -64,5 +64,38 @@ TEST(PageTokenTest, Garbage) {
               AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "too long"));
 }
 
+TEST(ResumeTokenTest, RoundTripWithinAnEpoch) {
+  ResumeTokenCodec codec("secret", "Watch", 42);
+  auto sequence = codec.Decode(codec.Encode(1234));
+  ASSERT_TRUE(sequence.ok()) << sequence.status();
+  EXPECT_EQ(*sequence, 1234);
+}
+
+TEST(ResumeTokenTest, AnotherEpochResumesNothing) {
+  ResumeTokenCodec before("secret", "Watch", 42), after("secret", "Watch", 43);
+  auto sequence = after.Decode(before.Encode(7));
+  ASSERT_TRUE(sequence.ok()) << sequence.status();
+  EXPECT_EQ(*sequence, -1);
+  // So does a signed token without an epoch (an older version's).
+  PageTokenCodec old("secret");
+  sequence = after.Decode(old.Encode("Watch", "7"));
+  ASSERT_TRUE(sequence.ok()) << sequence.status();
+  EXPECT_EQ(*sequence, -1);
+}
+
+TEST(ResumeTokenTest, AlteredOrForeignTokensAreRefused) {
+  ResumeTokenCodec codec("secret", "Watch", 42);
+  const std::string token = codec.Encode(7);
+  for (const std::string& bad :
+       {token + "x", std::string("abc"), std::string(),
+        ResumeTokenCodec("other", "Watch", 42).Encode(7),
+        ResumeTokenCodec("secret", "List", 42).Encode(7)}) {
+    EXPECT_THAT(
+        codec.Decode(bad).status(),
+        AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "resume_token"))
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace vla

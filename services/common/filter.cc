@@ -194,6 +194,14 @@ absl::StatusOr<Filter> Filter::Parse(absl::string_view text,
 }
 
 bool Filter::Matches(ValuesFn values) const {
+  std::vector<std::string> held;  // the values of the term being checked
+  return MatchesSpans([&](absl::string_view field) {
+    held = values(field);
+    return absl::Span<const std::string>(held);
+  });
+}
+
+bool Filter::MatchesSpans(SpanValuesFn values) const {
   for (const Term& term : terms_) {
     bool any = false;
     for (const std::string& v : values(term.field)) {

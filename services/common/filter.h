@@ -50,6 +50,11 @@ class Filter {
 
   bool empty() const { return terms_.empty(); }
   bool Matches(ValuesFn values) const;
+  // As Matches, for values the caller holds (no copies); each span must stay
+  // valid until the next call.
+  using SpanValuesFn =
+      absl::FunctionRef<absl::Span<const std::string>(absl::string_view)>;
+  bool MatchesSpans(SpanValuesFn values) const;
 
   // The normalized value `field = value` requires, if the filter has one
   // such term (lets callers narrow a scan).

@@ -7,9 +7,12 @@
 #include <openssl/sha.h>
 
 #include <stdexcept>
+#include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace vla {
 namespace {
@@ -67,6 +70,29 @@ absl::StatusOr<std::string> PageTokenCodec::Decode(
     return BadToken("issued for a different method or filter");
   }
   return std::string(payload.substr(1 + kScopeDigestSize));
+}
+
+std::string ResumeTokenCodec::Encode(int64_t sequence) const {
+  return codec_.Encode(scope_, absl::StrCat(epoch_, ":", sequence));
+}
+
+absl::StatusOr<int64_t> ResumeTokenCodec::Decode(
+    absl::string_view token) const {
+  absl::StatusOr<std::string> cursor = codec_.Decode(scope_, token);
+  if (!cursor.ok() || cursor->empty()) {
+    return absl::InvalidArgumentError(
+        "resume_token: not issued by this service, or altered");
+  }
+  // "<epoch>:<sequence>"; a signed cursor of another form is from a version
+  // without epochs: as old as another epoch.
+  const std::vector<absl::string_view> parts = absl::StrSplit(*cursor, ':');
+  uint64_t epoch = 0;
+  int64_t sequence = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &epoch) ||
+      !absl::SimpleAtoi(parts[1], &sequence) || epoch != epoch_) {
+    return -1;
+  }
+  return sequence;
 }
 
 std::string NewRandomSecret() {

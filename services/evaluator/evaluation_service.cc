@@ -209,39 +209,6 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
   });
 }
 
-namespace {
-
-// A stream of a status board's events (VlaStatusEvent, KviValueEvent): they
-// share their shape (snapshot, snapshot_complete, removed); `fill` sets the
-// status (or, for a removal, only its name).
-template <typename Status, typename EventProto, typename Fill>
-grpc::ServerWriteReactor<EventProto>* WatchBoard(StatusBoard<Status>* board,
-                                                 absl::StatusOr<Filter> filter,
-                                                 Fill fill) {
-  using Board = StatusBoard<Status>;
-  return new BoardWatchReactor<Status, EventProto>(
-      board, std::move(filter), -1,
-      [fill](const typename Board::Event& event, EventProto* out) {
-        out->set_snapshot(event.snapshot);
-        switch (event.kind) {
-          case Board::Event::Kind::kSnapshotComplete:
-            out->set_snapshot_complete(true);
-            break;
-          case Board::Event::Kind::kRemoved: {
-            out->set_removed(true);
-            Status removed;
-            fill(event.key, removed, out);
-            break;
-          }
-          case Board::Event::Kind::kStatus:
-            fill(event.key, event.status, out);
-            break;
-        }
-      });
-}
-
-}  // namespace
-
 grpc::ServerWriteReactor<v1::VlaStatusEvent>*
 EvaluationServiceImpl::WatchVlaStatuses(
     grpc::CallbackServerContext* ctx, const v1::WatchVlaStatusesRequest* req) {
@@ -249,14 +216,9 @@ EvaluationServiceImpl::WatchVlaStatuses(
           ctx, __func__, req)) {
     return r;
   }
-  return WatchBoard<v1::VlaStatus, v1::VlaStatusEvent>(
+  return new BoardWatchReactor<v1::VlaStatus, v1::VlaStatusEvent>(
       &evaluator_->board(),
-      Filter::Parse(req->filter(), Evaluator::StatusFilterFields()),
-      [](const std::string& key, const v1::VlaStatus& status,
-         v1::VlaStatusEvent* out) {
-        *out->mutable_status() = status;
-        out->mutable_status()->set_vla(key);
-      });
+      Filter::Parse(req->filter(), Evaluator::StatusFilterFields()), -1);
 }
 
 grpc::ServerWriteReactor<v1::KviValueEvent>*
@@ -266,14 +228,9 @@ EvaluationServiceImpl::WatchKviValues(grpc::CallbackServerContext* ctx,
           ctx, __func__, req)) {
     return r;
   }
-  return WatchBoard<v1::KviValue, v1::KviValueEvent>(
+  return new BoardWatchReactor<v1::KviValue, v1::KviValueEvent>(
       &evaluator_->kvi_board(),
-      Filter::Parse(req->filter(), Evaluator::KviFilterFields()),
-      [](const std::string& key, const v1::KviValue& value,
-         v1::KviValueEvent* out) {
-        *out->mutable_value() = value;
-        out->mutable_value()->set_kvi(key);
-      });
+      Filter::Parse(req->filter(), Evaluator::KviFilterFields()), -1);
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(

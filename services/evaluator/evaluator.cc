@@ -48,9 +48,8 @@ bool Changed(const v1::KviValue& a, const v1::KviValue& b) {
 }
 
 // Removes the board's keys that are not in `keep`.
-template <typename Status>
-void RemoveMissing(StatusBoard<Status>& board,
-                   const std::set<std::string>& keep) {
+template <typename Board>
+void RemoveMissing(Board& board, const std::set<std::string>& keep) {
   for (const std::string& key : board.Keys()) {
     if (!keep.count(key)) board.Remove(key);
   }
@@ -58,12 +57,35 @@ void RemoveMissing(StatusBoard<Status>& board,
 
 // Whether `status` differs from the board's latest status of `key` (or the
 // board has none).
-template <typename Status>
-bool DiffersFromBoard(const StatusBoard<Status>& board, const std::string& key,
+template <typename Board, typename Status>
+bool DiffersFromBoard(const Board& board, const std::string& key,
                       const Status& status) {
   return board.Inspect(key, [&](const Status* previous) {
     return previous == nullptr || Changed(*previous, status);
   });
+}
+
+// The builder of a watch stream's events (VlaStatusEvent, KviValueEvent):
+// they share their shape (snapshot, snapshot_complete, removed); `fill` sets
+// the status (or, for a removal, only its name).
+template <typename Board, typename Fill>
+typename Board::Builder EventBuilder(Fill fill) {
+  using Event = typename Board::Event;
+  return [fill](const Event& event, auto* out) {
+    out->set_snapshot(event.snapshot);
+    switch (event.kind) {
+      case Event::Kind::kSnapshotComplete:
+        out->set_snapshot_complete(true);
+        break;
+      case Event::Kind::kRemoved:
+        out->set_removed(true);
+        fill(event.key, decltype(event.status)(), out);
+        break;
+      case Event::Kind::kStatus:
+        fill(event.key, event.status, out);
+        break;
+    }
+  };
 }
 
 }  // namespace
@@ -134,6 +156,18 @@ Evaluator::Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
       options_(options),
       metrics_(MakeMetrics(options.metrics)),
       engine_(clock),
+      board_(EventBuilder<VlaBoard>([](const std::string& key,
+                                       const v1::VlaStatus& status,
+                                       v1::VlaStatusEvent* out) {
+        *out->mutable_status() = status;
+        out->mutable_status()->set_vla(key);
+      })),
+      kvi_board_(EventBuilder<KviBoard>([](const std::string& key,
+                                           const v1::KviValue& value,
+                                           v1::KviValueEvent* out) {
+        *out->mutable_value() = value;
+        out->mutable_value()->set_kvi(key);
+      })),
       page_tokens_(store_->secret()) {}
 
 Evaluator::Metrics Evaluator::MakeMetrics(metrics::Registry* registry) {

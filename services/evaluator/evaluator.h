@@ -35,6 +35,11 @@
 
 namespace vla::evaluator {
 
+// The boards WatchVlaStatuses and WatchKviValues stream from: their messages
+// are the streams' events, each built once and shared by every subscriber.
+using VlaBoard = StatusBoard<v1::VlaStatus, v1::VlaStatusEvent>;
+using KviBoard = StatusBoard<v1::KviValue, v1::KviValueEvent>;
+
 struct EvaluatorOptions {
   // Records per batch; more is RESOURCE_EXHAUSTED.
   int max_batch_records = 10000;
@@ -87,10 +92,10 @@ class Evaluator {
   absl::StatusOr<std::vector<v1::VlaStatus>> EvaluationHistory(
       const std::string& vla, absl::Time from, absl::Time to, int limit);
 
-  StatusBoard<v1::VlaStatus>& board() { return board_; }
+  VlaBoard& board() { return board_; }
   static const std::vector<FilterField>& StatusFilterFields();
   // KVI values, published by the evaluation passes (WatchKviValues).
-  StatusBoard<v1::KviValue>& kvi_board() { return kvi_board_; }
+  KviBoard& kvi_board() { return kvi_board_; }
   static const std::vector<FilterField>& KviFilterFields();
 
   // One evaluation pass at the clock's now: every VLA if `all`, else those
@@ -126,8 +131,8 @@ class Evaluator {
   EvaluatorOptions options_;
   const Metrics metrics_;
   Engine engine_;
-  StatusBoard<v1::VlaStatus> board_;
-  StatusBoard<v1::KviValue> kvi_board_;
+  VlaBoard board_;
+  KviBoard kvi_board_;
   PageTokenCodec page_tokens_;
 
   mutable std::mutex mu_;

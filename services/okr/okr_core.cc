@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/names.h"
@@ -73,6 +72,25 @@ OkrCore::OkrCore(std::unique_ptr<OkrStore> store, const Clock* clock,
       clock_(clock),
       kvis_(kvis),
       options_(options),
+      board_([this](const ObjectiveBoard::Event& event,
+                    v1::ObjectiveStatusEvent* out) {
+        out->set_snapshot(event.snapshot);
+        out->set_sequence(event.sequence);
+        out->set_resume_token(ResumeToken(event.sequence));
+        switch (event.kind) {
+          case ObjectiveBoard::Event::Kind::kSnapshotComplete:
+            out->set_snapshot_complete(true);
+            break;
+          case ObjectiveBoard::Event::Kind::kRemoved:
+            out->mutable_status()->set_objective(event.key);
+            break;
+          case ObjectiveBoard::Event::Kind::kStatus:
+            *out->mutable_status() = event.status;
+            break;
+        }
+      }),
+      resume_tokens_(store_->secret(), std::string(kResumeScope),
+                     board_.epoch()),
       tokens_(store_->secret()) {}
 
 OkrCore::~OkrCore() { Shutdown(); }
@@ -269,18 +287,12 @@ absl::StatusOr<v1::CheckIn> OkrCore::RecordCheckIn(
 }
 
 std::string OkrCore::ResumeToken(int64_t sequence) const {
-  return tokens_.Encode(kResumeScope, absl::StrCat(sequence));
+  return resume_tokens_.Encode(sequence);
 }
 
 absl::StatusOr<int64_t> OkrCore::ParseResumeToken(
     const std::string& token) const {
-  absl::StatusOr<std::string> cursor = tokens_.Decode(kResumeScope, token);
-  int64_t sequence = 0;
-  if (!cursor.ok() || !absl::SimpleAtoi(*cursor, &sequence)) {
-    return absl::InvalidArgumentError(
-        "resume_token: not issued by this service, or altered");
-  }
-  return sequence;
+  return resume_tokens_.Decode(token);
 }
 
 void OkrCore::KviChanged(const std::string& kvi) {

@@ -36,6 +36,11 @@ class KviSource {
                                              absl::Time at) = 0;
 };
 
+// The board WatchObjectiveStatuses streams from: its messages are the
+// stream's events, each built once and shared by every subscriber.
+using ObjectiveBoard =
+    StatusBoard<v1::ObjectiveStatus, v1::ObjectiveStatusEvent>;
+
 struct OkrOptions {
   // Every objective is re-scored at least this often (time passes, KVI
   // values move).
@@ -62,11 +67,13 @@ class OkrCore {
   absl::StatusOr<v1::CheckIn> RecordCheckIn(
       const v1::RecordCheckInRequest& req);
 
-  StatusBoard<v1::ObjectiveStatus>& board() { return board_; }
+  ObjectiveBoard& board() { return board_; }
   static const std::vector<FilterField>& FilterFields();
   // Opaque resume tokens for WatchObjectiveStatuses.
   std::string ResumeToken(int64_t sequence) const;
-  // The sequence in `token`; INVALID_ARGUMENT if it was altered.
+  // The sequence to resume after: that of `token`, or -1 (a fresh snapshot)
+  // for a token from an earlier run of the server; INVALID_ARGUMENT if it
+  // was altered.
   absl::StatusOr<int64_t> ParseResumeToken(const std::string& token) const;
 
   // A KVI's value changed (from the evaluator's WatchKviValues): objectives
@@ -93,7 +100,8 @@ class OkrCore {
   const Clock* clock_;
   KviSource* kvis_;
   OkrOptions options_;
-  StatusBoard<v1::ObjectiveStatus> board_;
+  ObjectiveBoard board_;
+  ResumeTokenCodec resume_tokens_;
   PageTokenCodec tokens_;
 
   mutable std::mutex mu_;

@@ -5,12 +5,6 @@
 #include "services/common/status_util.h"
 
 namespace vla::okr {
-namespace {
-
-using Board = StatusBoard<v1::ObjectiveStatus>;
-
-}  // namespace
-
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::GetObjectiveStatus(
     grpc::CallbackServerContext* ctx, const v1::GetObjectiveStatusRequest* req,
     v1::ObjectiveStatus* resp) {
@@ -66,25 +60,8 @@ OkrStatusServiceImpl::WatchObjectiveStatuses(
       filter = sequence.status();
     }
   }
-  OkrCore* core = core_;
   return new BoardWatchReactor<v1::ObjectiveStatus, v1::ObjectiveStatusEvent>(
-      &core_->board(), std::move(filter), resume_after,
-      [core](const Board::Event& event, v1::ObjectiveStatusEvent* out) {
-        out->set_snapshot(event.snapshot);
-        out->set_sequence(event.sequence);
-        out->set_resume_token(core->ResumeToken(event.sequence));
-        switch (event.kind) {
-          case Board::Event::Kind::kSnapshotComplete:
-            out->set_snapshot_complete(true);
-            break;
-          case Board::Event::Kind::kRemoved:
-            out->mutable_status()->set_objective(event.key);
-            break;
-          case Board::Event::Kind::kStatus:
-            *out->mutable_status() = event.status;
-            break;
-        }
-      });
+      &core_->board(), std::move(filter), resume_after);
 }
 
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::RecordCheckIn(

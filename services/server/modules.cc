@@ -51,9 +51,9 @@ void AddWatchSubscribers(metrics::Registry* registry, const std::string& method,
 }
 
 // The watch metrics of a status board streamed by `method`.
-template <typename Status>
+template <typename Board>
 void AddBoardMetrics(metrics::Registry* registry, const std::string& method,
-                     const StatusBoard<Status>* board) {
+                     const Board* board) {
   if (registry == nullptr) return;
   AddWatchSubscribers(registry, method, [board] {
     return static_cast<double>(board->subscriber_count());

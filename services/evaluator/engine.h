@@ -8,12 +8,13 @@
 // - Every KVI selection keeps cached, mergeable aggregates per day, hour and
 //   5-minute block, each valid until data in it changes (day and hour blocks
 //   keep their percentile sketches, flat arrays, so merges add buckets). A
-//   window [start, end) is answered from the merge of its whole 5-minute
-//   blocks (itself cached per selection, from the cached run of whole days
-//   plus hour and 5-minute blocks, and reused while the window slides within
-//   a 5-minute block and no block in it changes), plus the partial 5-minute
-//   blocks at its two edges scanned from raw data. Cost depends on the
-//   window's length in buckets, not on the number of records stored.
+//   window [start, end) is answered from the merge of its whole minutes
+//   (cached per selection: its whole 5-minute blocks, themselves a cached
+//   merge of whole days, hours and 5-minute blocks, plus the whole minutes
+//   at its edges; reused while the window slides within a minute and no
+//   block it touches changes), plus the partial minutes at its two ends
+//   scanned from raw data. Cost depends on the window's length in buckets,
+//   not on the number of records stored.
 //
 // Thread-safe: one mutex guards everything (writers are the ingest pipeline
 // and the change feed; readers fill caches, so they lock too).

@@ -58,6 +58,8 @@ ABSL_FLAG(bool, quick, false,
 ABSL_FLAG(int, client_queues, 4,
           "Completion queues (and threads) of the bench's subscribers.");
 ABSL_FLAG(std::string, tmp_dir, "/tmp", "Where the data folder is created.");
+ABSL_FLAG(std::vector<std::string>, vlad_flags, {},
+          "Extra flags for vlad, comma-separated (e.g. --watch_queues=8).");
 
 namespace {
 
@@ -287,7 +289,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string dir = dir_template;
-  vla::testing::VladProcess vlad(VLAD_PATH, dir);
+  vla::testing::VladProcess vlad(VLAD_PATH, dir,
+                                 absl::GetFlag(FLAGS_vlad_flags));
   if (absl::Status s = vlad.Start(); !s.ok()) {
     std::fprintf(stderr, "okr_bench: %s\n", s.ToString().c_str());
     return 1;

@@ -209,7 +209,7 @@ std::optional<Principal> TokenAuthenticator::Authenticate(
 }
 
 grpc::Status AccessGuard::Check(
-    grpc::CallbackServerContext* ctx, absl::string_view method,
+    grpc::ServerContextBase* ctx, absl::string_view method,
     const google::protobuf::MessageLite* request) const {
   if (policy_ == nullptr) return grpc::Status::OK;
   const std::string full_method = absl::StrCat("/", service_, "/", method);

@@ -119,7 +119,8 @@ class AccessGuard {
       : policy_(policy), service_(service_full_name) {}
 
   // OK, or why `method` (the bare name, e.g. "GetTeam") may not run.
-  grpc::Status Check(grpc::CallbackServerContext* ctx, absl::string_view method,
+  // Works for callback and async calls alike.
+  grpc::Status Check(grpc::ServerContextBase* ctx, absl::string_view method,
                      const google::protobuf::MessageLite* request) const;
 
   // Null if the call may proceed; else a reactor that finishes the call with

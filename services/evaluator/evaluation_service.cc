@@ -146,6 +146,36 @@ class IngestReactor final
 
 }  // namespace
 
+EvaluationServiceImpl::EvaluationServiceImpl(Evaluator* evaluator,
+                                             const AccessPolicy* policy)
+    : evaluator_(evaluator),
+      guard_(policy, v1::EvaluationService::service_full_name()),
+      status_watch_(
+          &evaluator->board(),
+          [this](grpc::ServerContext* ctx, v1::WatchVlaStatusesRequest* req,
+                 StatusWatch::Writer* writer, grpc::ServerCompletionQueue* cq,
+                 void* tag) {
+            RequestWatchVlaStatuses(ctx, req, writer, cq, cq, tag);
+          },
+          [this](grpc::ServerContext* ctx,
+                 const v1::WatchVlaStatusesRequest& req) {
+            return StatusWatch::CheckAndFilter(guard_, ctx, "WatchVlaStatuses",
+                                               req,
+                                               Evaluator::StatusFilterFields());
+          }),
+      kvi_watch_(
+          &evaluator->kvi_board(),
+          [this](grpc::ServerContext* ctx, v1::WatchKviValuesRequest* req,
+                 KviWatch::Writer* writer, grpc::ServerCompletionQueue* cq,
+                 void* tag) {
+            RequestWatchKviValues(ctx, req, writer, cq, cq, tag);
+          },
+          [this](grpc::ServerContext* ctx,
+                 const v1::WatchKviValuesRequest& req) {
+            return KviWatch::CheckAndFilter(guard_, ctx, "WatchKviValues", req,
+                                            Evaluator::KviFilterFields());
+          }) {}
+
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
 EvaluationServiceImpl::Ingest(grpc::CallbackServerContext* ctx) {
   if (auto* r = guard_.Reject<
@@ -207,30 +237,6 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
     return evaluator_->ListVlaStatuses(req->filter(), req->page_size(),
                                        req->page_token(), resp);
   });
-}
-
-grpc::ServerWriteReactor<v1::VlaStatusEvent>*
-EvaluationServiceImpl::WatchVlaStatuses(
-    grpc::CallbackServerContext* ctx, const v1::WatchVlaStatusesRequest* req) {
-  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::VlaStatusEvent>>(
-          ctx, __func__, req)) {
-    return r;
-  }
-  return new BoardWatchReactor<v1::VlaStatus, v1::VlaStatusEvent>(
-      &evaluator_->board(),
-      Filter::Parse(req->filter(), Evaluator::StatusFilterFields()), -1);
-}
-
-grpc::ServerWriteReactor<v1::KviValueEvent>*
-EvaluationServiceImpl::WatchKviValues(grpc::CallbackServerContext* ctx,
-                                      const v1::WatchKviValuesRequest* req) {
-  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::KviValueEvent>>(
-          ctx, __func__, req)) {
-    return r;
-  }
-  return new BoardWatchReactor<v1::KviValue, v1::KviValueEvent>(
-      &evaluator_->kvi_board(),
-      Filter::Parse(req->filter(), Evaluator::KviFilterFields()), -1);
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(

@@ -1,22 +1,41 @@
 // The gRPC face of the evaluator: a thin adapter from EvaluationService's
-// callback API to Evaluator.
+// callback API to Evaluator (the watch methods on the async API:
+// services/common/async_watch.h).
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATION_SERVICE_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATION_SERVICE_H_
 
 #include "services/common/access.h"
+#include "services/common/async_watch.h"
 #include "services/evaluator/evaluator.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 
 namespace vla::evaluator {
 
-class EvaluationServiceImpl final
-    : public v1::EvaluationService::CallbackService {
+// Every method on the callback API but the watches, which are served on
+// AsyncQueues (async_watch.h). The async wrappers must come first: gRPC
+// turns a method async only from its default (sync) kind.
+using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
+    v1::EvaluationService::WithCallbackMethod_IngestBatch<
+        v1::EvaluationService::WithCallbackMethod_GetKviValue<
+            v1::EvaluationService::WithCallbackMethod_GetVlaStatus<
+                v1::EvaluationService::WithCallbackMethod_ListVlaStatuses<
+                    v1::EvaluationService::WithCallbackMethod_GetValueStreamFlow<
+                        v1::EvaluationService::WithAsyncMethod_WatchVlaStatuses<
+                            v1::EvaluationService::WithAsyncMethod_WatchKviValues<
+                                v1::EvaluationService::Service>>>>>>>>;
+
+class EvaluationServiceImpl final : public EvaluationServiceBase {
  public:
   // `evaluator` and `policy` (null: no checks) must outlive the service.
   explicit EvaluationServiceImpl(Evaluator* evaluator,
-                                 const AccessPolicy* policy = nullptr)
-      : evaluator_(evaluator),
-        guard_(policy, v1::EvaluationService::service_full_name()) {}
+                                 const AccessPolicy* policy = nullptr);
+
+  // Serves WatchVlaStatuses and WatchKviValues on `queues` (until they shut
+  // down).
+  void ServeAsync(AsyncQueues* queues) {
+    status_watch_.Serve(queues);
+    kvi_watch_.Serve(queues);
+  }
 
   grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Ingest(
       grpc::CallbackServerContext* ctx) override;
@@ -32,20 +51,21 @@ class EvaluationServiceImpl final
   grpc::ServerUnaryReactor* ListVlaStatuses(
       grpc::CallbackServerContext* ctx, const v1::ListVlaStatusesRequest* req,
       v1::ListVlaStatusesResponse* resp) override;
-  grpc::ServerWriteReactor<v1::VlaStatusEvent>* WatchVlaStatuses(
-      grpc::CallbackServerContext* ctx,
-      const v1::WatchVlaStatusesRequest* req) override;
-  grpc::ServerWriteReactor<v1::KviValueEvent>* WatchKviValues(
-      grpc::CallbackServerContext* ctx,
-      const v1::WatchKviValuesRequest* req) override;
   grpc::ServerUnaryReactor* GetValueStreamFlow(
       grpc::CallbackServerContext* ctx,
       const v1::GetValueStreamFlowRequest* req,
       v1::ValueStreamFlow* resp) override;
 
  private:
+  using StatusWatch = AsyncBoardWatch<v1::VlaStatus, v1::VlaStatusEvent,
+                                      v1::WatchVlaStatusesRequest>;
+  using KviWatch = AsyncBoardWatch<v1::KviValue, v1::KviValueEvent,
+                                   v1::WatchKviValuesRequest>;
+
   Evaluator* evaluator_;
   AccessGuard guard_;
+  StatusWatch status_watch_;
+  KviWatch kvi_watch_;
 };
 
 }  // namespace vla::evaluator

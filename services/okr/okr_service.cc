@@ -39,29 +39,18 @@ grpc::ServerUnaryReactor* OkrStatusServiceImpl::ListObjectiveStatuses(
   });
 }
 
-grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>*
-OkrStatusServiceImpl::WatchObjectiveStatuses(
-    grpc::CallbackServerContext* ctx,
-    const v1::WatchObjectiveStatusesRequest* req) {
-  if (auto* r =
-          guard_.Reject<grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>>(
-              ctx, __func__, req)) {
-    return r;
+absl::StatusOr<OkrStatusServiceImpl::Watch::Subscription>
+OkrStatusServiceImpl::OpenWatch(grpc::ServerContext* ctx,
+                                const v1::WatchObjectiveStatusesRequest& req) {
+  VLA_ASSIGN_OR_RETURN(
+      Watch::Subscription subscription,
+      Watch::CheckAndFilter(guard_, ctx, "WatchObjectiveStatuses", req,
+                            OkrCore::FilterFields()));
+  if (!req.resume_token().empty()) {
+    VLA_ASSIGN_OR_RETURN(subscription.resume_after,
+                         core_->ParseResumeToken(req.resume_token()));
   }
-  int64_t resume_after = -1;
-  absl::StatusOr<Filter> filter =
-      Filter::Parse(req->filter(), OkrCore::FilterFields());
-  if (filter.ok() && !req->resume_token().empty()) {
-    absl::StatusOr<int64_t> sequence =
-        core_->ParseResumeToken(req->resume_token());
-    if (sequence.ok()) {
-      resume_after = *sequence;
-    } else {
-      filter = sequence.status();
-    }
-  }
-  return new BoardWatchReactor<v1::ObjectiveStatus, v1::ObjectiveStatusEvent>(
-      &core_->board(), std::move(filter), resume_after);
+  return subscription;
 }
 
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::RecordCheckIn(

@@ -1,5 +1,6 @@
 // The gRPC face of the OKR status service: a thin adapter from
-// OkrStatusService's callback API to OkrCore, plus the KviSource that asks
+// OkrStatusService's callback API to OkrCore (WatchObjectiveStatuses on the
+// async API: services/common/async_watch.h), plus the KviSource that asks
 // the evaluator over gRPC.
 #ifndef VLA_SERVICES_OKR_OKR_SERVICE_H_
 #define VLA_SERVICES_OKR_OKR_SERVICE_H_
@@ -10,6 +11,7 @@
 #include <mutex>
 
 #include "services/common/access.h"
+#include "services/common/async_watch.h"
 #include "services/common/executor.h"
 #include "services/okr/okr_core.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -17,15 +19,39 @@
 
 namespace vla::okr {
 
-class OkrStatusServiceImpl final
-    : public v1::OkrStatusService::CallbackService {
+// Every method on the callback API but WatchObjectiveStatuses, which is
+// served on AsyncQueues (async_watch.h). The async wrapper must come first:
+// gRPC turns a method async only from its default (sync) kind.
+using OkrStatusServiceBase =
+    v1::OkrStatusService::WithCallbackMethod_GetObjectiveStatus<
+        v1::OkrStatusService::WithCallbackMethod_ListObjectiveStatuses<
+            v1::OkrStatusService::WithCallbackMethod_RecordCheckIn<
+                v1::OkrStatusService::WithAsyncMethod_WatchObjectiveStatuses<
+                    v1::OkrStatusService::Service>>>>;
+
+class OkrStatusServiceImpl final : public OkrStatusServiceBase {
  public:
   // `core` and `policy` (null: no checks) must outlive the service.
   explicit OkrStatusServiceImpl(OkrCore* core,
                                 const AccessPolicy* policy = nullptr)
       : core_(core),
         guard_(policy, v1::OkrStatusService::service_full_name()),
-        executor_(4) {}
+        executor_(4),
+        watch_(
+            &core->board(),
+            [this](grpc::ServerContext* ctx,
+                   v1::WatchObjectiveStatusesRequest* req,
+                   Watch::Writer* writer, grpc::ServerCompletionQueue* cq,
+                   void* tag) {
+              RequestWatchObjectiveStatuses(ctx, req, writer, cq, cq, tag);
+            },
+            [this](grpc::ServerContext* ctx,
+                   const v1::WatchObjectiveStatusesRequest& req) {
+              return OpenWatch(ctx, req);
+            }) {}
+
+  // Serves WatchObjectiveStatuses on `queues` (until they shut down).
+  void ServeAsync(AsyncQueues* queues) { watch_.Serve(queues); }
 
   grpc::ServerUnaryReactor* GetObjectiveStatus(
       grpc::CallbackServerContext* ctx,
@@ -35,19 +61,23 @@ class OkrStatusServiceImpl final
       grpc::CallbackServerContext* ctx,
       const v1::ListObjectiveStatusesRequest* req,
       v1::ListObjectiveStatusesResponse* resp) override;
-  grpc::ServerWriteReactor<v1::ObjectiveStatusEvent>* WatchObjectiveStatuses(
-      grpc::CallbackServerContext* ctx,
-      const v1::WatchObjectiveStatusesRequest* req) override;
   grpc::ServerUnaryReactor* RecordCheckIn(grpc::CallbackServerContext* ctx,
                                           const v1::RecordCheckInRequest* req,
                                           v1::CheckIn* resp) override;
 
  private:
+  using Watch = AsyncBoardWatch<v1::ObjectiveStatus, v1::ObjectiveStatusEvent,
+                                v1::WatchObjectiveStatusesRequest>;
+  // A WatchObjectiveStatuses call's access, filter and resume token.
+  absl::StatusOr<Watch::Subscription> OpenWatch(
+      grpc::ServerContext* ctx, const v1::WatchObjectiveStatusesRequest& req);
+
   OkrCore* core_;
   AccessGuard guard_;
   // Runs the calls that block: check-ins (a disk sync) and on-demand scoring
   // (calls to the evaluator).
   Executor executor_;
+  Watch watch_;
 };
 
 // KVI values from an EvaluationService over gRPC; UNAVAILABLE until

@@ -149,6 +149,7 @@ class EvaluatorModule final : public ServiceModule {
     return v1::EvaluationService::service_full_name();
   }
   grpc::Service* service() override { return &service_; }
+  void ServeAsync(AsyncQueues* queues) override { service_.ServeAsync(queues); }
 
   absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
     VLA_ASSIGN_OR_RETURN(auto channel, VmdbChannel(options_, self));
@@ -225,6 +226,7 @@ class OkrModule final : public ServiceModule {
     return v1::OkrStatusService::service_full_name();
   }
   grpc::Service* service() override { return &service_; }
+  void ServeAsync(AsyncQueues* queues) override { service_.ServeAsync(queues); }
 
   absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
     VLA_ASSIGN_OR_RETURN(auto vmdb, VmdbChannel(options_, self));

@@ -89,6 +89,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "services: at least one service is required");
   }
+  if (options.watch_queues < 1 || options.watch_queues > 64) {
+    return absl::InvalidArgumentError("watch_queues: must be in [1, 64]");
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -132,10 +135,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->reflection_ = std::make_unique<ReflectionService>(std::move(names));
   builder.RegisterService(server->reflection_.get());
+  server->queues_ =
+      std::make_unique<AsyncQueues>(&builder, options.watch_queues);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("listen: cannot listen on ", options.listen));
+  }
+  server->queues_->Start();
+  for (auto& module : server->modules_) {
+    module->ServeAsync(server->queues_.get());
   }
   if (!options.health_listen.empty()) {
     // Only the default health service, which every server built here gets.
@@ -229,6 +238,8 @@ void Server::Shutdown() {
     }
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoSeconds(options_.shutdown_grace));
+    // Only now: gRPC requires the server's queues to outlive its shutdown.
+    queues_->Shutdown();
     if (health_server_ != nullptr) {
       health_server_->Shutdown(std::chrono::system_clock::now());
     }

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/access.h"
+#include "services/common/async_watch.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
 
@@ -85,6 +86,11 @@ struct ServerOptions {
   std::string metrics_listen;
   // Successful unary calls slower than this are logged.
   absl::Duration slow_rpc_threshold = absl::Seconds(1);
+  // Completion queues (a thread each) serving the watch streams
+  // (services/common/async_watch.h): each completion costs a scan of the
+  // streams on its queue, so with thousands of subscribers more queues
+  // make each event cheaper.
+  int watch_queues = 4;
   // HOST:PORT of a plaintext server that answers only grpc.health.v1, with
   // the same statuses as the main port (Kubernetes' gRPC probes speak no
   // TLS); port 0 picks a free port (see Server::health_port()); empty: none.
@@ -98,6 +104,9 @@ class ServiceModule {
   // Full gRPC service name, e.g. "vla.v1.VmdbService".
   virtual std::string grpc_service_name() const = 0;
   virtual grpc::Service* service() = 0;
+  // Starts the service's async methods (its watch streams) on `queues`;
+  // called once the server is built, before Start.
+  virtual void ServeAsync(AsyncQueues* queues) { (void)queues; }
   // Called once the server listens; `self` reaches this server in-process.
   virtual absl::Status Start(std::shared_ptr<grpc::Channel> self) {
     (void)self;
@@ -147,6 +156,7 @@ class Server {
   std::string internal_token_;  // in-process calls; never leaves the process
   std::vector<std::unique_ptr<ServiceModule>> modules_;
   std::unique_ptr<grpc::Service> reflection_;
+  std::unique_ptr<AsyncQueues> queues_;  // shut down after server_
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<grpc::CallbackGenericService> health_fallback_;

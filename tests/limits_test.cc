@@ -211,6 +211,15 @@ TEST(LimitsTest, BadLimitsStopTheServer) {
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("max_concurrent_streams"),
             std::string::npos);
+  options.max_concurrent_streams = 100;
+  for (int queues : {0, 65}) {
+    options.watch_queues = queues;
+    server = Server::Start(options);
+    ASSERT_FALSE(server.ok()) << queues;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(server.status().message().find("watch_queues"),
+              std::string::npos);
+  }
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 // objectives from the VMDB, KVI values from the evaluator, check-ins.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "tests/fixtures.h"
@@ -256,6 +258,84 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   v1::ObjectiveStatus out;
   EXPECT_THAT(server_.okr().GetObjectiveStatus(Ctx().get(), get, &out),
               IsCode(StatusCode::NOT_FOUND));
+}
+
+// The watch streams run on the server's async queues: many come and go over
+// several connections while the status changes, and those still open at
+// shutdown end with UNAVAILABLE; none hangs (ASan checks the calls'
+// lifetimes).
+TEST_F(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
+  std::vector<std::unique_ptr<v1::OkrStatusService::Stub>> stubs;
+  for (int i = 0; i < 3; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("vla.test.connection", i);  // a connection of its own
+    stubs.push_back(v1::OkrStatusService::NewStub(grpc::CreateCustomChannel(
+        server_.address(), grpc::InsecureChannelCredentials(), args)));
+  }
+  std::atomic<bool> stop{false};
+  std::thread checkins([&] {
+    for (int value = 0; !stop; ++value) {
+      CheckIn("ping-pong", value % 14, 0.5);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto deadline = [] {
+    return std::chrono::system_clock::now() + std::chrono::seconds(20);
+  };
+  // Churn: open, read the snapshot (and sometimes an event more), cancel.
+  std::atomic<int> snapshots{0};
+  std::vector<std::thread> churners;
+  for (int t = 0; t < 4; ++t) {
+    churners.emplace_back([&, t] {
+      auto& stub = *stubs[t % stubs.size()];
+      for (int i = 0; i < 25; ++i) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(deadline());
+        auto stream = stub.WatchObjectiveStatuses(
+            &ctx, v1::WatchObjectiveStatusesRequest());
+        v1::ObjectiveStatusEvent e;
+        while (stream->Read(&e) && !e.snapshot_complete()) {
+        }
+        if (e.snapshot_complete()) ++snapshots;
+        if (i % 2 == 0) stream->Read(&e);
+        ctx.TryCancel();
+        stream->Finish();
+      }
+    });
+  }
+  for (std::thread& t : churners) t.join();
+  EXPECT_EQ(snapshots, 100);
+
+  // Streams left open, reading, when the server shuts down.
+  struct Open {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::ObjectiveStatusEvent>> stream;
+  };
+  std::vector<std::unique_ptr<Open>> open;
+  for (int i = 0; i < 30; ++i) {
+    auto o = std::make_unique<Open>();
+    o->ctx.set_deadline(deadline());
+    o->stream = stubs[i % stubs.size()]->WatchObjectiveStatuses(
+        &o->ctx, v1::WatchObjectiveStatusesRequest());
+    v1::ObjectiveStatusEvent e;
+    while (o->stream->Read(&e) && !e.snapshot_complete()) {
+    }
+    ASSERT_TRUE(e.snapshot_complete()) << i;
+    open.push_back(std::move(o));
+  }
+  stop = true;
+  checkins.join();
+  std::vector<std::thread> readers;
+  for (auto& o : open) {
+    readers.emplace_back([o = o.get()] {
+      v1::ObjectiveStatusEvent e;
+      while (o->stream->Read(&e)) {
+      }
+      EXPECT_THAT(o->stream->Finish(), IsCode(StatusCode::UNAVAILABLE));
+    });
+  }
+  server_.Stop();
+  for (std::thread& t : readers) t.join();
 }
 
 // A board's sequences start over when the server restarts: a token from the

@@ -136,10 +136,9 @@ class AsyncBoardWatch {
   using Writer = grpc::ServerAsyncWriter<EventProto>;
   // Asks the server for one call of the method on `cq` (the generated
   // Request<Method> of the service), completing `tag`.
-  using RequestCall =
-      std::function<void(grpc::ServerContext* ctx, Request* request,
-                         Writer* writer, grpc::ServerCompletionQueue* cq,
-                         void* tag)>;
+  using RequestCall = std::function<void(
+      grpc::ServerContext* ctx, Request* request, Writer* writer,
+      grpc::ServerCompletionQueue* cq, void* tag)>;
   // What a call follows: the board's statuses matching `filter`, after
   // `resume_after` (-1: from a snapshot).
   struct Subscription {
@@ -194,8 +193,7 @@ class AsyncBoardWatch {
     void Await() {
       ctx_.AsyncNotifyWhenDone(&done_);
       if (!queues_->Request([this] {
-            method_->request_call_(&ctx_, &request_, &writer_, cq_,
-                                   &accepted_);
+            method_->request_call_(&ctx_, &request_, &writer_, cq_, &accepted_);
           })) {
         delete this;
       }

@@ -19,10 +19,14 @@ using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
         v1::EvaluationService::WithCallbackMethod_GetKviValue<
             v1::EvaluationService::WithCallbackMethod_GetVlaStatus<
                 v1::EvaluationService::WithCallbackMethod_ListVlaStatuses<
-                    v1::EvaluationService::WithCallbackMethod_GetValueStreamFlow<
-                        v1::EvaluationService::WithAsyncMethod_WatchVlaStatuses<
-                            v1::EvaluationService::WithAsyncMethod_WatchKviValues<
-                                v1::EvaluationService::Service>>>>>>>>;
+                    v1::EvaluationService::
+                        WithCallbackMethod_GetValueStreamFlow<
+                            v1::EvaluationService::
+                                WithAsyncMethod_WatchVlaStatuses<
+                                    v1::EvaluationService::
+                                        WithAsyncMethod_WatchKviValues<
+                                            v1::EvaluationService::
+                                                Service>>>>>>>>;
 
 class EvaluationServiceImpl final : public EvaluationServiceBase {
  public:

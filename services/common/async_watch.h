@@ -150,6 +150,17 @@ class AsyncBoardWatch {
   using Open = std::function<absl::StatusOr<Subscription>(
       grpc::ServerContext* ctx, const Request& request)>;
 
+  // The RequestCall of a generated async method, e.g.
+  // RequestCallOf(this, &Impl::RequestWatchVlaStatuses).
+  template <typename Service, typename Method>
+  static RequestCall RequestCallOf(Service* service, Method method) {
+    return [service, method](grpc::ServerContext* ctx, Request* request,
+                             Writer* writer, grpc::ServerCompletionQueue* cq,
+                             void* tag) {
+      (service->*method)(ctx, request, writer, cq, cq, tag);
+    };
+  }
+
   // The usual Open's first steps: `guard`'s access check for `method`,
   // then the request's filter parsed against `fields`.
   static absl::StatusOr<Subscription> CheckAndFilter(

@@ -150,31 +150,24 @@ EvaluationServiceImpl::EvaluationServiceImpl(Evaluator* evaluator,
                                              const AccessPolicy* policy)
     : evaluator_(evaluator),
       guard_(policy, v1::EvaluationService::service_full_name()),
-      status_watch_(
-          &evaluator->board(),
-          [this](grpc::ServerContext* ctx, v1::WatchVlaStatusesRequest* req,
-                 StatusWatch::Writer* writer, grpc::ServerCompletionQueue* cq,
-                 void* tag) {
-            RequestWatchVlaStatuses(ctx, req, writer, cq, cq, tag);
-          },
-          [this](grpc::ServerContext* ctx,
-                 const v1::WatchVlaStatusesRequest& req) {
-            return StatusWatch::CheckAndFilter(guard_, ctx, "WatchVlaStatuses",
-                                               req,
-                                               Evaluator::StatusFilterFields());
-          }),
-      kvi_watch_(
-          &evaluator->kvi_board(),
-          [this](grpc::ServerContext* ctx, v1::WatchKviValuesRequest* req,
-                 KviWatch::Writer* writer, grpc::ServerCompletionQueue* cq,
-                 void* tag) {
-            RequestWatchKviValues(ctx, req, writer, cq, cq, tag);
-          },
-          [this](grpc::ServerContext* ctx,
-                 const v1::WatchKviValuesRequest& req) {
-            return KviWatch::CheckAndFilter(guard_, ctx, "WatchKviValues", req,
-                                            Evaluator::KviFilterFields());
-          }) {}
+      status_watch_(&evaluator->board(),
+                    StatusWatch::RequestCallOf(
+                        this, &EvaluationServiceImpl::RequestWatchVlaStatuses),
+                    [this](grpc::ServerContext* ctx,
+                           const v1::WatchVlaStatusesRequest& req) {
+                      return StatusWatch::CheckAndFilter(
+                          guard_, ctx, "WatchVlaStatuses", req,
+                          Evaluator::StatusFilterFields());
+                    }),
+      kvi_watch_(&evaluator->kvi_board(),
+                 KviWatch::RequestCallOf(
+                     this, &EvaluationServiceImpl::RequestWatchKviValues),
+                 [this](grpc::ServerContext* ctx,
+                        const v1::WatchKviValuesRequest& req) {
+                   return KviWatch::CheckAndFilter(
+                       guard_, ctx, "WatchKviValues", req,
+                       Evaluator::KviFilterFields());
+                 }) {}
 
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
 EvaluationServiceImpl::Ingest(grpc::CallbackServerContext* ctx) {

@@ -37,18 +37,13 @@ class OkrStatusServiceImpl final : public OkrStatusServiceBase {
       : core_(core),
         guard_(policy, v1::OkrStatusService::service_full_name()),
         executor_(4),
-        watch_(
-            &core->board(),
-            [this](grpc::ServerContext* ctx,
-                   v1::WatchObjectiveStatusesRequest* req,
-                   Watch::Writer* writer, grpc::ServerCompletionQueue* cq,
-                   void* tag) {
-              RequestWatchObjectiveStatuses(ctx, req, writer, cq, cq, tag);
-            },
-            [this](grpc::ServerContext* ctx,
-                   const v1::WatchObjectiveStatusesRequest& req) {
-              return OpenWatch(ctx, req);
-            }) {}
+        watch_(&core->board(),
+               Watch::RequestCallOf(
+                   this, &OkrStatusServiceImpl::RequestWatchObjectiveStatuses),
+               [this](grpc::ServerContext* ctx,
+                      const v1::WatchObjectiveStatusesRequest& req) {
+                 return OpenWatch(ctx, req);
+               }) {}
 
   // Serves WatchObjectiveStatuses on `queues` (until they shut down).
   void ServeAsync(AsyncQueues* queues) { watch_.Serve(queues); }

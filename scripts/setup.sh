@@ -13,7 +13,7 @@ PACKAGES=(
   clang-format tzdata ca-certificates
   nlohmann-json3-dev
   prometheus-cpp-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev libcli11-dev
   libgoogle-perftools-dev
   clang libclang-rt-14-dev
 )

@@ -105,6 +105,30 @@ ABSL_FLAG(int, watch_queues, 4,
 ABSL_FLAG(bool, keepalive_permit_without_calls, true,
           "Whether clients may send keepalive pings while no call is open.");
 
+// HTTP/JSON (docs/http.md).
+ABSL_FLAG(std::string, http_listen, "",
+          "HOST:PORT (an IP address) to serve HTTP/JSON on: every method of "
+          "the hosted services by its google.api.http route, the webhooks "
+          "and GET /v1/openapi.json; TLS and tokens as for gRPC. Port 0 picks "
+          "a free port (logged). Empty: no HTTP.");
+ABSL_FLAG(int32_t, http_threads, 32,
+          "HTTP worker threads: the most HTTP connections served at once "
+          "(each keeps its worker while open); more wait to be accepted.");
+ABSL_FLAG(int32_t, http_max_streams, 16,
+          "Most HTTP server streams (Watch*) open at once, each holding a "
+          "worker; more: 429. Below --http_threads.");
+ABSL_FLAG(int64_t, http_max_body_bytes, 4 << 20,
+          "Largest HTTP request body, in bytes; larger: 413.");
+ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(30),
+          "An idle HTTP keep-alive connection is closed after this long.");
+ABSL_FLAG(absl::Duration, http_stream_heartbeat, absl::Seconds(15),
+          "An HTTP stream with nothing to send writes a heartbeat (an empty "
+          "NDJSON line, an SSE comment) this often.");
+ABSL_FLAG(std::string, webhook_config, "",
+          "Webhook configuration file ([jira], [servicenow]: secrets, value "
+          "stream, team/status/service maps; docs/integrations/README.md). "
+          "Needs --http_listen and the evaluator. Checked at start.");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "vlad: Value Level Agreement server (VMDB, evaluator, OKR status).\n"
@@ -164,6 +188,14 @@ int main(int argc, char** argv) {
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  options.http_max_streams = absl::GetFlag(FLAGS_http_max_streams);
+  options.http_max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+  options.http_keep_alive_timeout =
+      absl::GetFlag(FLAGS_http_keep_alive_timeout);
+  options.http_stream_heartbeat = absl::GetFlag(FLAGS_http_stream_heartbeat);
+  options.webhook_config = absl::GetFlag(FLAGS_webhook_config);
 
   auto server = vla::Server::Start(options);
   if (!server.ok()) {
@@ -183,6 +215,13 @@ int main(int argc, char** argv) {
              {{"address", absl::StrCat(ml.substr(0, ml.rfind(':')), ":",
                                        (*server)->metrics_port())},
               {"path", "/metrics"}});
+  }
+  if ((*server)->http_port() != 0) {
+    const std::string& hl = options.http_listen;
+    vla::Log(vla::LogLevel::kInfo, "http listening",
+             {{"address", absl::StrCat(hl.substr(0, hl.rfind(':')), ":",
+                                       (*server)->http_port())},
+              {"port", absl::StrCat((*server)->http_port())}});
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {

@@ -274,6 +274,11 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
       return absl::InvalidArgumentError("changelog.histories: not an array");
     }
     const std::string team_field = Lower(options_.team_field);
+    // A team field given by id is named in the changelog by its display
+    // name (known from the export's `names`).
+    const auto named = names_.find(team_id_);
+    const std::string team_name =
+        named == names_.end() ? team_field : Lower(named->second);
     int h = 0;
     static const Json* const kNoList = new Json(Json::array());
     for (const Json& history : histories.is_array() ? histories : *kNoList) {
@@ -296,7 +301,7 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
         if (field == "status" || field_id == "status") {
           statuses.push_back(std::move(change));
         } else if (!team_field.empty() &&
-                   (field == team_field ||
+                   (field == team_field || field == team_name ||
                     (!field_id.empty() && field_id == team_id_))) {
           teams.push_back(std::move(change));
         }

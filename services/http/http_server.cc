@@ -140,14 +140,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                        options.tls_refresh_interval);
     if (!files.ok()) return files.status();
     server->tls_ = *std::move(files);
-    if ((mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS) == 0) {
+    if (mg_check_feature(MG_FEATURES_TLS) == 0) {
       return absl::FailedPreconditionError(
-          "http_listen: CivetWeb could not load OpenSSL for TLS (it opens "
-          "libssl.so and libcrypto.so at run time)");
+          "http_listen: this CivetWeb was built without TLS");
     }
-  } else {
-    mg_init_library(0);
   }
+  // The return value of CivetWeb 1.15 is 0 whether or not it worked; a TLS
+  // setup that failed (CivetWeb opens libssl.so and libcrypto.so at run
+  // time) makes mg_start fail below.
+  mg_init_library(tls ? MG_FEATURES_TLS : 0);
   const std::string ports = absl::StrCat(options.listen, tls ? "s" : "");
   const std::string threads = absl::StrCat(options.threads);
   const std::string keep_alive =
@@ -172,8 +173,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->ctx_ = mg_start(&callbacks, server.get(), config);
   if (server->ctx_ == nullptr) {
     mg_exit_library();
-    return absl::UnavailableError(
-        absl::StrCat("http_listen: cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat(
+        "http_listen: cannot listen on ", options.listen,
+        tls ? " (or TLS could not be set up: CivetWeb needs libssl.so and "
+              "libcrypto.so)"
+            : ""));
   }
   mg_set_request_handler(server->ctx_, "/", &HttpServer::HandleRequest,
                          server.get());

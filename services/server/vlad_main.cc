@@ -48,7 +48,8 @@ ABSL_FLAG(absl::Duration, slow_rpc_threshold, absl::Seconds(1),
           "Successful unary calls slower than this are logged.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once the server "
-          "listens (useful with --listen=HOST:0).");
+          "listens (useful with --listen=HOST:0), and the --http_listen port "
+          "on a second line.");
 
 // Security (services/server/README.md, "Security").
 ABSL_FLAG(std::string, tls_cert, "",
@@ -226,7 +227,10 @@ int main(int argc, char** argv) {
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
     const std::string tmp = port_file + ".tmp";
-    std::ofstream(tmp) << (*server)->port() << "\n";
+    std::ofstream out(tmp);
+    out << (*server)->port() << "\n";
+    if ((*server)->http_port() != 0) out << (*server)->http_port() << "\n";
+    out.close();
     std::rename(tmp.c_str(), port_file.c_str());
   }
 

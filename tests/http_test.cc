@@ -394,7 +394,8 @@ TEST_F(HttpTest, StreamsAsNdjsonAndSse) {
 // --http_max_streams=3: a fourth open stream is refused with 429; the
 // others are unaffected and unary calls still have workers.
 TEST_F(HttpTest, StreamLimit) {
-  std::atomic<int> open{0};
+  // Streams of earlier tests whose clients left are gone within 250 ms.
+  absl::SleepFor(absl::Milliseconds(600));
   std::atomic<bool> release{false};
   std::vector<std::thread> holders;
   for (int i = 0; i < 3; ++i) {
@@ -406,15 +407,13 @@ TEST_F(HttpTest, StreamLimit) {
           /*timeout_ms=*/1500);
     });
   }
-  // The streams answer their headers after 250 ms without a message.
-  absl::SleepFor(absl::Milliseconds(700));
+  absl::SleepFor(absl::Milliseconds(500));
   const HttpResult r = http_.Stream("/v1/changes:watch", {kReader},
                                     [](const std::string&) { return true; });
   EXPECT_TRUE(IsError(r, 429, "RESOURCE_EXHAUSTED", "--http_max_streams"));
   EXPECT_EQ(http_.Call("GET", "/v1/teams", "", {kReader}).status, 200);
   release = true;
   for (std::thread& t : holders) t.join();
-  (void)open;
 }
 
 // Every documented error status, each in Google's JSON error shape.
@@ -461,9 +460,6 @@ TEST_F(HttpTest, ErrorStatuses) {
   EXPECT_TRUE(IsError(http_.Call("POST", "/v1/records:ingest", "x=1",
                                  {kWriter, "Content-Type: text/plain"}),
                       415, "INVALID_ARGUMENT", "text/plain"));
-  EXPECT_TRUE(IsError(http_.Call("GET", "/v1/vlas/incident/status",
-                                 "{\"vla\": \"x\"}", {kReader}),
-                      400, "INVALID_ARGUMENT", "takes no body"));
   // The connection survives all of that (keep-alive).
   EXPECT_EQ(http_.Call("GET", "/v1/teams", "", {kReader}).status, 200);
 }
@@ -576,16 +572,20 @@ TEST_F(HttpTest, OpenApiListsEveryRoute) {
       if (rule.has_post()) verb = "post", path = rule.post();
       if (rule.has_patch()) verb = "patch", path = rule.patch();
       if (rule.has_delete_()) verb = "delete", path = rule.delete_();
-      // {name=teams/*} -> {name}
+      // {name=teams/*} -> teams/{name}
       std::string open_api;
       for (size_t i = 0; i < path.size(); ++i) {
-        open_api += path[i];
-        if (path[i] == '{') {
-          const size_t end = path.find('}', i);
-          const std::string inner = path.substr(i + 1, end - i - 1);
-          open_api += inner.substr(0, inner.find('='));
-          i = end - 1;
+        if (path[i] != '{') {
+          open_api += path[i];
+          continue;
         }
+        const size_t end = path.find('}', i);
+        const std::vector<std::string> parts =
+            absl::StrSplit(path.substr(i + 1, end - i - 1), '=');
+        std::string pattern = parts.size() > 1 ? parts[1] : "*";
+        pattern.replace(pattern.find('*'), 1, absl::StrCat("{", parts[0], "}"));
+        open_api += pattern;
+        i = end;
       }
       ASSERT_TRUE(paths.count(open_api)) << m->full_name() << " " << open_api;
       EXPECT_TRUE(paths.at(open_api).struct_value().fields().count(verb))
@@ -593,7 +593,12 @@ TEST_F(HttpTest, OpenApiListsEveryRoute) {
       ++routes;
     }
   }
-  EXPECT_EQ(routes, 36);
+  // Every operation is a route or one of the three extra paths.
+  int operations = 0;
+  for (const auto& [path, methods] : paths) {
+    operations += methods.struct_value().fields_size();
+  }
+  EXPECT_EQ(operations, routes + 3);
   EXPECT_TRUE(paths.count("/v1/webhooks/jira"));
 }
 
@@ -619,9 +624,9 @@ TEST(HttpTlsTest, TlsAndGracefulShutdown) {
         absl::StrCat("--tls_cert=", dir.File("tls.crt")),
         absl::StrCat("--tls_key=", dir.File("tls.key"))};
     execl(VLAD_PATH, VLAD_PATH, "--listen=127.0.0.1:0",
-          "--http_listen=127.0.0.1:0", "--shutdown_grace=2s", args[0].c_str(),
-          args[1].c_str(), args[2].c_str(), args[3].c_str(),
-          static_cast<char*>(nullptr));
+          "--http_listen=127.0.0.1:0", "--shutdown_grace=2s",
+          "--http_keep_alive_timeout=1s", args[0].c_str(), args[1].c_str(),
+          args[2].c_str(), args[3].c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int port = 0, http_port = 0;

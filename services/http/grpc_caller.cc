@@ -35,8 +35,10 @@ void AddMetadata(const CallMetadata& metadata, grpc::ClientContext* ctx) {
   }
 }
 
+}  // namespace
+
 // The calls' private completion queue: waits for one tag at a time.
-class Queue {
+class ServerStreamCall::Queue {
  public:
   ~Queue() {
     cq_.Shutdown();
@@ -75,6 +77,8 @@ class Queue {
   grpc::CompletionQueue cq_;
 };
 
+namespace {
+
 void* Tag(int n) { return reinterpret_cast<void*>(static_cast<intptr_t>(n)); }
 
 }  // namespace
@@ -85,7 +89,7 @@ absl::Status GrpcCaller::Unary(const std::string& method,
                                google::protobuf::Message* response) {
   grpc::ClientContext ctx;
   AddMetadata(metadata, &ctx);
-  Queue queue;
+  ServerStreamCall::Queue queue;
   const grpc::ByteBuffer request_buffer = Serialize(request);
   auto call = stub_.PrepareUnaryCall(&ctx, method, request_buffer, queue.get());
   call->StartCall();
@@ -101,55 +105,68 @@ absl::Status GrpcCaller::Unary(const std::string& method,
   return absl::OkStatus();
 }
 
-absl::Status GrpcCaller::ServerStream(
+std::unique_ptr<ServerStreamCall> GrpcCaller::ServerStream(
     const std::string& method, const google::protobuf::Message& request,
-    const google::protobuf::Message& prototype, const CallMetadata& metadata,
-    absl::Duration idle, const StreamCallbacks& callbacks) {
-  grpc::ClientContext ctx;
-  AddMetadata(metadata, &ctx);
-  Queue queue;
+    const google::protobuf::Message& prototype, const CallMetadata& metadata) {
+  return std::make_unique<ServerStreamCall>(&stub_, method, request, prototype,
+                                            metadata);
+}
+
+ServerStreamCall::ServerStreamCall(grpc::GenericStub* stub,
+                                   const std::string& method,
+                                   const google::protobuf::Message& request,
+                                   const google::protobuf::Message& prototype,
+                                   const CallMetadata& metadata)
+    : queue_(std::make_unique<Queue>()), message_(prototype.New()) {
+  AddMetadata(metadata, &ctx_);
   // A server stream is a bidi call with one request written.
-  auto call = stub_.PrepareCall(&ctx, method, queue.get());
-  grpc::Status status;
-  const auto finish = [&] {
-    call->Finish(&status, Tag(9));
-    queue.Wait(Tag(9));
-    return FromGrpcStatus(status);
-  };
-  call->StartCall(Tag(1));
-  if (!queue.Wait(Tag(1))) return finish();
-  call->WriteLast(Serialize(request), grpc::WriteOptions(), Tag(2));
-  if (!queue.Wait(Tag(2))) return finish();
-  std::unique_ptr<google::protobuf::Message> message(prototype.New());
-  bool cancelled = false;
-  for (;;) {
-    grpc::ByteBuffer buffer;
-    call->Read(&buffer, Tag(3));
-    absl::Time deadline = absl::Now() + idle;
-    std::optional<bool> read;
-    while (!(read = queue.WaitUntil(Tag(3), deadline)).has_value()) {
-      if (!cancelled && callbacks.on_idle && !callbacks.on_idle()) {
-        ctx.TryCancel();
-        cancelled = true;
-      }
-      deadline = absl::Now() + idle;
-    }
-    if (!*read) break;
-    message->Clear();
-    if (!Parse(buffer, message.get())) {
-      ctx.TryCancel();
-      (void)finish();
-      return absl::InternalError(
-          absl::StrCat(method, ": a stream message does not parse"));
-    }
-    if (!cancelled && !callbacks.on_message(*message)) {
-      ctx.TryCancel();
-      cancelled = true;
-    }
+  call_ = stub->PrepareCall(&ctx_, method, queue_->get());
+  call_->StartCall(Tag(1));
+  if (!queue_->Wait(Tag(1))) {
+    Finish();
+    return;
   }
-  absl::Status final_status = finish();
-  if (cancelled) return absl::CancelledError("cancelled by the HTTP side");
-  return final_status;
+  call_->WriteLast(Serialize(request), grpc::WriteOptions(), Tag(2));
+  if (!queue_->Wait(Tag(2))) Finish();
+}
+
+ServerStreamCall::~ServerStreamCall() {
+  if (done_) return;
+  ctx_.TryCancel();
+  if (read_pending_) queue_->Wait(Tag(3));
+  Finish();
+}
+
+void ServerStreamCall::Finish() {
+  grpc::Status status;
+  call_->Finish(&status, Tag(9));
+  queue_->Wait(Tag(9));
+  status_ = FromGrpcStatus(status);
+  done_ = true;
+}
+
+ServerStreamCall::Event ServerStreamCall::Next(absl::Duration wait) {
+  if (done_) return Event::kDone;
+  if (!read_pending_) {
+    call_->Read(&buffer_, Tag(3));
+    read_pending_ = true;
+  }
+  const std::optional<bool> read =
+      queue_->WaitUntil(Tag(3), absl::Now() + wait);
+  if (!read.has_value()) return Event::kIdle;
+  read_pending_ = false;
+  if (!*read) {
+    Finish();
+    return Event::kDone;
+  }
+  message_->Clear();
+  if (!Parse(buffer_, message_.get())) {
+    ctx_.TryCancel();
+    Finish();
+    status_ = absl::InternalError("a stream message does not parse");
+    return Event::kDone;
+  }
+  return Event::kMessage;
 }
 
 }  // namespace vla::http

@@ -38,27 +38,55 @@ class GrpcCaller {
                      const CallMetadata& metadata,
                      google::protobuf::Message* response);
 
-  // What a server stream reports; each callback returns false to cancel
-  // the call (e.g. the HTTP client went away).
-  struct StreamCallbacks {
-    // Each response message, in order.
-    std::function<bool(const google::protobuf::Message&)> on_message;
-    // No message for `idle` since the call started or the last message or
-    // idle call.
-    std::function<bool()> on_idle;
-  };
-
-  // A server-streaming call: returns its final status (CANCELLED when a
-  // callback cancelled it). `prototype` is a message of the output type.
-  absl::Status ServerStream(const std::string& method,
-                            const google::protobuf::Message& request,
-                            const google::protobuf::Message& prototype,
-                            const CallMetadata& metadata, absl::Duration idle,
-                            const StreamCallbacks& callbacks);
+  // Starts a server-streaming call; `prototype` is a message of the
+  // output type.
+  std::unique_ptr<class ServerStreamCall> ServerStream(
+      const std::string& method, const google::protobuf::Message& request,
+      const google::protobuf::Message& prototype, const CallMetadata& metadata);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
   grpc::GenericStub stub_;
+};
+
+// One server-streaming call, read by one thread at a time: Next() waits for
+// the next message or the end of the call. Destroying it cancels a call
+// that has not ended.
+class ServerStreamCall {
+ public:
+  enum class Event { kMessage, kIdle, kDone };
+
+  ServerStreamCall(grpc::GenericStub* stub, const std::string& method,
+                   const google::protobuf::Message& request,
+                   const google::protobuf::Message& prototype,
+                   const CallMetadata& metadata);
+  ~ServerStreamCall();
+  ServerStreamCall(const ServerStreamCall&) = delete;
+  ServerStreamCall& operator=(const ServerStreamCall&) = delete;
+
+  // kMessage: message() holds the next one; kIdle: none came within
+  // `wait`; kDone: the call has ended with status() (also every later
+  // call).
+  Event Next(absl::Duration wait);
+  const google::protobuf::Message& message() const { return *message_; }
+  const absl::Status& status() const { return status_; }
+  // Ends the call (CANCELLED) unless it has ended.
+  void Cancel() { ctx_.TryCancel(); }
+
+  // A private completion queue (internal; also used by GrpcCaller::Unary).
+  class Queue;
+
+ private:
+  void Finish();
+
+  grpc::ClientContext ctx_;
+  std::unique_ptr<Queue> queue_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  std::unique_ptr<google::protobuf::Message> message_;
+  grpc::ByteBuffer buffer_;
+  bool read_pending_ = false;
+  bool done_ = false;
+  absl::Status status_;
 };
 
 }  // namespace vla::http

@@ -1,12 +1,13 @@
 #include "services/http/http_server.h"
 
-#include <civetweb.h>
+#include <httplib.h>
 
 #include <algorithm>
-#include <cstring>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/message.h"
@@ -21,69 +22,43 @@ namespace {
 constexpr char kOpenApiPath[] = "/v1/openapi.json";
 constexpr absl::string_view kWebhookPrefix = "/v1/webhooks/";
 constexpr char kJson[] = "application/json";
+// How often an idle stream checks its client and its heartbeat; also how
+// long a stream waits for its first message before answering its headers.
+constexpr absl::Duration kStreamPoll = absl::Milliseconds(250);
 
-// The value of a request header, "" when absent.
-std::string Header(mg_connection* conn, const char* name) {
-  const char* v = mg_get_header(conn, name);
-  return v == nullptr ? "" : v;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+void Send(httplib::Response& res, int status, const std::string& content_type,
+          std::string body, const std::string& request_id,
+          const Headers& extra = {}) {
+  res.status = status;
+  res.set_header("X-Request-Id", request_id);
+  for (const auto& [name, value] : extra) res.set_header(name, value);
+  res.set_content(std::move(body), content_type);
 }
 
-// One whole response with a body.
-int Send(mg_connection* conn, int status, absl::string_view content_type,
-         absl::string_view body, const std::string& request_id,
-         const std::vector<std::pair<std::string, std::string>>& extra = {}) {
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", content_type.data(),
-                         static_cast<int>(content_type.size()));
-  const std::string length = absl::StrCat(body.size());
-  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
-  mg_response_header_add(conn, "X-Request-Id", request_id.c_str(), -1);
-  for (const auto& [name, value] : extra) {
-    mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
-  }
-  mg_response_header_send(conn);
-  mg_write(conn, body.data(), body.size());
-  return status;
-}
-
-int SendError(
-    mg_connection* conn, const absl::Status& status,
-    const std::string& request_id, int http_status = 0,
-    const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+// Google's error shape; `http_status` 0: the status of the code.
+void SendError(httplib::Response& res, const absl::Status& status,
+               const std::string& request_id, int http_status = 0,
+               const Headers& extra = {}) {
   const int code = http_status ? http_status : HttpStatusOf(status.code());
-  return Send(conn, code, kJson, ErrorJson(status, code), request_id, extra);
+  Send(res, code, kJson, ErrorJson(status, code), request_id, extra);
 }
 
 // Whether a request's Content-Type is JSON ("application/json", parameters
 // such as "; charset=utf-8" allowed).
 bool IsJson(absl::string_view content_type) {
-  const std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
-      content_type.substr(0, content_type.find(';'))));
-  return t == kJson;
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+             content_type.substr(0, content_type.find(';')))) == kJson;
 }
 
-// The body, or a status and HTTP code (413 when over `max`).
-struct Body {
-  std::string text;
-  absl::Status error;
-  int http_status = 0;
-};
-Body ReadBody(mg_connection* conn, int64_t max) {
-  Body body;
-  const mg_request_info* info = mg_get_request_info(conn);
-  const auto too_large = [&] {
-    body.error = absl::ResourceExhaustedError(absl::StrCat(
-        "body: larger than ", max, " bytes (--http_max_body_bytes)"));
-    body.http_status = 413;
-    return body;
-  };
-  if (info->content_length > max) return too_large();
-  char buf[16384];
-  for (int n; (n = mg_read(conn, buf, sizeof(buf))) > 0;) {
-    if (static_cast<int64_t>(body.text.size()) + n > max) return too_large();
-    body.text.append(buf, n);
-  }
-  return body;
+// Splits "HOST:PORT"; false when malformed.
+bool SplitListen(const std::string& listen, std::string* host, int* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = listen.substr(0, colon);
+  return absl::SimpleAtoi(listen.substr(colon + 1), port) && *port >= 0 &&
+         *port <= 65535;
 }
 
 }  // namespace
@@ -107,9 +82,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (options.max_body_bytes <= 0) {
     return absl::InvalidArgumentError("http_max_body_bytes: must be positive");
   }
-  if (options.stream_heartbeat <= absl::ZeroDuration()) {
+  if (options.stream_heartbeat < absl::Seconds(1)) {
     return absl::InvalidArgumentError(
-        "http_stream_heartbeat: must be positive");
+        "http_stream_heartbeat: must be at least 1s");
+  }
+  if (options.keep_alive_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        "http_keep_alive_timeout: must be at least 1s");
+  }
+  std::string host;
+  int port = 0;
+  if (!SplitListen(options.listen, &host, &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http_listen: \"", options.listen, "\" is not HOST:PORT"));
   }
   absl::StatusOr<RouteTable> routes = RouteTable::FromServices(services);
   if (!routes.ok()) return routes.status();
@@ -133,154 +118,161 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     }
   }
 
-  const bool tls = !options.tls_cert.empty();
-  if (tls) {
+  HttpServer* self = server.get();
+  if (!options.tls_cert.empty()) {
     absl::StatusOr<std::unique_ptr<TlsFiles>> files =
         TlsFiles::Load(options.tls_cert, options.tls_key, options.tls_client_ca,
                        options.tls_refresh_interval);
     if (!files.ok()) return files.status();
     server->tls_ = *std::move(files);
-    if (mg_check_feature(MG_FEATURES_TLS) == 0) {
-      return absl::FailedPreconditionError(
-          "http_listen: this CivetWeb was built without TLS");
+    server->http_ = std::make_unique<httplib::SSLServer>(
+        [self](SSL_CTX& ctx) { return self->tls_->Configure(&ctx).ok(); });
+    if (!server->http_->is_valid()) {
+      return absl::InvalidArgumentError("http_listen: TLS setup failed");
     }
+  } else {
+    server->http_ = std::make_unique<httplib::Server>();
   }
-  // The return value of CivetWeb 1.15 is 0 whether or not it worked; a TLS
-  // setup that failed (CivetWeb opens libssl.so and libcrypto.so at run
-  // time) makes mg_start fail below.
-  mg_init_library(tls ? MG_FEATURES_TLS : 0);
-  const std::string ports = absl::StrCat(options.listen, tls ? "s" : "");
-  const std::string threads = absl::StrCat(options.threads);
-  const std::string keep_alive =
-      absl::StrCat(absl::ToInt64Milliseconds(options.keep_alive_timeout));
-  const char* config[] = {"listening_ports",
-                          ports.c_str(),
-                          "num_threads",
-                          threads.c_str(),
-                          "enable_keep_alive",
-                          "yes",
-                          "keep_alive_timeout_ms",
-                          keep_alive.c_str(),
-                          "request_timeout_ms",
-                          "30000",
-                          "tcp_nodelay",
-                          "1",
-                          nullptr};
-  mg_callbacks callbacks;
-  std::memset(&callbacks, 0, sizeof(callbacks));
-  callbacks.log_message = &HttpServer::LogMessage;
-  if (tls) callbacks.init_ssl = &HttpServer::InitTls;
-  server->ctx_ = mg_start(&callbacks, server.get(), config);
-  if (server->ctx_ == nullptr) {
-    mg_exit_library();
-    return absl::UnavailableError(absl::StrCat(
-        "http_listen: cannot listen on ", options.listen,
-        tls ? " (or TLS could not be set up: CivetWeb needs libssl.so and "
-              "libcrypto.so)"
-            : ""));
+  httplib::Server& http = *server->http_;
+  const int threads = options.threads;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_keep_alive_max_count(std::numeric_limits<int>::max());
+  http.set_keep_alive_timeout(
+      static_cast<time_t>(absl::ToInt64Seconds(options.keep_alive_timeout)));
+  http.set_tcp_nodelay(true);
+  // The body limit is checked by Handle (to answer it in the error shape).
+  const auto plain = [self](const httplib::Request& req,
+                            httplib::Response& res) {
+    self->Handle(req, res, nullptr);
+  };
+  const auto with_body = [self](const httplib::Request& req,
+                                httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+    self->Handle(req, res, &reader);
+  };
+  http.Get(".*", plain);
+  http.Options(".*", plain);
+  http.Post(".*", with_body);
+  http.Put(".*", with_body);
+  http.Patch(".*", with_body);
+  http.Delete(".*", with_body);
+  http.set_logger([self](const httplib::Request&, const httplib::Response& r) {
+    const int cls = r.status >= 100 && r.status < 600 ? r.status / 100 - 1 : 5;
+    self->responses_[cls].Increment();
+  });
+  const bool bound = port == 0
+                         ? (server->port_ = http.bind_to_any_port(host)) > 0
+                         : http.bind_to_port(host, port);
+  if (!bound) {
+    return absl::UnavailableError(
+        absl::StrCat("http_listen: cannot listen on ", options.listen));
   }
-  mg_set_request_handler(server->ctx_, "/", &HttpServer::HandleRequest,
-                         server.get());
-  mg_server_port port;
-  if (mg_get_server_ports(server->ctx_, 1, &port) < 1) {
-    server->Stop();
-    return absl::UnavailableError("http_listen: no port bound");
-  }
-  server->port_ = port.port;
+  if (port != 0) server->port_ = port;
+  server->thread_ = std::thread([self] { self->http_->listen_after_bind(); });
   return server;
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
-  if (ctx_ == nullptr) return;
-  stopping_ = true;
-  mg_stop(ctx_);
-  ctx_ = nullptr;
-  mg_exit_library();
+  if (!thread_.joinable()) return;
+  http_->stop();
+  thread_.join();
 }
 
-int HttpServer::InitTls(void* ssl_ctx, void* self) {
-  auto* server = static_cast<HttpServer*>(self);
-  const absl::Status s =
-      server->tls_->Configure(static_cast<SSL_CTX*>(ssl_ctx));
-  if (!s.ok()) {
-    Log(LogLevel::kError, "http TLS setup failed", {{"error", s.ToString()}});
-    return -1;
-  }
-  return 1;  // configured here; CivetWeb loads no certificate itself
-}
-
-int HttpServer::LogMessage(const mg_connection*, const char* message) {
-  Log(LogLevel::kWarning, "http server", {{"message", message}});
-  return 1;
-}
-
-int HttpServer::HandleRequest(mg_connection* conn, void* self) {
-  auto* server = static_cast<HttpServer*>(self);
-  const int status = server->Handle(conn);
-  const int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
-  server->responses_[cls].Increment();
-  return status;
-}
-
-int HttpServer::Handle(mg_connection* conn) {
-  const mg_request_info* info = mg_get_request_info(conn);
-  const std::string request_id = RequestIdOrNew(Header(conn, "X-Request-Id"));
-  const std::string method = info->request_method;
-  const std::string path =
-      info->local_uri_raw != nullptr ? info->local_uri_raw : "";
-  absl::StatusOr<QueryParams> query =
-      ParseQuery(info->query_string != nullptr ? info->query_string : "");
-  if (!query.ok()) return SendError(conn, query.status(), request_id);
+void HttpServer::Handle(const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader* reader) {
+  const std::string request_id =
+      RequestIdOrNew(req.get_header_value("X-Request-Id"));
+  const std::string& path = req.path;
+  QueryParams query(req.params.begin(), req.params.end());
 
   if (path == kOpenApiPath) {
-    if (method != "GET") {
-      return SendError(conn, absl::UnimplementedError("use GET"), request_id,
+    if (req.method != "GET") {
+      return SendError(res, absl::UnimplementedError("use GET"), request_id,
                        405, {{"Allow", "GET"}});
     }
-    return Send(conn, 200, kJson, openapi_, request_id);
+    return Send(res, 200, kJson, openapi_, request_id);
   }
 
   const bool webhook = absl::StartsWith(path, kWebhookPrefix);
   RouteMatch match;
   if (!webhook) {
-    match = routes_.Find(method, path);
+    match = routes_.Find(req.method, path);
     if (match.route == nullptr) {
       if (match.allowed.empty()) {
-        return SendError(conn,
-                         absl::NotFoundError(absl::StrCat(
-                             "no route for ", method, " ", path.substr(0, 200),
-                             " (GET ", kOpenApiPath, " lists the routes)")),
-                         request_id);
+        return SendError(
+            res,
+            absl::NotFoundError(absl::StrCat(
+                "no route for ", req.method, " ", path.substr(0, 200), " (GET ",
+                kOpenApiPath, " lists the routes)")),
+            request_id);
       }
-      return SendError(conn,
+      const std::string allowed = absl::StrJoin(match.allowed, ", ");
+      return SendError(res,
                        absl::UnimplementedError(absl::StrCat(
-                           method, " is not served on ", path.substr(0, 200),
-                           "; use ", absl::StrJoin(match.allowed, ", "))),
-                       request_id, 405,
-                       {{"Allow", absl::StrJoin(match.allowed, ", ")}});
+                           req.method, " is not served on ",
+                           path.substr(0, 200), "; use ", allowed)),
+                       request_id, 405, {{"Allow", allowed}});
     }
-  } else if (method != "POST") {
-    return SendError(conn, absl::UnimplementedError("webhooks take POST"),
+  } else if (req.method != "POST") {
+    return SendError(res, absl::UnimplementedError("webhooks take POST"),
                      request_id, 405, {{"Allow", "POST"}});
   }
 
-  Body body = ReadBody(conn, options_.max_body_bytes);
-  if (!body.error.ok()) {
-    return SendError(conn, body.error, request_id, body.http_status);
+  // The body, within --http_max_body_bytes.
+  std::string body = req.body;
+  const auto too_large = [&] {
+    res.set_header("Connection", "close");  // the rest of it is not read
+    SendError(res,
+              absl::ResourceExhaustedError(
+                  absl::StrCat("body: larger than ", options_.max_body_bytes,
+                               " bytes (--http_max_body_bytes)")),
+              request_id, 413);
+  };
+  if (reader != nullptr) {
+    int64_t length = 0;
+    if (absl::SimpleAtoi(req.get_header_value("Content-Length"), &length) &&
+        length > options_.max_body_bytes) {
+      return too_large();
+    }
+    bool over = false;
+    (*reader)([&](const char* data, size_t n) {
+      if (static_cast<int64_t>(body.size() + n) > options_.max_body_bytes) {
+        over = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    if (over) return too_large();
   }
-  if (!body.text.empty() && !IsJson(Header(conn, "Content-Type"))) {
-    return SendError(
-        conn,
-        absl::InvalidArgumentError(absl::StrCat(
-            "Content-Type: \"", Header(conn, "Content-Type").substr(0, 80),
-            "\" is not application/json")),
-        request_id, 415);
+  if (!body.empty() && !IsJson(req.get_header_value("Content-Type"))) {
+    return SendError(res,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "Content-Type: \"",
+                         req.get_header_value("Content-Type").substr(0, 80),
+                         "\" is not application/json")),
+                     request_id, 415);
   }
+
   if (webhook) {
-    return Webhook(conn, path.substr(kWebhookPrefix.size()), *query, body.text,
-                   request_id);
+    if (webhooks_ == nullptr) {
+      return SendError(
+          res,
+          absl::NotFoundError("no webhooks are configured (--webhook_config)"),
+          request_id);
+    }
+    WebhookRequest request;
+    request.source = path.substr(kWebhookPrefix.size());
+    request.query = std::move(query);
+    request.header = [&req](absl::string_view name) {
+      return req.get_header_value(std::string(name));
+    };
+    request.body = body;
+    request.request_id = request_id;
+    const WebhookReply reply = webhooks_->Handle(request);
+    return Send(res, reply.http_status, kJson, reply.json, request_id);
   }
 
   const Route& route = *match.route;
@@ -289,122 +281,107 @@ int HttpServer::Handle(mg_connection* conn) {
           ->GetPrototype(route.method->input_type())
           ->New());
   if (absl::Status s =
-          BuildRequest(route, match.bindings, *query, body.text, request.get());
+          BuildRequest(route, match.bindings, query, body, request.get());
       !s.ok()) {
-    return SendError(conn, s, request_id);
+    return SendError(res, s, request_id);
   }
-  const CallMetadata metadata{Header(conn, "Authorization"), request_id};
+  const CallMetadata metadata{req.get_header_value("Authorization"),
+                              request_id};
   if (route.method->server_streaming()) {
     const bool sse =
-        absl::StrContains(Header(conn, "Accept"), "text/event-stream");
-    return Stream(conn, route, *request, metadata, sse);
+        absl::StrContains(req.get_header_value("Accept"), "text/event-stream");
+    return Stream(res, route, *request, metadata, sse);
   }
-  return Unary(conn, route, *request, metadata);
+  Unary(res, route, *request, metadata);
 }
 
-int HttpServer::Unary(mg_connection* conn, const Route& route,
-                      const google::protobuf::Message& request,
-                      const CallMetadata& metadata) {
+void HttpServer::Unary(httplib::Response& res, const Route& route,
+                       const google::protobuf::Message& request,
+                       const CallMetadata& metadata) {
   std::unique_ptr<google::protobuf::Message> response(
       google::protobuf::MessageFactory::generated_factory()
           ->GetPrototype(route.method->output_type())
           ->New());
   const absl::Status s =
       caller_.Unary(route.grpc_method, request, metadata, response.get());
-  if (!s.ok()) return SendError(conn, s, metadata.request_id);
-  return Send(conn, 200, kJson, ToJson(*response), metadata.request_id);
+  if (!s.ok()) return SendError(res, s, metadata.request_id);
+  Send(res, 200, kJson, ToJson(*response), metadata.request_id);
 }
 
-int HttpServer::Stream(mg_connection* conn, const Route& route,
-                       const google::protobuf::Message& request,
-                       const CallMetadata& metadata, bool sse) {
+void HttpServer::Stream(httplib::Response& res, const Route& route,
+                        const google::protobuf::Message& request,
+                        const CallMetadata& metadata, bool sse) {
   if (open_streams_.fetch_add(1) >= options_.max_streams) {
     open_streams_.fetch_sub(1);
-    return SendError(conn,
+    return SendError(res,
                      absl::ResourceExhaustedError(absl::StrCat(
                          "too many open streams (--http_max_streams=",
                          options_.max_streams, "); retry later")),
                      metadata.request_id);
   }
-  bool headers_sent = false;
-  bool client_gone = false;
-  absl::Time last_write = absl::Now();
-  const auto send_headers = [&] {
-    mg_response_header_start(conn, 200);
-    mg_response_header_add(conn, "Content-Type",
-                           sse ? "text/event-stream" : "application/x-ndjson",
-                           -1);
-    mg_response_header_add(conn, "Cache-Control", "no-cache", -1);
-    mg_response_header_add(conn, "X-Accel-Buffering", "no", -1);
-    mg_response_header_add(conn, "Transfer-Encoding", "chunked", -1);
-    mg_response_header_add(conn, "X-Request-Id", metadata.request_id.c_str(),
-                           -1);
-    mg_response_header_send(conn);
-    headers_sent = true;
-  };
-  const auto write = [&](const std::string& chunk) {
-    if (!headers_sent) send_headers();
-    last_write = absl::Now();
-    client_gone =
-        client_gone || mg_send_chunk(conn, chunk.data(),
-                                     static_cast<unsigned>(chunk.size())) <= 0;
-    return !client_gone;
-  };
-  GrpcCaller::StreamCallbacks callbacks;
-  callbacks.on_message = [&](const google::protobuf::Message& m) {
-    const std::string json = ToJson(m);
-    return write(sse ? absl::StrCat("data: ", json, "\n\n")
-                     : absl::StrCat(json, "\n"));
-  };
-  callbacks.on_idle = [&] {
-    // A stream that has sent nothing yet (e.g. WatchChanges from the latest
-    // revision) still answers its headers after the first idle period.
-    if (!headers_sent) send_headers();
-    if (absl::Now() - last_write >= options_.stream_heartbeat) {
-      return write(sse ? ": heartbeat\n\n" : "\n");
-    }
-    return true;
-  };
-  const absl::Duration idle =
-      std::min(absl::Milliseconds(250), options_.stream_heartbeat);
-  const absl::Status status = caller_.ServerStream(
+  std::shared_ptr<ServerStreamCall> call = caller_.ServerStream(
       route.grpc_method, request,
       *google::protobuf::MessageFactory::generated_factory()->GetPrototype(
           route.method->output_type()),
-      metadata, idle, callbacks);
-  open_streams_.fetch_sub(1);
-  if (!headers_sent) {
-    if (!status.ok()) return SendError(conn, status, metadata.request_id);
-    send_headers();
-  } else if (!status.ok() && !client_gone) {
-    // After the headers, an error is the stream's last object.
-    const std::string error = ErrorJson(status);
-    write(sse ? absl::StrCat("event: error\ndata: ", error, "\n\n")
-              : absl::StrCat(error, "\n"));
+      metadata);
+  // An error before the first message (auth, a bad filter) is an ordinary
+  // error answer; after it, the stream's last object.
+  const ServerStreamCall::Event first = call->Next(kStreamPoll);
+  if (first == ServerStreamCall::Event::kDone && !call->status().ok()) {
+    open_streams_.fetch_sub(1);
+    return SendError(res, call->status(), metadata.request_id);
   }
-  if (!client_gone) mg_send_chunk(conn, "", 0);
-  return 200;
-}
-
-int HttpServer::Webhook(mg_connection* conn, const std::string& source,
-                        const QueryParams& query, const std::string& body,
-                        const std::string& request_id) {
-  if (webhooks_ == nullptr) {
-    return SendError(conn,
-                     absl::NotFoundError("no webhooks are configured "
-                                         "(--webhook_config)"),
-                     request_id);
-  }
-  WebhookRequest request;
-  request.source = source;
-  request.query = query;
-  request.header = [conn](absl::string_view name) {
-    return Header(conn, std::string(name).c_str());
-  };
-  request.body = body;
-  request.request_id = request_id;
-  const WebhookReply reply = webhooks_->Handle(request);
-  return Send(conn, reply.http_status, kJson, reply.json, request_id);
+  res.status = 200;
+  res.set_header("X-Request-Id", metadata.request_id);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");  // proxies: do not buffer
+  const absl::Duration heartbeat = options_.stream_heartbeat;
+  res.set_chunked_content_provider(
+      sse ? "text/event-stream" : "application/x-ndjson",
+      [call, first, sse, heartbeat](size_t, httplib::DataSink& sink) {
+        absl::Time last_write = absl::Now();
+        const auto write = [&](const std::string& text) {
+          last_write = absl::Now();
+          return sink.write(text.data(), text.size());
+        };
+        for (ServerStreamCall::Event event = first;;
+             event = call->Next(kStreamPoll)) {
+          switch (event) {
+            case ServerStreamCall::Event::kMessage: {
+              const std::string json = ToJson(call->message());
+              if (!write(sse ? absl::StrCat("data: ", json, "\n\n")
+                             : absl::StrCat(json, "\n"))) {
+                call->Cancel();
+                return false;
+              }
+              break;
+            }
+            case ServerStreamCall::Event::kIdle:
+              if (!sink.is_writable()) {  // the client went away
+                call->Cancel();
+                return false;
+              }
+              if (absl::Now() - last_write >= heartbeat &&
+                  !write(sse ? ": heartbeat\n\n" : "\n")) {
+                call->Cancel();
+                return false;
+              }
+              break;
+            case ServerStreamCall::Event::kDone:
+              if (!call->status().ok()) {
+                const std::string error = ErrorJson(call->status());
+                write(sse ? absl::StrCat("event: error\ndata: ", error, "\n\n")
+                          : absl::StrCat(error, "\n"));
+              }
+              sink.done();
+              return true;
+          }
+        }
+      },
+      [this, call](bool) {
+        call->Cancel();
+        open_streams_.fetch_sub(1);
+      });
 }
 
 }  // namespace vla::http

@@ -1,7 +1,7 @@
 // The HTTP/1.1 listener of vlad (--http_listen): every annotated method of
 // the hosted services as JSON over HTTP (routes.h, transcoder.h), the
-// webhooks (webhooks.h) and GET /v1/openapi.json, on CivetWeb (Debian's
-// libcivetweb; why: docs/http.md).
+// webhooks (webhooks.h) and GET /v1/openapi.json, on cpp-httplib (Debian's
+// libcpp-httplib; why this one: docs/http.md).
 //
 // Each request is transcoded and called through `api` (an in-process
 // channel to the same gRPC server, without credentials of its own), with
@@ -12,8 +12,11 @@
 // Threads: `threads` workers, each serving one connection at a time
 // (keep-alive included); further connections wait in the accept queue. A
 // server stream holds its worker, so at most `max_streams` are open at once
-// (more: 429), leaving workers for unary calls. Stop() ends the streams
-// (with the gRPC server's shutdown) and waits for the workers.
+// (more: 429), leaving workers for unary calls; a stream whose client went
+// away is noticed within 250 ms (the socket is checked while idle) and ends.
+// Stop() stops accepting and waits for the workers (streams end with the
+// gRPC server's shutdown; idle keep-alive connections within their
+// timeout).
 #ifndef VLA_SERVICES_HTTP_HTTP_SERVER_H_
 #define VLA_SERVICES_HTTP_HTTP_SERVER_H_
 
@@ -22,6 +25,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,8 +37,12 @@
 #include "services/http/tls_files.h"
 #include "services/http/webhooks.h"
 
-struct mg_context;
-struct mg_connection;
+namespace httplib {
+class Server;
+class ContentReader;
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace vla::http {
 
@@ -48,10 +56,9 @@ struct HttpOptions {
   // Largest request body; larger: 413.
   int64_t max_body_bytes = 4 << 20;
   // An idle keep-alive connection is closed after this long.
-  absl::Duration keep_alive_timeout = absl::Seconds(30);
+  absl::Duration keep_alive_timeout = absl::Seconds(5);
   // A stream with nothing to send writes a heartbeat this often (an empty
-  // line in NDJSON, a comment in SSE), so proxies keep it open and a client
-  // that went away is noticed; also the first heartbeat sends the headers.
+  // line in NDJSON, a comment in SSE), so that proxies keep it open.
   absl::Duration stream_heartbeat = absl::Seconds(15);
   // TLS from the gRPC port's files when tls_cert is set.
   std::string tls_cert;
@@ -79,19 +86,14 @@ class HttpServer {
  private:
   HttpServer(const HttpOptions& options, RouteTable routes,
              std::shared_ptr<grpc::Channel> api);
-  static int HandleRequest(mg_connection* conn, void* self);
-  static int InitTls(void* ssl_ctx, void* self);
-  static int LogMessage(const mg_connection* conn, const char* message);
-  int Handle(mg_connection* conn);
-  int Unary(mg_connection* conn, const Route& route,
-            const google::protobuf::Message& request,
-            const CallMetadata& metadata);
-  int Stream(mg_connection* conn, const Route& route,
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader* reader);
+  void Unary(httplib::Response& res, const Route& route,
              const google::protobuf::Message& request,
-             const CallMetadata& metadata, bool sse);
-  int Webhook(mg_connection* conn, const std::string& source,
-              const QueryParams& query, const std::string& body,
-              const std::string& request_id);
+             const CallMetadata& metadata);
+  void Stream(httplib::Response& res, const Route& route,
+              const google::protobuf::Message& request,
+              const CallMetadata& metadata, bool sse);
 
   HttpOptions options_;
   RouteTable routes_;
@@ -100,9 +102,9 @@ class HttpServer {
   std::unique_ptr<TlsFiles> tls_;
   std::string openapi_;
   std::atomic<int> open_streams_{0};
-  std::atomic<bool> stopping_{false};
   metrics::Counter responses_[6];  // by status class: 1xx..5xx, other
-  mg_context* ctx_ = nullptr;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;  // runs the accept loop
   int port_ = 0;
 };
 

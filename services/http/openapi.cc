@@ -98,10 +98,14 @@ Json Parameters(const Route& route, SchemaBuilder& schemas) {
   Json params = Json::array();
   std::set<std::string> bound;
   for (const std::string& v : route.path.variables()) {
-    params.push_back({{"name", v},
-                      {"in", "path"},
-                      {"required", true},
-                      {"schema", {{"type", "string"}}}});
+    params.push_back(
+        {{"name", v},
+         {"in", "path"},
+         {"required", true},
+         {"description",
+          absl::StrCat("Fills the wildcard of the path; the request field `", v,
+                       "` is the resource name around it.")},
+         {"schema", {{"type", "string"}}}});
     bound.insert(v.substr(0, v.find('.')));
   }
   if (route.body == "*") return params;

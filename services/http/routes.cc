@@ -155,9 +155,23 @@ std::string PathTemplate::OpenApiPath() const {
   for (size_t i = 0; i < segments_.size();) {
     out += "/";
     if (var < variables_.size() && variables_[var].begin == i) {
-      absl::StrAppend(&out, "{", variables_[var].field_path, "}");
-      i = variables_[var].end;
-      ++var;
+      // {name=teams/*} -> teams/{name}: the literals stay, the variable
+      // takes the place of its (first) wildcard.
+      const Variable& v = variables_[var++];
+      bool placed = false;
+      for (size_t k = v.begin; k < v.end; ++k) {
+        if (k > v.begin) out += "/";
+        const Segment& s = segments_[k];
+        if (s.kind == Segment::Kind::kLiteral) {
+          out += s.literal;
+        } else if (!placed) {
+          absl::StrAppend(&out, "{", v.field_path, "}");
+          placed = true;
+        } else {
+          out += s.kind == Segment::Kind::kStar ? "*" : "**";
+        }
+      }
+      i = v.end;
       continue;
     }
     const Segment& s = segments_[i++];

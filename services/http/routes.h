@@ -40,7 +40,9 @@ class PathTemplate {
   const std::string& text() const { return text_; }
   // The field paths bound by the template, in order.
   std::vector<std::string> variables() const;
-  // The template in OpenAPI form: `/v1/{name}` for `/v1/{name=teams/*}`.
+  // The template in OpenAPI form: `/v1/teams/{name}` for
+  // `/v1/{name=teams/*}` (the parameter fills the wildcard; the field holds
+  // the whole `teams/...`).
   std::string OpenApiPath() const;
 
  private:

@@ -19,35 +19,6 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using Json = nlohmann::json;
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-absl::StatusOr<std::string> Unescape(absl::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%') {
-      const int hi = i + 2 < s.size() ? HexDigit(s[i + 1]) : -1;
-      const int lo = i + 2 < s.size() ? HexDigit(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "query: bad percent escape in \"", s.substr(0, 80), "\""));
-      }
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // A field of `d` by proto name or JSON name.
 const FieldDescriptor* FindField(const Descriptor* d, absl::string_view name) {
   if (const FieldDescriptor* f = d->FindFieldByName(std::string(name))) {
@@ -171,21 +142,6 @@ absl::Status ParseJsonInto(absl::string_view json, absl::string_view what,
 }
 
 }  // namespace
-
-absl::StatusOr<QueryParams> ParseQuery(absl::string_view query) {
-  QueryParams params;
-  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    const size_t eq = pair.find('=');
-    absl::StatusOr<std::string> name = Unescape(pair.substr(0, eq));
-    if (!name.ok()) return name.status();
-    absl::StatusOr<std::string> value = eq == absl::string_view::npos
-                                            ? std::string()
-                                            : Unescape(pair.substr(eq + 1));
-    if (!value.ok()) return value.status();
-    params.emplace_back(*std::move(name), *std::move(value));
-  }
-  return params;
-}
 
 absl::Status BuildRequest(const Route& route, const Bindings& bindings,
                           const QueryParams& query, absl::string_view body,

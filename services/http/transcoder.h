@@ -31,9 +31,6 @@ namespace vla::http {
 // Decoded (name, value) pairs of a query string, in order ('+' is a space).
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-// INVALID_ARGUMENT for a malformed percent escape.
-absl::StatusOr<QueryParams> ParseQuery(absl::string_view query);
-
 // Fills `request` (an empty message of route.method's input type).
 // INVALID_ARGUMENT naming the parameter, or saying what is wrong with the
 // body; `request` is then unspecified.

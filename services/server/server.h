@@ -104,7 +104,7 @@ struct ServerOptions {
   int http_threads = 32;
   int http_max_streams = 16;
   int64_t http_max_body_bytes = 4 << 20;
-  absl::Duration http_keep_alive_timeout = absl::Seconds(30);
+  absl::Duration http_keep_alive_timeout = absl::Seconds(5);
   absl::Duration http_stream_heartbeat = absl::Seconds(15);
   // The webhooks' configuration file (services/http/webhook_config.h);
   // needs http_listen and the evaluator hosted here. Empty: no webhooks.

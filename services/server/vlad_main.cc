@@ -120,8 +120,9 @@ ABSL_FLAG(int32_t, http_max_streams, 16,
           "worker; more: 429. Below --http_threads.");
 ABSL_FLAG(int64_t, http_max_body_bytes, 4 << 20,
           "Largest HTTP request body, in bytes; larger: 413.");
-ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(30),
-          "An idle HTTP keep-alive connection is closed after this long.");
+ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
+          "An idle HTTP keep-alive connection is closed after this long; a "
+          "shutdown waits for idle connections up to this long.");
 ABSL_FLAG(absl::Duration, http_stream_heartbeat, absl::Seconds(15),
           "An HTTP stream with nothing to send writes a heartbeat (an empty "
           "NDJSON line, an SSE comment) this often.");

@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
       VLAD_PATH, dir,
       {"--http_listen=127.0.0.1:0",
        absl::StrCat("--http_threads=", std::max(threads, connections) + 8),
+       "--http_max_streams=1",
        absl::StrCat("--webhook_config=", dir, "/webhooks.conf")});
   if (absl::Status s = vlad.Start(); !s.ok()) Fail(s.ToString());
 
@@ -283,6 +284,7 @@ int main(int argc, char** argv) {
       "%Y-%m-%dT%H:%M:%S.000+0000", absl::Now() - absl::Hours(1),
       absl::UTCTimeZone());
   std::atomic<int64_t> stored{0};
+  const double cpu_before = vla::bench::ProcCpuSeconds(vlad.pid());
   const double hook_rate = Run(connections, seconds, [&](int c, int64_t n) {
     const std::string body = absl::StrCat(
         R"({"webhookEvent": "jira:issue_created", "issue": {"key": "B-)", c,
@@ -301,6 +303,7 @@ int main(int argc, char** argv) {
     stored.fetch_add(1, std::memory_order_relaxed);
   });
   hooks.clear();
+  const double hook_cpu = vla::bench::ProcCpuSeconds(vlad.pid()) - cpu_before;
 
   std::printf("load average before: %.2f, after: %.2f\n", load_before,
               LoadAverage());
@@ -313,6 +316,9 @@ int main(int argc, char** argv) {
   std::printf("Jira webhook deliveries:     %9.0f /s (%d connections, %lld "
               "stored, 2 events each)\n",
               hook_rate, connections, static_cast<long long>(stored.load()));
+  std::printf("server CPU per delivery:     %9.0f us (%.1f s of CPU)\n",
+              1e6 * hook_cpu / static_cast<double>(std::max<int64_t>(1, stored)),
+              hook_cpu);
   vlad.Signal(SIGTERM);
   vlad.Wait();
   std::filesystem::remove_all(dir);

@@ -1,6 +1,7 @@
 #include "services/http/routes.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,27 @@ bool IsIdent(absl::string_view s) {
     }
   }
   return true;
+}
+
+// The HTTP method and path template of a rule; an empty method for none.
+std::pair<std::string, std::string> Pattern(const google::api::HttpRule& r) {
+  using R = google::api::HttpRule;
+  switch (r.pattern_case()) {
+    case R::kGet:
+      return {"GET", r.get()};
+    case R::kPost:
+      return {"POST", r.post()};
+    case R::kPatch:
+      return {"PATCH", r.patch()};
+    case R::kPut:
+      return {"PUT", r.put()};
+    case R::kDelete:
+      return {"DELETE", r.delete_()};
+    case R::kCustom:
+      return {r.custom().kind(), r.custom().path()};
+    default:
+      return {};
+  }
 }
 
 }  // namespace
@@ -204,34 +226,10 @@ absl::StatusOr<RouteTable> RouteTable::FromServices(
             absl::StrCat("/", service->full_name(), "/", method->name());
         route.body = rule->body();
         std::string path;
-        switch (rule->pattern_case()) {
-          case google::api::HttpRule::kGet:
-            route.http_method = "GET";
-            path = rule->get();
-            break;
-          case google::api::HttpRule::kPost:
-            route.http_method = "POST";
-            path = rule->post();
-            break;
-          case google::api::HttpRule::kPatch:
-            route.http_method = "PATCH";
-            path = rule->patch();
-            break;
-          case google::api::HttpRule::kPut:
-            route.http_method = "PUT";
-            path = rule->put();
-            break;
-          case google::api::HttpRule::kDelete:
-            route.http_method = "DELETE";
-            path = rule->delete_();
-            break;
-          case google::api::HttpRule::kCustom:
-            route.http_method = rule->custom().kind();
-            path = rule->custom().path();
-            break;
-          default:
-            return absl::InvalidArgumentError(absl::StrCat(
-                method->full_name(), ": google.api.http has no pattern"));
+        std::tie(route.http_method, path) = Pattern(*rule);
+        if (route.http_method.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              method->full_name(), ": google.api.http has no pattern"));
         }
         auto parsed = PathTemplate::Parse(path);
         if (!parsed.ok()) {

@@ -87,10 +87,12 @@ absl::StatusOr<WebhookConfig> WebhookConfig::Parse(absl::string_view file,
     importers::ImportOptions& o = source->options;
     const bool mapping = key == "team" || key == "status" || key == "service";
     if (mapping == arg.empty()) {
+      // Only the key is quoted: what follows it may be a misplaced secret.
       return error(
           mapping
               ? absl::StrCat(key, ": write ", key, " <source name> = <value>")
-              : absl::StrCat("unknown setting \"", left.substr(0, 40), "\""));
+              : absl::StrCat("\"", key.substr(0, 40), "\": write ",
+                             key.substr(0, 40), " = <value>"));
     }
     if (value.empty()) return error(absl::StrCat(key, ": empty value"));
     if (key == "secret") {

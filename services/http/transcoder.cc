@@ -174,7 +174,7 @@ absl::Status BuildRequest(const Route& route, const Bindings& bindings,
     // Standard parameters of every Google API, meaningless here.
     if (name == "alt" || name == "$alt") continue;
     const FieldDescriptor* top = TopField(d, name);
-    if (top != nullptr && (route.body == "*" || top->name() == route.body)) {
+    if (route.body == "*" || (top != nullptr && top->name() == route.body)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "query parameter ", name, ": this field belongs in the body"));
     }

@@ -16,7 +16,7 @@ FROM debian:12 AS build
 ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config \
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev \
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev \
-  libyaml-cpp-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev \
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev \
   prometheus-cpp-dev libgoogle-perftools-dev \
   libgtest-dev libgmock-dev"
 RUN apt-get update \

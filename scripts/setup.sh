@@ -14,7 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libcpp-httplib-dev
   prometheus-cpp-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev libcli11-dev
   libgoogle-perftools-dev
   clang libclang-rt-14-dev
 )

@@ -47,9 +47,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "services/common/clock.h"
-#include "services/common/proto_time.h"
 #include "services/evaluator/aggregate.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/work_item.h"
@@ -511,7 +511,7 @@ class Reference {
     RefItem& item = items_[{e.value_stream(), e.item_id()}];
     ItemEvent ev;
     ev.time_us = absl::ToUnixMicros(FromProtoTime(e.time()));
-    ev.kind = e.kind();
+    ev.set_kind(e.kind());
     ev.team = e.team().empty() ? -1 : TeamId(e.team());
     ev.sla_met = e.sla_met();
     ev.first_contact = e.first_contact();

@@ -20,7 +20,7 @@
 #include "absl/time/time.h"
 #include "clients/importers/csv.h"
 #include "clients/importers/import_util.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "services/evaluator/work_item.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
@@ -110,7 +110,7 @@ evaluator::DerivedItem Derive(const ImportResult& r, const std::string& item) {
     if (e.item_id() != item) continue;
     evaluator::ItemEvent ev;
     ev.time_us = absl::ToUnixMicros(FromProtoTime(e.time()));
-    ev.kind = e.kind();
+    ev.set_kind(e.kind());
     if (!e.team().empty()) {
       ev.team = teams.emplace(e.team(), teams.size()).first->second;
     }

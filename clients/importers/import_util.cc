@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
-#include "services/common/names.h"
-#include "services/common/proto_time.h"
+#include "common/names.h"
+#include "common/proto_time.h"
 
 namespace vla::importers::internal {
 namespace {

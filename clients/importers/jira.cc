@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "clients/importers/import_util.h"
 #include "clients/importers/importers.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 namespace vla::importers {
 namespace {

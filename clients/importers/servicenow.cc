@@ -16,7 +16,7 @@
 #include "clients/importers/import_util.h"
 #include "clients/importers/importers.h"
 #include "clients/importers/records.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 namespace vla::importers {
 namespace {

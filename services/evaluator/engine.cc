@@ -7,7 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "services/evaluator/vla_eval.h"
 
 namespace vla::evaluator {
@@ -845,7 +845,7 @@ void Engine::AddEventLocked(const v1::WorkItemEvent& e) {
   ItemRecord& item = s.items[idx];
   ItemEvent ev;
   ev.time_us = ToUs(e.time());
-  ev.kind = e.kind();
+  ev.set_kind(e.kind());
   ev.team = e.team().empty() ? -1 : s.strings.Id(e.team());
   ev.sla_met = e.sla_met();
   ev.first_contact = e.first_contact();

@@ -3,11 +3,11 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/common/log.h"
-#include "services/common/names.h"
-#include "services/common/proto_time.h"
-#include "services/common/status_util.h"
 
 namespace vla::evaluator {
 namespace {

@@ -3,8 +3,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "services/common/request_id.h"
-#include "services/common/status_util.h"
 
 namespace vla::http {
 namespace {

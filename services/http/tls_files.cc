@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
+#include "common/log.h"
 
 namespace vla::http {
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "services/common/names.h"
+#include "common/names.h"
 
 namespace vla::http {
 namespace {
@@ -88,11 +88,10 @@ absl::StatusOr<WebhookConfig> WebhookConfig::Parse(absl::string_view file,
     const bool mapping = key == "team" || key == "status" || key == "service";
     if (mapping == arg.empty()) {
       // Only the key is quoted: what follows it may be a misplaced secret.
-      return error(
-          mapping
-              ? absl::StrCat(key, ": write ", key, " <source name> = <value>")
-              : absl::StrCat("\"", key.substr(0, 40), "\": write ",
-                             key.substr(0, 40), " = <value>"));
+      return error(mapping ? absl::StrCat(key, ": write ", key,
+                                          " <source name> = <value>")
+                           : absl::StrCat("\"", key.substr(0, 40), "\": write ",
+                                          key.substr(0, 40), " = <value>"));
     }
     if (value.empty()) return error(absl::StrCat(key, ": empty value"));
     if (key == "secret") {

@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/log.h"
+#include "common/status_util.h"
 #include "services/common/access.h"
-#include "services/common/log.h"
 #include "services/common/request_id.h"
-#include "services/common/status_util.h"
 
 namespace vla::http {
 namespace {

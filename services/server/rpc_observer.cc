@@ -8,8 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "google/protobuf/descriptor.h"
-#include "services/common/log.h"
 
 namespace vla {
 namespace {

@@ -9,8 +9,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "common/log.h"
+#include "common/status_util.h"
 #include "services/http/http_server.h"
 #include "services/http/webhook_config.h"
 #include "services/server/metrics_http.h"

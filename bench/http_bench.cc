@@ -84,7 +84,8 @@ class Connection {
   // Sends `request` and reads one response; its status (0 on failure).
   int RoundTrip(const std::string& request, std::string* body) {
     for (size_t sent = 0; sent < request.size();) {
-      const ssize_t n = write(fd_, request.data() + sent, request.size() - sent);
+      const ssize_t n =
+          write(fd_, request.data() + sent, request.size() - sent);
       if (n <= 0) return 0;
       sent += n;
     }
@@ -92,7 +93,8 @@ class Connection {
     while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return 0;
     }
-    const std::string head = absl::AsciiStrToLower(buffer_.substr(0, header_end));
+    const std::string head =
+        absl::AsciiStrToLower(buffer_.substr(0, header_end));
     int status = 0;
     if (head.size() < 12 || !absl::SimpleAtoi(head.substr(9, 3), &status)) {
       return 0;
@@ -253,7 +255,8 @@ int main(int argc, char** argv) {
   // 1. GetVlaStatus: gRPC, then HTTP.
   const auto channels = vla::bench::MakeChannels(vlad.address(), threads);
   std::vector<std::unique_ptr<v1::EvaluationService::Stub>> stubs;
-  for (const auto& c : channels) stubs.push_back(v1::EvaluationService::NewStub(c));
+  for (const auto& c : channels)
+    stubs.push_back(v1::EvaluationService::NewStub(c));
   v1::GetVlaStatusRequest status_request;
   status_request.set_vla("vlas/incident");
   const double grpc_rate = Run(threads, seconds, [&](int t, int64_t) {
@@ -280,9 +283,9 @@ int main(int argc, char** argv) {
   for (int c = 0; c < connections; ++c) {
     hooks.push_back(std::make_unique<Connection>(vlad.http_port()));
   }
-  const std::string created = absl::FormatTime(
-      "%Y-%m-%dT%H:%M:%S.000+0000", absl::Now() - absl::Hours(1),
-      absl::UTCTimeZone());
+  const std::string created =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%S.000+0000",
+                       absl::Now() - absl::Hours(1), absl::UTCTimeZone());
   std::atomic<int64_t> stored{0};
   const double cpu_before = vla::bench::ProcCpuSeconds(vlad.pid());
   const double hook_rate = Run(connections, seconds, [&](int c, int64_t n) {
@@ -309,16 +312,19 @@ int main(int argc, char** argv) {
               LoadAverage());
   std::printf("GetVlaStatus gRPC:           %9.0f calls/s (%d threads)\n",
               grpc_rate, threads);
-  std::printf("GET /v1/vlas/ID/status HTTP: %9.0f calls/s (%d keep-alive "
-              "connections)\n",
-              http_rate, threads);
+  std::printf(
+      "GET /v1/vlas/ID/status HTTP: %9.0f calls/s (%d keep-alive "
+      "connections)\n",
+      http_rate, threads);
   std::printf("http_vs_grpc = %.2f (target 0.5)\n", http_rate / grpc_rate);
-  std::printf("Jira webhook deliveries:     %9.0f /s (%d connections, %lld "
-              "stored, 2 events each)\n",
-              hook_rate, connections, static_cast<long long>(stored.load()));
-  std::printf("server CPU per delivery:     %9.0f us (%.1f s of CPU)\n",
-              1e6 * hook_cpu / static_cast<double>(std::max<int64_t>(1, stored)),
-              hook_cpu);
+  std::printf(
+      "Jira webhook deliveries:     %9.0f /s (%d connections, %lld "
+      "stored, 2 events each)\n",
+      hook_rate, connections, static_cast<long long>(stored.load()));
+  std::printf(
+      "server CPU per delivery:     %9.0f us (%.1f s of CPU)\n",
+      1e6 * hook_cpu / static_cast<double>(std::max<int64_t>(1, stored)),
+      hook_cpu);
   vlad.Signal(SIGTERM);
   vlad.Wait();
   std::filesystem::remove_all(dir);

@@ -407,4 +407,17 @@ void CollectTeams(ImportResult& result) {
   result.teams.assign(teams.begin(), teams.end());
 }
 
+void KeepEventsAt(absl::Time time, ImportResult& result) {
+  const google::protobuf::Timestamp t = ToProtoTime(time);
+  std::vector<v1::WorkItemEvent> kept;
+  for (v1::WorkItemEvent& e : result.events) {
+    if (e.time().seconds() == t.seconds() && e.time().nanos() == t.nanos()) {
+      kept.push_back(std::move(e));
+    }
+  }
+  result.events = std::move(kept);
+  result.counts.events = static_cast<int>(result.events.size());
+  CollectTeams(result);
+}
+
 }  // namespace vla::importers::internal

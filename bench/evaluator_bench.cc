@@ -1304,13 +1304,13 @@ void MeasureIngestPieces(const Model& m, const RecordGen& gen, int64_t count,
   vla::evaluator::Engine engine(vla::Clock::Real());
   for (const v1::Change& c : ModelChanges(m)) engine.ApplyChange(c);
   t0 = Clock::now();
-  int64_t bad = 0;
+  int64_t bad = 0, seq = 0;
   for (const v1::IngestRequest& req : parsed) {
     std::vector<vla::evaluator::IngestRecord> records =
         vla::evaluator::RecordsOf(req);
     engine.Check(absl::MakeSpan(records));
     for (auto& rec : records) {
-      rec.stored = rec.check.ok();
+      rec.seq = rec.check.ok() ? ++seq : 0;
       if (!rec.check.ok()) ++bad;
     }
     engine.Add(records);

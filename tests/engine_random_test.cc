@@ -1282,7 +1282,7 @@ class EngineRandomTest : public ::testing::Test {
       } else {
         rec.event = &r.event;
       }
-      rec.stored = true;
+      rec.seq = ++stored_;
     }
     engine_.Check(absl::MakeSpan(records));
     for (const IngestRecord& rec : records) {
@@ -1298,9 +1298,9 @@ class EngineRandomTest : public ::testing::Test {
     } else {
       for (const IngestRecord& rec : records) {
         if (rec.observation != nullptr) {
-          engine_.AddObservation(*rec.observation);
+          engine_.AddObservation(*rec.observation, rec.seq);
         } else {
-          engine_.AddEvent(*rec.event);
+          engine_.AddEvent(*rec.event, rec.seq);
         }
       }
     }
@@ -1440,6 +1440,7 @@ class EngineRandomTest : public ::testing::Test {
   std::vector<v1::Kvi> kvis_;
   std::set<std::string> seen_;
   int64_t duplicates_ = 0;
+  int64_t stored_ = 0;  // the sequence of the last record fed
   uint32_t seed_ = kDefaultSeed;
   Tally tally_;
 };

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace vla::testing {
@@ -32,7 +34,8 @@ std::string VladProcess::address() const {
   return absl::StrCat("127.0.0.1:", port_);
 }
 
-absl::Status VladProcess::Start() {
+absl::Status VladProcess::Start(absl::Duration within) {
+  const absl::Time deadline = absl::Now() + within;
   const std::string port_file = absl::StrCat(data_dir_, "/port");
   unlink(port_file.c_str());
   std::vector<std::string> args = {
@@ -54,11 +57,11 @@ absl::Status VladProcess::Start() {
   }
   port_ = 0;
   http_port_ = 0;
-  for (int i = 0; i < 400 && port_ == 0; ++i) {
+  while (port_ == 0 && absl::Now() < deadline) {
     std::ifstream in(port_file);
     if (!(in >> port_)) {
       port_ = 0;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } else if (!(in >> http_port_)) {
       http_port_ = 0;
     }
@@ -70,7 +73,8 @@ absl::Status VladProcess::Start() {
   auto health = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.set_deadline(absl::ToChronoTime(
+      std::max(deadline, absl::Now() + absl::Seconds(5))));
   ctx.set_wait_for_ready(true);
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace vla::testing {
 
@@ -30,9 +31,9 @@ class VladProcess {
   VladProcess(const VladProcess&) = delete;
   VladProcess& operator=(const VladProcess&) = delete;
 
-  // Starts the child and waits (up to 10 s) until it serves. A restart
+  // Starts the child and waits (up to `within`) until it serves. A restart
   // listens on the port of the previous run, so clients can reconnect.
-  absl::Status Start();
+  absl::Status Start(absl::Duration within = absl::Seconds(15));
   void Signal(int sig);
   // SIGKILL, and waits for the child.
   void Kill();

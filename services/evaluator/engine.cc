@@ -7,12 +7,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "common/status_util.h"
 #include "services/evaluator/definitions.h"
 #include "services/evaluator/flow.h"
 #include "services/evaluator/kvi_value.h"
 #include "services/evaluator/range_cache.h"
 #include "services/evaluator/record_index.h"
 #include "services/evaluator/selection.h"
+#include "services/evaluator/snapshot_file.h"
 #include "services/evaluator/vla_eval.h"
 
 namespace vla::evaluator {
@@ -65,9 +67,28 @@ std::vector<IngestRecord> RecordsOf(const v1::IngestRequest& batch) {
   return records;
 }
 
+// Section types of the snapshot file.
+enum SnapshotSection : uint8_t {
+  kSeriesSection = 1,
+  kItemsSection = 2,
+  kTablesSection = 3,
+  kCoverSection = 4,  // the sequence the whole snapshot covers
+};
+constexpr uint32_t kItemsPerPiece = 4096;
+
 struct Engine::State {
   Definitions defs;
-  RecordIndex index;
+  std::unique_ptr<RecordIndex> index_ptr = std::make_unique<RecordIndex>();
+  RecordIndex& index() { return *index_ptr; }
+  int64_t applied_seq = 0;
+
+  // What a loaded snapshot's pieces hold, while the records after it are
+  // replayed: each series and each run of items up to a sequence.
+  struct Coverage {
+    absl::flat_hash_map<uint64_t, int64_t> series;
+    std::vector<int64_t> items;  // per kItemsPerPiece items
+  };
+  std::unique_ptr<Coverage> coverage;
 
   // A KVI's selections bound to the index, built on first use after its
   // definition (or its value stream's) changed.
@@ -101,7 +122,7 @@ struct Engine::State {
     const v1::ValueStream* vs = defs.FindValueStream(kvi.value_stream());
     KviPlan plan;
     for (const SelectionDef& def : SelectionsOf(kvi, vs)) {
-      plan.selections.push_back(std::make_unique<Selection>(def, &index));
+      plan.selections.push_back(std::make_unique<Selection>(def, &index()));
     }
     plan.parties = PartiesOf(vs);
     return &plans.emplace(name, std::move(plan)).first->second;
@@ -121,7 +142,7 @@ struct Engine::State {
     std::vector<Aggregate> aggregates;
     aggregates.reserve(plan->selections.size());
     for (auto& sel : plan->selections) {
-      aggregates.push_back(sel->Range(index, from, to));
+      aggregates.push_back(sel->Range(index(), from, to));
     }
     v1::KviValue out = KviValueOf(kvi, window, aggregates, plan->parties);
     out.set_kvi(name);
@@ -134,12 +155,12 @@ struct Engine::State {
     const int64_t at_us = absl::ToUnixMicros(at);
     auto cached = value_cache.find(name);
     if (cached != value_cache.end() && cached->second.at_us == at_us &&
-        cached->second.seq == index.seq()) {
+        cached->second.seq == index().seq()) {
       return cached->second.value;
     }
     return value_cache
         .insert_or_assign(
-            name, CachedValue{at_us, index.seq(), ComputeUncached(name, at)})
+            name, CachedValue{at_us, index().seq(), ComputeUncached(name, at)})
         .first->second.value;
   }
 
@@ -182,21 +203,160 @@ void Engine::Add(absl::Span<const IngestRecord> records) {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = *state_;
   for (const IngestRecord& r : records) {
-    if (!r.check.ok() || !r.stored) continue;
+    if (!r.check.ok() || !r.stored()) continue;
     s.dirty_streams.insert(r.observation != nullptr
-                               ? s.index.AddObservation(*r.observation)
-                               : s.index.AddEvent(*r.event));
+                               ? s.index().AddObservation(*r.observation)
+                               : s.index().AddEvent(*r.event));
+    s.applied_seq = std::max(s.applied_seq, r.seq);
   }
 }
 
-void Engine::AddObservation(const v1::Observation& o) {
+void Engine::AddObservation(const v1::Observation& o, int64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
-  state_->dirty_streams.insert(state_->index.AddObservation(o));
+  state_->dirty_streams.insert(state_->index().AddObservation(o));
+  state_->applied_seq = std::max(state_->applied_seq, seq);
 }
 
-void Engine::AddEvent(const v1::WorkItemEvent& e) {
+void Engine::AddEvent(const v1::WorkItemEvent& e, int64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
-  state_->dirty_streams.insert(state_->index.AddEvent(e));
+  state_->dirty_streams.insert(state_->index().AddEvent(e));
+  state_->applied_seq = std::max(state_->applied_seq, seq);
+}
+
+int64_t Engine::applied_seq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_->applied_seq;
+}
+
+absl::StatusOr<int64_t> Engine::SaveSnapshot(const std::string& path) {
+  VLA_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer,
+                       SnapshotWriter::Create(path));
+  ByteWriter piece;
+  std::vector<uint64_t> series;
+  int64_t covered = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    series = state_->index().SeriesKeys();
+    // Every record up to here is in some piece; later ones may be too.
+    covered = state_->applied_seq;
+  }
+  // Writes a piece made under the lock, with the sequence it covers.
+  const auto add = [&](uint8_t type, const auto& make) -> absl::Status {
+    piece.Clear();
+    int64_t seq;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      make();
+      seq = state_->applied_seq;
+    }
+    return writer->Add(type, seq, piece.bytes());
+  };
+  for (uint64_t key : series) {
+    VLA_RETURN_IF_ERROR(add(kSeriesSection, [&] {
+      state_->index().SaveSeries(key, &piece);
+    }));
+  }
+  for (uint32_t begin = 0;; begin += kItemsPerPiece) {
+    bool more = true;
+    VLA_RETURN_IF_ERROR(add(kItemsSection, [&] {
+      const auto count = static_cast<uint32_t>(state_->index().item_count());
+      more = begin < count;
+      const uint32_t end = std::min(count, begin + kItemsPerPiece);
+      state_->index().SaveItems(std::min(begin, end), end, &piece);
+    }));
+    if (!more) break;
+  }
+  // The tables last: they hold every string and attribute set the pieces
+  // name.
+  VLA_RETURN_IF_ERROR(
+      add(kTablesSection, [&] { state_->index().SaveTables(&piece); }));
+  VLA_RETURN_IF_ERROR(writer->Add(kCoverSection, covered, ""));
+  VLA_RETURN_IF_ERROR(writer->Commit());
+  return covered;
+}
+
+absl::StatusOr<int64_t> Engine::LoadSnapshot(const std::string& path) {
+  VLA_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotFile> file,
+                       SnapshotFile::Open(path));
+  const auto bad = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("snapshot ", path, ": ", why));
+  };
+  auto index = std::make_unique<RecordIndex>();
+  auto coverage = std::make_unique<State::Coverage>();
+  std::optional<int64_t> covered;
+  bool tables = false;
+  for (const SnapshotFile::Section& section : file->sections()) {
+    if (section.type == kTablesSection) {
+      ByteReader in(section.payload);
+      if (tables || !index->LoadTables(&in)) return bad("bad tables");
+      tables = true;
+    } else if (section.type == kCoverSection) {
+      covered = section.sequence;
+    }
+  }
+  if (!tables || !covered.has_value()) return bad("incomplete");
+  for (const SnapshotFile::Section& section : file->sections()) {
+    ByteReader in(section.payload);
+    if (section.type == kSeriesSection) {
+      uint64_t key;
+      if (!index->LoadSeries(&in, &key)) return bad("bad series");
+      coverage->series[key] = section.sequence;
+    } else if (section.type == kItemsSection) {
+      uint32_t begin, end;
+      if (!index->LoadItems(&in, &begin, &end) ||
+          (begin != end && begin / kItemsPerPiece != coverage->items.size())) {
+        return bad("bad work items");
+      }
+      if (begin != end) coverage->items.push_back(section.sequence);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *state_;
+  if (s.index().seq() != 0) {
+    return absl::FailedPreconditionError("the engine holds records already");
+  }
+  s.index_ptr = std::move(index);
+  s.plans.clear();
+  s.value_cache.clear();
+  s.flows.clear();
+  s.coverage = std::move(coverage);
+  s.applied_seq = *covered;
+  s.definitions_dirty = true;
+  return *covered;
+}
+
+void Engine::Replay(int64_t seq, const v1::Observation& o) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *state_;
+  if (s.coverage != nullptr) {
+    if (std::optional<uint64_t> key = s.index().SeriesOf(o)) {
+      auto it = s.coverage->series.find(*key);
+      if (it != s.coverage->series.end() && seq <= it->second) return;
+    }
+  }
+  s.dirty_streams.insert(s.index().AddObservation(o));
+  s.applied_seq = std::max(s.applied_seq, seq);
+}
+
+void Engine::Replay(int64_t seq, const v1::WorkItemEvent& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *state_;
+  if (s.coverage != nullptr) {
+    if (std::optional<uint32_t> item = s.index().ItemOf(e)) {
+      const size_t piece = *item / kItemsPerPiece;
+      if (piece < s.coverage->items.size() &&
+          seq <= s.coverage->items[piece]) {
+        return;
+      }
+    }
+  }
+  s.dirty_streams.insert(s.index().AddEvent(e));
+  s.applied_seq = std::max(s.applied_seq, seq);
+}
+
+void Engine::EndReplay() {
+  std::lock_guard<std::mutex> lock(mu_);
+  state_->coverage.reset();
 }
 
 absl::StatusOr<v1::KviValue> Engine::KviValue(const std::string& kvi,
@@ -243,23 +403,23 @@ absl::StatusOr<v1::ValueStreamFlow> Engine::Flow(
     return absl::NotFoundError(absl::StrCat(value_stream, " not found"));
   }
   FlowAggregate agg;
-  const int32_t vs = s.index.strings().Find(value_stream);
+  const int32_t vs = s.index().strings().Find(value_stream);
   const BlockVersions* versions =
       vs < 0 ? nullptr
-             : s.index.Versions({v1::SOURCE_WORK_ITEMS, vs, /*signal=*/-1});
+             : s.index().Versions({v1::SOURCE_WORK_ITEMS, vs, /*signal=*/-1});
   if (versions != nullptr) {
     agg = s.flows[vs].Range(
-        *versions, s.index.seq(), absl::ToUnixMicros(at - window),
+        *versions, s.index().seq(), absl::ToUnixMicros(at - window),
         absl::ToUnixMicros(at), [](bool) { return FlowAggregate(); },
         [&](int64_t from, int64_t to, FlowAggregate* out) {
-          s.index.ForEachItem(vs, from, to, [&](const Item& item) {
+          s.index().ForEachItem(vs, from, to, [&](const Item& item) {
             out->Add(DeriveItem(item.events));
           });
         });
   }
   v1::ValueStreamFlow flow =
       agg.ToProto([&](int32_t team) -> const std::string& {
-        return s.index.strings().Name(team);
+        return s.index().strings().Name(team);
       });
   flow.set_value_stream(value_stream);
   *flow.mutable_window_start() = ToProtoTime(at - window);
@@ -321,7 +481,7 @@ Engine::Dirty Engine::TakeDirty() {
     auto k = s.defs.kvis.find(kvi_name);
     if (k == s.defs.kvis.end()) return false;
     return s.dirty_streams.contains(
-        s.index.strings().Find(k->second.value_stream()));
+        s.index().strings().Find(k->second.value_stream()));
   };
   for (const auto& [name, kvi] : s.defs.kvis) {
     if (kvi_dirty(name)) out.kvis.insert(name);

@@ -40,7 +40,10 @@ struct IngestRecord {
   const v1::WorkItemEvent* event = nullptr;
   int index = 0;        // in its list of the batch (for a Rejection)
   absl::Status check;   // set by Engine::Check
-  bool stored = false;  // new in the store (false: a duplicate)
+  // The store's sequence of the record; 0 when it was not stored (a
+  // duplicate).
+  int64_t seq = 0;
+  bool stored() const { return seq > 0; }
 
   v1::RecordKind kind() const {
     return observation != nullptr ? v1::RECORD_KIND_OBSERVATION
@@ -75,9 +78,28 @@ class Engine {
   void Check(absl::Span<IngestRecord> records) const;
   // Adds the records that passed their check and were stored, in order.
   void Add(absl::Span<const IngestRecord> records);
-  // One stored record, as when memory is rebuilt at start.
-  void AddObservation(const v1::Observation& o);
-  void AddEvent(const v1::WorkItemEvent& e);
+  // One stored record, as when memory is rebuilt at start (records come in
+  // sequence order).
+  void AddObservation(const v1::Observation& o, int64_t seq);
+  void AddEvent(const v1::WorkItemEvent& e, int64_t seq);
+  // The store sequence of the last record added: every stored record up to
+  // it is in memory.
+  int64_t applied_seq() const;
+
+  // --- Checkpoints (snapshot_file.h) -------------------------------------
+  // Writes the records in memory to `path`, piece by piece (a series, or
+  // 4,096 work items), each under the lock for a moment only, so ingest
+  // goes on meanwhile; each piece remembers the sequence it covers.
+  // Returns the sequence the whole snapshot covers.
+  absl::StatusOr<int64_t> SaveSnapshot(const std::string& path);
+  // Loads `path` into this engine, which holds no records yet (on any error
+  // it still holds none). Returns the sequence to replay the store after;
+  // then Replay each later record and EndReplay.
+  absl::StatusOr<int64_t> LoadSnapshot(const std::string& path);
+  // Adds a stored record unless the loaded snapshot's piece holds it.
+  void Replay(int64_t seq, const v1::Observation& o);
+  void Replay(int64_t seq, const v1::WorkItemEvent& e);
+  void EndReplay();
 
   // --- Queries ---------------------------------------------------------------
   absl::StatusOr<v1::KviValue> KviValue(const std::string& kvi, absl::Time at);

@@ -123,30 +123,91 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
     std::lock_guard<std::mutex> lock(ev->mu_);
     ev->revision_ = revision;
   }
-  // Rebuild memory from every stored record (definitions first, so that the
-  // records' value streams are known).
-  int64_t count = 0;
-  v1::Observation o;
-  v1::WorkItemEvent e;
-  VLA_RETURN_IF_ERROR(ev->store_->ForEachRecord([&](v1::RecordKind kind,
-                                                    absl::string_view data) {
-    ++count;
-    if (kind == v1::RECORD_KIND_OBSERVATION) {
-      if (o.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
-        ev->engine_.AddObservation(o);
-      }
-    } else if (e.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
-      ev->engine_.AddEvent(e);
-    }
-  }));
-  Log(LogLevel::kInfo, "evaluator loaded",
-      {{"records", absl::StrCat(count)},
-       {"vmdb_revision", absl::StrCat(revision)}});
+  VLA_RETURN_IF_ERROR(ev->LoadRecords(db_path + ".snapshot"));
   ev->writer_ = std::thread([p = ev.get()] { p->WriterLoop(); });
   if (options.run_loop) {
     ev->loop_ = std::thread([p = ev.get()] { p->EvaluationLoop(); });
   }
+  if (options.snapshot_interval > absl::ZeroDuration()) {
+    ev->snapshotter_ = std::thread([p = ev.get()] { p->SnapshotLoop(); });
+  }
   return ev;
+}
+
+absl::Status Evaluator::LoadRecords(const std::string& snapshot_path) {
+  snapshot_path_ = snapshot_path;
+  const absl::Time started = absl::Now();
+  absl::StatusOr<int64_t> covered = engine_.LoadSnapshot(snapshot_path);
+  if (covered.ok()) {
+    snapshot_seq_ = *covered;
+  } else if (covered.status().code() == absl::StatusCode::kNotFound) {
+    Log(LogLevel::kInfo, "no snapshot: rebuilding memory from every record",
+        {{"snapshot", snapshot_path}});
+  } else {
+    Log(LogLevel::kWarning,
+        "snapshot unusable: rebuilding memory from every record",
+        {{"snapshot", snapshot_path},
+         {"error", std::string(covered.status().message())}});
+  }
+  const int64_t after = covered.value_or(0);
+  // Then every record stored after the snapshot (definitions first, so that
+  // the records' value streams are known), in sequence order.
+  int64_t count = 0;
+  v1::Observation o;
+  v1::WorkItemEvent e;
+  VLA_RETURN_IF_ERROR(store_->ForEachRecord(
+      after, [&](int64_t seq, v1::RecordKind kind, absl::string_view data) {
+        ++count;
+        if (kind == v1::RECORD_KIND_OBSERVATION) {
+          if (o.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+            engine_.Replay(seq, o);
+          }
+        } else if (e.ParseFromArray(data.data(),
+                                    static_cast<int>(data.size()))) {
+          engine_.Replay(seq, e);
+        }
+      }));
+  engine_.EndReplay();
+  load_stats_ = {after, count};
+  Log(LogLevel::kInfo, "evaluator loaded",
+      {{"snapshot_covers", absl::StrCat(after)},
+       {"records_replayed", absl::StrCat(count)},
+       {"seconds", absl::StrCat(absl::ToDoubleSeconds(absl::Now() - started))},
+       {"vmdb_revision", absl::StrCat(definitions_revision())}});
+  return absl::OkStatus();
+}
+
+absl::Status Evaluator::WriteSnapshot() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (engine_.applied_seq() == snapshot_seq_) return absl::OkStatus();
+  const absl::Time started = absl::Now();
+  absl::StatusOr<int64_t> covered = engine_.SaveSnapshot(snapshot_path_);
+  if (!covered.ok()) {
+    Log(LogLevel::kError, "writing the snapshot failed",
+        {{"snapshot", snapshot_path_},
+         {"error", std::string(covered.status().message())}});
+    return covered.status();
+  }
+  snapshot_seq_ = *covered;
+  Log(LogLevel::kInfo, "snapshot written",
+      {{"snapshot", snapshot_path_},
+       {"covers", absl::StrCat(*covered)},
+       {"seconds",
+        absl::StrCat(absl::ToDoubleSeconds(absl::Now() - started))}});
+  return absl::OkStatus();
+}
+
+void Evaluator::SnapshotLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    snapshot_cv_.wait_for(
+        lock, absl::ToChronoMilliseconds(options_.snapshot_interval),
+        [this] { return stopping_; });
+    if (stopping_) return;
+    lock.unlock();
+    (void)WriteSnapshot();  // logged; the next interval tries again
+    lock.lock();
+  }
 }
 
 Evaluator::Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
@@ -204,10 +265,14 @@ void Evaluator::Shutdown() {
   }
   writer_cv_.notify_all();
   loop_cv_.notify_all();
+  snapshot_cv_.notify_all();
   board_.Close();
   kvi_board_.Close();
   if (writer_.joinable()) writer_.join();
   if (loop_.joinable()) loop_.join();
+  if (snapshotter_.joinable()) snapshotter_.join();
+  // The next start loads this instead of replaying everything.
+  if (options_.snapshot_at_shutdown) (void)WriteSnapshot();
 }
 
 absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
@@ -313,12 +378,12 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
       if (r.check.ok()) rows.push_back({r.event_id(), r.kind(), r.Serialize()});
     }
   }
-  absl::StatusOr<std::vector<bool>> inserted = store_->InsertRecords(rows);
+  absl::StatusOr<std::vector<int64_t>> inserted = store_->InsertRecords(rows);
   if (!inserted.ok()) {
     for (PendingIngest& p : work) p.done(inserted.status());
     return;
   }
-  auto is_new = inserted->begin();
+  auto seq = inserted->begin();
   std::vector<v1::IngestResponse> responses(work.size());
   int64_t accepted = 0, duplicates = 0, rejected = 0;
   for (size_t b = 0; b < work.size(); ++b) {
@@ -331,8 +396,8 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
         rejection->set_reason(std::string(r.check.message()));
         continue;
       }
-      r.stored = *is_new++;
-      if (r.stored) {
+      r.seq = *seq++;
+      if (r.stored()) {
         resp.set_accepted(resp.accepted() + 1);
       } else {
         resp.set_duplicates(resp.duplicates() + 1);

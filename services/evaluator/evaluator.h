@@ -52,6 +52,10 @@ struct EvaluatorOptions {
   // Where ingest counts and pass durations go (none when null); must
   // outlive the evaluator.
   metrics::Registry* metrics = nullptr;
+  // Checkpoints of memory (DB_PATH.snapshot): written this often when
+  // records came since the last one (0: never on a timer), and at shutdown.
+  absl::Duration snapshot_interval = absl::Minutes(5);
+  bool snapshot_at_shutdown = true;
 };
 
 class Evaluator {
@@ -102,7 +106,21 @@ class Evaluator {
   // whose inputs changed.
   void EvaluatePass(bool all);
 
-  // Stops the threads; pending ingests get UNAVAILABLE.
+  // Writes a checkpoint of memory now (if records came since the last one):
+  // the next start loads it and replays only the records stored after it.
+  absl::Status WriteSnapshot();
+
+  // How the last start filled memory: the record sequence its snapshot
+  // covered (0: no usable snapshot, a full rebuild) and how many stored
+  // records it replayed after that.
+  struct LoadStats {
+    int64_t snapshot_covers = 0;
+    int64_t records_replayed = 0;
+  };
+  const LoadStats& load_stats() const { return load_stats_; }
+
+  // Stops the threads; pending ingests get UNAVAILABLE. Writes a last
+  // snapshot.
   void Shutdown();
 
  private:
@@ -116,8 +134,11 @@ class Evaluator {
   // The clock's now, rounded down to the second: the instant queries without
   // a time and evaluation passes use, so that they share computed values.
   absl::Time Now() const;
+  // Loads the snapshot (if usable) and replays the records after it.
+  absl::Status LoadRecords(const std::string& snapshot_path);
   void WriterLoop();
   void EvaluationLoop();
+  void SnapshotLoop();
   void ProcessBatches(std::vector<PendingIngest> work);
 
   struct Metrics {
@@ -136,13 +157,18 @@ class Evaluator {
   PageTokenCodec page_tokens_;
 
   mutable std::mutex mu_;
-  std::condition_variable writer_cv_, loop_cv_;
+  std::condition_variable writer_cv_, loop_cv_, snapshot_cv_;
   std::deque<PendingIngest> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool data_changed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread writer_, loop_;
+  std::thread writer_, loop_, snapshotter_;
+  std::mutex snapshot_mu_;  // one snapshot at a time
+  std::string snapshot_path_;
+  LoadStats load_stats_;  // set once in Open
+  // Covered by the last snapshot written or read.
+  int64_t snapshot_seq_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   std::mutex pass_mu_;  // one evaluation pass at a time
 };
 

@@ -36,6 +36,26 @@ const std::vector<std::string>& Migrations() {
           value BLOB NOT NULL
         ) WITHOUT ROWID;
       )sql",
+      // Records get a sequence in commit order (checkpoints replay what
+      // came after them): the data moves to an append-only log keyed by
+      // sequence, and the event_id index keeps only the sequence.
+      R"sql(
+        CREATE TABLE record_log (
+          seq  INTEGER PRIMARY KEY,
+          kind INTEGER NOT NULL,
+          data BLOB NOT NULL
+        );
+        CREATE TABLE record_ids (
+          event_id TEXT PRIMARY KEY,
+          seq      INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO record_log (kind, data) SELECT kind, data FROM records
+          ORDER BY event_id;
+        INSERT INTO record_ids (event_id, seq)
+          SELECT event_id, row_number() OVER (ORDER BY event_id)
+          FROM records;
+        DROP TABLE records;
+      )sql",
   };
   return *m;
 }
@@ -50,47 +70,66 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
       store->db_ = OpenWriter(path);
       if (auto s = Migrate(*store->db_, Migrations()); !s.ok()) return s;
       store->secret_ = LoadOrCreateSecret(*store->db_, "page_secret");
-      store->insert_record_ = std::make_unique<SQLite::Statement>(
+      store->insert_id_ = std::make_unique<SQLite::Statement>(
           *store->db_,
-          "INSERT INTO records (event_id, kind, data) VALUES (?, ?, ?) "
+          "INSERT INTO record_ids (event_id, seq) VALUES (?, ?) "
           "ON CONFLICT (event_id) DO NOTHING");
+      store->insert_data_ = std::make_unique<SQLite::Statement>(
+          *store->db_,
+          "INSERT INTO record_log (seq, kind, data) VALUES (?, ?, ?)");
+      store->last_seq_ =
+          store->db_->execAndGet("SELECT IFNULL(MAX(seq), 0) FROM record_log")
+              .getInt64();
     } catch (const SQLite::Exception& e) {
       return SqliteError(e, absl::StrCat("opening ", path));
     }
     return std::unique_ptr<EvaluatorStore>(std::move(store));
   }
 
-  absl::StatusOr<std::vector<bool>> InsertRecords(
+  absl::StatusOr<std::vector<int64_t>> InsertRecords(
       const std::vector<RecordRow>& rows) override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<bool> inserted(rows.size());
+    std::vector<int64_t> seqs(rows.size());
+    int64_t seq = last_seq_;
     try {
       SQLite::Transaction tx(*db_);
-      SQLite::Statement& st = *insert_record_;
       for (size_t i = 0; i < rows.size(); ++i) {
-        st.bind(1, rows[i].event_id);
-        st.bind(2, static_cast<int>(rows[i].kind));
-        BindBlob(st, 3, rows[i].data);
-        inserted[i] = st.exec() == 1;
-        st.reset();
+        insert_id_->bind(1, rows[i].event_id);
+        insert_id_->bind(2, seq + 1);
+        const bool is_new = insert_id_->exec() == 1;
+        insert_id_->reset();
+        if (!is_new) continue;
+        seqs[i] = ++seq;
+        insert_data_->bind(1, seq);
+        insert_data_->bind(2, static_cast<int>(rows[i].kind));
+        BindBlob(*insert_data_, 3, rows[i].data);
+        insert_data_->exec();
+        insert_data_->reset();
       }
       tx.commit();
     } catch (const SQLite::Exception& e) {
-      insert_record_->reset();
+      insert_id_->reset();
+      insert_data_->reset();
       return SqliteError(e, "storing records");
     }
-    return inserted;
+    last_seq_ = seq;
+    return seqs;
   }
 
   absl::Status ForEachRecord(
-      const std::function<void(v1::RecordKind, absl::string_view)>& fn)
-      override {
+      int64_t after,
+      const std::function<void(int64_t, v1::RecordKind, absl::string_view)>&
+          fn) override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
-      SQLite::Statement st(*db_, "SELECT kind, data FROM records");
+      SQLite::Statement st(
+          *db_,
+          "SELECT seq, kind, data FROM record_log WHERE seq > ? ORDER BY seq");
+      st.bind(1, after);
       while (st.executeStep()) {
-        const SQLite::Column data = st.getColumn(1);
-        fn(static_cast<v1::RecordKind>(st.getColumn(0).getInt()),
+        const SQLite::Column data = st.getColumn(2);
+        fn(st.getColumn(0).getInt64(),
+           static_cast<v1::RecordKind>(st.getColumn(1).getInt()),
            absl::string_view(static_cast<const char*>(data.getBlob()),
                              data.getBytes()));
       }
@@ -103,7 +142,7 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
   absl::StatusOr<int64_t> RecordCount() override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
-      return db_->execAndGet("SELECT COUNT(*) FROM records").getInt64();
+      return db_->execAndGet("SELECT COUNT(*) FROM record_ids").getInt64();
     } catch (const SQLite::Exception& e) {
       return SqliteError(e, "counting records");
     }
@@ -186,7 +225,9 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
 
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;
-  std::unique_ptr<SQLite::Statement> insert_record_;
+  std::unique_ptr<SQLite::Statement> insert_id_;
+  std::unique_ptr<SQLite::Statement> insert_data_;
+  int64_t last_seq_ = 0;  // of the last record committed
   std::string secret_;
 };
 

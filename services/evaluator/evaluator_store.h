@@ -37,13 +37,17 @@ class EvaluatorStore {
   virtual ~EvaluatorStore() = default;
 
   // Inserts `rows` in one transaction, committed before it returns. The
-  // result says per row whether it was new (false: its event_id was already
-  // stored, or repeated earlier in `rows`).
-  virtual absl::StatusOr<std::vector<bool>> InsertRecords(
+  // result gives per row the sequence it was stored under (sequences grow
+  // by one per new record, in commit order), or 0 when it was not new: its
+  // event_id was already stored, or repeated earlier in `rows`.
+  virtual absl::StatusOr<std::vector<int64_t>> InsertRecords(
       const std::vector<RecordRow>& rows) = 0;
-  // Calls `fn` for every stored record.
+  // Calls `fn(sequence, kind, data)` for every stored record with a
+  // sequence above `after`, in sequence order.
   virtual absl::Status ForEachRecord(
-      const std::function<void(v1::RecordKind, absl::string_view)>& fn) = 0;
+      int64_t after,
+      const std::function<void(int64_t, v1::RecordKind, absl::string_view)>&
+          fn) = 0;
   virtual absl::StatusOr<int64_t> RecordCount() = 0;
 
   // Stores definition changes and the VMDB revision they bring us to.

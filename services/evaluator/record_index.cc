@@ -183,3 +183,176 @@ void RecordIndex::Reindex(uint32_t index, const ItemFacts& before) {
 }
 
 }  // namespace vla::evaluator
+
+namespace vla::evaluator {
+
+std::vector<uint64_t> RecordIndex::SeriesKeys() const {
+  std::vector<uint64_t> keys;
+  keys.reserve(series_.size());
+  for (const auto& [key, series] : series_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+void RecordIndex::SaveSeries(uint64_t key, ByteWriter* out) const {
+  const Series& series = series_.at(key);
+  out->Put<uint64_t>(key);
+  out->Put<uint32_t>(static_cast<uint32_t>(series.buckets.size()));
+  for (const auto& [start, bucket] : series.buckets) {
+    out->Put<int64_t>(start);
+    out->Put<uint32_t>(static_cast<uint32_t>(bucket.size()));
+    out->PutArray(bucket.data(), bucket.size());
+  }
+}
+
+void RecordIndex::SaveItems(uint32_t begin, uint32_t end,
+                            ByteWriter* out) const {
+  out->Put<uint32_t>(begin);
+  out->Put<uint32_t>(end);
+  for (uint32_t i = begin; i < end; ++i) {
+    const Item& item = items_[i];
+    out->Put<int32_t>(item.value_stream);
+    out->Put<int32_t>(item.attrs);
+    out->PutString(ItemId(item));
+    out->Put<ItemFacts>(item.facts);
+    out->Put<uint32_t>(static_cast<uint32_t>(item.events.size()));
+    out->PutArray(item.events.data(), item.events.size());
+  }
+}
+
+void RecordIndex::SaveTables(ByteWriter* out) const {
+  const size_t strings = strings_.size();
+  out->Put<uint32_t>(static_cast<uint32_t>(strings));
+  for (size_t i = 0; i < strings; ++i) {
+    out->PutString(strings_.Name(static_cast<int32_t>(i)));
+  }
+  out->Put<uint32_t>(static_cast<uint32_t>(attrs_.size()));
+  for (const AttrSet& a : attrs_) {
+    out->Put<int32_t>(a.service);
+    out->Put<int32_t>(a.reporter);
+    out->Put<uint32_t>(static_cast<uint32_t>(a.labels.size()));
+    for (const auto& [key, value] : a.labels) {
+      out->Put<int32_t>(key);
+      out->Put<int32_t>(value);
+    }
+  }
+}
+
+bool RecordIndex::LoadTables(ByteReader* in) {
+  if (strings_.size() != 0 || !attrs_.empty()) return false;
+  const uint32_t strings = in->Get<uint32_t>();
+  for (uint32_t i = 0; i < strings && in->ok(); ++i) {
+    if (strings_.Id(in->GetString()) != static_cast<int32_t>(i)) return false;
+  }
+  const auto is_string = [&](int32_t id, bool optional) {
+    return (optional && id == -1) ||
+           (id >= 0 && static_cast<size_t>(id) < strings_.size());
+  };
+  const uint32_t attrs = in->Get<uint32_t>();
+  for (uint32_t i = 0; i < attrs && in->ok(); ++i) {
+    AttrSet a;
+    a.service = in->Get<int32_t>();
+    a.reporter = in->Get<int32_t>();
+    const uint32_t labels = in->Get<uint32_t>();
+    for (uint32_t l = 0; l < labels && in->ok(); ++l) {
+      const int32_t key = in->Get<int32_t>();
+      a.labels.emplace_back(key, in->Get<int32_t>());
+    }
+    if (!is_string(a.service, true) || !is_string(a.reporter, true)) {
+      return false;
+    }
+    for (size_t l = 0; l < a.labels.size(); ++l) {
+      if (!is_string(a.labels[l].first, false) ||
+          !is_string(a.labels[l].second, false) ||
+          (l > 0 && a.labels[l - 1].first >= a.labels[l].first)) {
+        return false;
+      }
+    }
+    if (AttrId(std::move(a)) != static_cast<int32_t>(i)) return false;
+  }
+  return in->ok() && in->done();
+}
+
+bool RecordIndex::LoadSeries(ByteReader* in, uint64_t* key) {
+  *key = in->Get<uint64_t>();
+  const auto vs = static_cast<int32_t>(*key >> 32);
+  const auto signal = static_cast<int32_t>(*key & 0xffffffffu);
+  if (vs < 0 || signal < 0 || static_cast<size_t>(vs) >= strings_.size() ||
+      static_cast<size_t>(signal) >= strings_.size() ||
+      series_.contains(*key)) {
+    return false;
+  }
+  Series& series = series_[*key];
+  const uint32_t buckets = in->Get<uint32_t>();
+  for (uint32_t b = 0; b < buckets && in->ok(); ++b) {
+    const int64_t start = in->Get<int64_t>();
+    if (start % kBucketUs != 0 ||
+        (!series.buckets.empty() && series.buckets.rbegin()->first >= start)) {
+      return false;
+    }
+    Bucket& bucket = series.buckets.emplace_hint(series.buckets.end(), start,
+                                                 Bucket())
+                         ->second;
+    in->GetArray(in->Get<uint32_t>(), &bucket);
+    for (size_t i = 0; i < bucket.size(); ++i) {
+      const Sample& s = bucket[i];
+      if (s.offset_us >= kBucketUs || s.attrs < 0 ||
+          static_cast<size_t>(s.attrs) >= attrs_.size() ||
+          (i > 0 && bucket[i - 1].offset_us > s.offset_us)) {
+        return false;
+      }
+    }
+    if (!bucket.empty()) series.versions.Bump(start, ++seq_);
+  }
+  return in->ok() && in->done();
+}
+
+bool RecordIndex::LoadItems(ByteReader* in, uint32_t* begin, uint32_t* end) {
+  *begin = in->Get<uint32_t>();
+  *end = in->Get<uint32_t>();
+  if (*begin != items_.size() || *end < *begin) return false;
+  std::vector<ItemEvent> events;
+  for (uint32_t i = *begin; i < *end && in->ok(); ++i) {
+    const int32_t vs = in->Get<int32_t>();
+    const int32_t attrs = in->Get<int32_t>();
+    const absl::string_view id = in->GetString();
+    const ItemFacts facts = in->Get<ItemFacts>();
+    in->GetArray(in->Get<uint32_t>(), &events);
+    if (!in->ok() || vs < 0 || static_cast<size_t>(vs) >= strings_.size() ||
+        attrs < 0 || static_cast<size_t>(attrs) >= attrs_.size() ||
+        id.size() > 0xffff || item_set_.contains(ItemKey{vs, id})) {
+      return false;
+    }
+    for (const ItemEvent& e : events) {
+      if (e.team < -1 || (e.team >= 0 && static_cast<size_t>(e.team) >=
+                                              strings_.size()) ||
+          !v1::EventKind_IsValid(e.kind())) {
+        return false;
+      }
+    }
+    const uint32_t index = FindOrAddItem(vs, id);
+    Item& item = items_[index];
+    item.attrs = attrs;
+    item.events.assign(events.begin(), events.end());
+    item.facts = facts;
+    Reindex(index, ItemFacts());
+  }
+  return in->ok() && in->done();
+}
+
+std::optional<uint64_t> RecordIndex::SeriesOf(const v1::Observation& o) const {
+  const int32_t vs = strings_.Find(o.value_stream());
+  const int32_t signal = strings_.Find(o.signal());
+  if (vs < 0 || signal < 0) return std::nullopt;
+  return SeriesKey(vs, signal);
+}
+
+std::optional<uint32_t> RecordIndex::ItemOf(const v1::WorkItemEvent& e) const {
+  const int32_t vs = strings_.Find(e.value_stream());
+  if (vs < 0) return std::nullopt;
+  auto it = item_set_.find(ItemKey{vs, e.item_id()});
+  if (it == item_set_.end()) return std::nullopt;
+  return *it;
+}
+
+}  // namespace vla::evaluator

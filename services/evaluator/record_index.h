@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "services/evaluator/blocks.h"
+#include "services/evaluator/snapshot_file.h"
 #include "services/evaluator/work_item.h"
 #include "vla/v1/evaluation.pb.h"
 
@@ -44,6 +46,7 @@ class Interner {
   // -1 when `s` was never interned.
   int32_t Find(absl::string_view s) const;
   const std::string& Name(int32_t id) const { return names_[id]; }
+  size_t size() const { return names_.size(); }
 
  private:
   absl::flat_hash_map<std::string, int32_t> ids_;
@@ -124,6 +127,22 @@ class RecordIndex {
                    ItemFn fn) const;
 
   size_t item_count() const { return items_.size(); }
+
+  // --- Snapshots (checkpoint): the index saved in pieces, loaded back ------
+  std::vector<uint64_t> SeriesKeys() const;
+  // One series, the items [begin, end), and the interned tables.
+  void SaveSeries(uint64_t key, ByteWriter* out) const;
+  void SaveItems(uint32_t begin, uint32_t end, ByteWriter* out) const;
+  void SaveTables(ByteWriter* out) const;
+  // Loads saved pieces into an empty index: the tables first, then series
+  // and items (items in index order, from 0 without gaps). False when a
+  // piece does not parse or names something that does not exist.
+  bool LoadTables(ByteReader* in);
+  bool LoadSeries(ByteReader* in, uint64_t* key);
+  bool LoadItems(ByteReader* in, uint32_t* begin, uint32_t* end);
+  // Where a record lands: its series (if known) and its item (if known).
+  std::optional<uint64_t> SeriesOf(const v1::Observation& o) const;
+  std::optional<uint32_t> ItemOf(const v1::WorkItemEvent& e) const;
   absl::string_view ItemId(const Item& item) const {
     return absl::string_view(item_ids_).substr(item.id_offset, item.id_size);
   }

@@ -134,6 +134,7 @@ class EvaluatorModule final : public ServiceModule {
     evaluator::EvaluatorOptions eo;
     eo.debounce = options.evaluation_debounce;
     eo.tick = options.evaluation_tick;
+    eo.snapshot_interval = options.snapshot_interval;
     eo.max_batch_records = options.max_ingest_batch_records;
     eo.metrics = metrics;
     VLA_ASSIGN_OR_RETURN(auto ev,

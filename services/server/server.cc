@@ -91,6 +91,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "services: at least one service is required");
   }
+  if (options.snapshot_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "snapshot_interval: must not be negative (0: snapshots only at "
+        "shutdown)");
+  }
   if (options.watch_queues < 1 || options.watch_queues > 64) {
     return absl::InvalidArgumentError("watch_queues: must be in [1, 64]");
   }

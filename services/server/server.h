@@ -49,6 +49,9 @@ struct ServerOptions {
   // Evaluator tuning (tests shorten the debounce and tick).
   absl::Duration evaluation_debounce = absl::Milliseconds(200);
   absl::Duration evaluation_tick = absl::Seconds(10);
+  // Checkpoints of the evaluator's memory (evaluator.db.snapshot): written
+  // this often when records came since the last one (0: only at shutdown).
+  absl::Duration snapshot_interval = absl::Minutes(5);
   // How long Shutdown waits for calls in flight before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   const Clock* clock = Clock::Real();

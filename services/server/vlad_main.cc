@@ -99,6 +99,11 @@ ABSL_FLAG(int64_t, memory_quota_bytes, int64_t{512} << 20,
 ABSL_FLAG(absl::Duration, keepalive_min_ping_interval, absl::Seconds(10),
           "Clients may send keepalive pings at most this often; more often "
           "and the connection is closed (GOAWAY too_many_pings).");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(5),
+          "How often the evaluator writes a checkpoint of its memory "
+          "(evaluator.db.snapshot in --data_dir) when records came since the "
+          "last one; also at shutdown. A start loads it and replays only the "
+          "records stored after it. 0: only at shutdown.");
 ABSL_FLAG(int, watch_queues, 4,
           "Completion queues (a thread each) serving the watch streams; with "
           "thousands of subscribers, more queues make each event cheaper (1 "
@@ -187,6 +192,7 @@ int main(int argc, char** argv) {
   options.keepalive_permit_without_calls =
       absl::GetFlag(FLAGS_keepalive_permit_without_calls);
   options.watch_queues = absl::GetFlag(FLAGS_watch_queues);
+  options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);

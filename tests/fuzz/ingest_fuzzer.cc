@@ -74,7 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
   engine.Check(absl::MakeSpan(records));
-  for (auto& r : records) r.stored = true;
+  int64_t seq = 0;
+  for (auto& r : records) r.seq = ++seq;
   engine.Add(records);
 
   (void)engine.KviValue("kvis/lead-time", kNow);

@@ -34,15 +34,24 @@
 //           GetVlaStatus (time unset: now, so windows slide) with --threads
 //           client threads, against a no-op GetVlaStatus on a baseline
 //           server in the same run: calls/s, p50/p99 and status_vs_noop.
+//   restart the real `vlad` binary over one data folder filled through gRPC
+//           up to each of --restart_records in turn (1M, then 10M): the
+//           time from process start to health SERVING without a snapshot
+//           (a full rebuild from every stored record) and with the snapshot
+//           written at the previous graceful stop; the snapshot's size and
+//           write time; and ingest throughput while snapshots are written
+//           back to back (--snapshot_interval=1s) against none, each over
+//           --restart_segment records.
 //
 // Exits 1 if any call failed or any record was rejected; missed targets are
 // reported, not failures.
 //
 //   evaluator_bench [--records=10000000] [--small_records=1000000]
-//                   [--parts=eval,grpc] [--streams=1,2,4] [--quick] ...
+//                   [--parts=eval,grpc,restart] [--streams=1,2,4] [--quick]
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -81,6 +90,7 @@
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator.h"
 #include "services/server/server.h"
+#include "tests/vlad_process.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/vmdb.grpc.pb.h"
 
@@ -90,9 +100,18 @@ ABSL_FLAG(int64_t, records, 10000000,
 ABSL_FLAG(int64_t, small_records, 1000000,
           "Records in the small data set: the first step of the eval part, "
           "and what the ingest part sends (and the status part queries).");
-ABSL_FLAG(std::string, parts, "eval,grpc",
+ABSL_FLAG(std::string, restart_records, "1000000,10000000",
+          "restart part: stored records at each restart measurement.");
+ABSL_FLAG(int64_t, restart_segment, 300000,
+          "restart part: records ingested with and without snapshots.");
+ABSL_FLAG(bool, keep_data, false,
+          "restart part: keep the data folder (vlad.log, the databases and "
+          "the snapshot) for a look afterwards.");
+ABSL_FLAG(std::string, parts, "eval,grpc,restart",
           "Parts to run: eval (in-process evaluation passes and memory), grpc "
-          "(raw SQLite baseline, Ingest streams, GetVlaStatus).");
+          "(raw SQLite baseline, Ingest streams, GetVlaStatus), restart "
+          "(time to SERVING with and without a snapshot, ingest while "
+          "snapshotting).");
 ABSL_FLAG(std::string, streams, "1,2,4",
           "Concurrent Ingest stream settings, each sending an equal share of "
           "--small_records.");
@@ -1611,6 +1630,187 @@ GrpcResult RunGrpcPart(const Model& m, const std::string& tmp_dir,
   return r;
 }
 
+// --- restart: the real binary, with and without a snapshot ---
+
+struct RestartPoint {
+  int64_t records = 0;
+  double rebuild_s = 0;   // start to SERVING, no snapshot
+  double snapshot_s = 0;  // start to SERVING, snapshot of every record
+  double snapshot_mib = 0;
+  double snapshot_write_s = 0;     // at the graceful stop (from the log)
+  double ingest_plain = 0;         // records/s, no snapshots
+  double ingest_snapshotting = 0;  // records/s, snapshots back to back
+  int snapshots_during = 0;        // written during that segment
+};
+
+struct RestartResult {
+  bool ran = false;
+  int64_t errors = 0;
+  std::vector<RestartPoint> points;
+};
+
+// The value of "key":"VALUE" in the last log line holding `msg`, from line
+// `from` on (0 when absent).
+double LogValue(const std::string& log, const std::string& msg,
+                const std::string& key, int from, int* lines = nullptr) {
+  std::ifstream in(log);
+  std::string line, last;
+  int n = 0, matches = 0;
+  while (std::getline(in, line)) {
+    if (n++ < from || line.find(msg) == std::string::npos) continue;
+    last = line;
+    ++matches;
+  }
+  if (lines != nullptr) *lines = matches;
+  const std::string k = absl::StrCat("\"", key, "\":\"");
+  const size_t at = last.find(k);
+  double v = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtod(
+          last.substr(at + k.size(),
+                      last.find('"', at + k.size()) - at - k.size()),
+          &v)) {
+    return 0;
+  }
+  return v;
+}
+
+int LogLines(const std::string& log) {
+  std::ifstream in(log);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+RestartResult RunRestartPart(const Model& m, const std::string& tmp_dir,
+                             const std::vector<int64_t>& points,
+                             int64_t segment, int batch, int window) {
+  RestartResult r;
+  r.ran = true;
+  std::string dir = absl::StrCat(tmp_dir, "/evaluator_bench_restart.XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) {
+    std::perror("mkdtemp");
+    r.errors++;
+    return r;
+  }
+  const std::string log = dir + "/vlad.log";
+  const std::string snapshot = dir + "/evaluator.db.snapshot";
+  const auto fail = [&](const std::string& what) {
+    if (r.errors++ == 0)
+      Print(absl::StrCat("  ERROR ", what, " (see ", log, ")"));
+  };
+  const int64_t total = points.back();
+  const RecordGen gen(&m, absl::Now(), absl::Hours(24 * 40), total, "r");
+  // Starts vlad with `interval` between snapshots; the seconds to SERVING.
+  const auto start = [&](std::unique_ptr<vla::testing::VladProcess>& vlad,
+                         const std::string& interval) {
+    vlad = std::make_unique<vla::testing::VladProcess>(
+        VLAD_PATH, dir,
+        std::vector<std::string>{
+            absl::StrCat("--snapshot_interval=", interval)});
+    const Clock::time_point t0 = Clock::now();
+    const absl::Status s = vlad->Start(absl::Minutes(10));
+    if (!s.ok()) fail(absl::StrCat("starting vlad: ", s.ToString()));
+    return s.ok() ? Seconds(Clock::now() - t0) : -1.0;
+  };
+  // Ingests [first, first + count) in 1M-record settings; records/s.
+  const auto ingest = [&](const vla::testing::VladProcess& vlad, int64_t first,
+                          int64_t count) {
+    const Clock::time_point t0 = Clock::now();
+    double busy = 0;
+    for (int64_t at = first; at < first + count; at += 1000000) {
+      const IngestSetting st = RunIngestSetting(
+          vlad.address(), gen, at,
+          std::min<int64_t>(1000000, first + count - at), batch, 2, window);
+      busy += st.seconds;
+      if (st.errors > 0) fail(absl::StrCat("ingest: ", st.first_error));
+      if (Seconds(Clock::now() - t0) > 10) {
+        Print(absl::StrFormat("  progress: %lld records stored",
+                              static_cast<long long>(at + st.records)));
+      }
+    }
+    return busy > 0 ? static_cast<double>(count) / busy : 0;
+  };
+  const auto stop = [&](std::unique_ptr<vla::testing::VladProcess>& vlad,
+                        int sig) {
+    vlad->Signal(sig);
+    vlad->Wait();
+    vlad.reset();
+  };
+
+  std::unique_ptr<vla::testing::VladProcess> vlad;
+  if (start(vlad, "0s") < 0) return r;
+  {
+    GrpcResult scratch;
+    auto vmdb = v1::VmdbService::NewStub(MakeChannels(vlad->address(), 1)[0]);
+    if (!CreateModel(*vmdb, m, scratch)) {
+      fail("creating the model");
+      return r;
+    }
+  }
+  int64_t stored = 0;
+  for (const int64_t n : points) {
+    RestartPoint p;
+    p.records = n;
+    const int64_t seg = std::min(segment, n / 4);
+    Print(absl::StrFormat("[restart] up to %lld stored records in %s",
+                          static_cast<long long>(n), dir));
+    if (vlad == nullptr && start(vlad, "0s") < 0) return r;
+    ingest(*vlad, stored, n - 2 * seg - stored);
+    stop(vlad, SIGTERM);  // a snapshot at the stop
+    // Each segment on a fresh start from that snapshot: without snapshots,
+    // then with snapshots back to back while it comes.
+    if (start(vlad, "0s") < 0) return r;
+    p.ingest_plain = ingest(*vlad, n - 2 * seg, seg);
+    stop(vlad, SIGKILL);
+    if (start(vlad, "1s") < 0) return r;
+    const int from = LogLines(log);
+    p.ingest_snapshotting = ingest(*vlad, n - seg, seg);
+    LogValue(log, "\"snapshot written\"", "covers", from, &p.snapshots_during);
+    stop(vlad, SIGKILL);
+    stored = n;
+    Print(absl::StrFormat(
+        "  ingest over %lld records: %.0f records/s without snapshots, %.0f "
+        "with %d snapshots written meanwhile (interval 1 s): ratio %.3f",
+        static_cast<long long>(seg), p.ingest_plain, p.ingest_snapshotting,
+        p.snapshots_during,
+        p.ingest_plain > 0 ? p.ingest_snapshotting / p.ingest_plain : 0));
+
+    // Without a snapshot: a full rebuild.
+    std::error_code ec;
+    std::filesystem::remove(snapshot, ec);
+    p.rebuild_s = start(vlad, "0s");
+    if (LogValue(log, "\"evaluator loaded\"", "records_replayed", 0) !=
+        static_cast<double>(n)) {
+      fail("the rebuild did not replay every record");
+    }
+    int at = LogLines(log);
+    stop(vlad, SIGTERM);
+    p.snapshot_write_s = LogValue(log, "\"snapshot written\"", "seconds", at);
+    p.snapshot_mib =
+        static_cast<double>(std::filesystem::file_size(snapshot, ec)) /
+        (1 << 20);
+    // With the snapshot of every record.
+    p.snapshot_s = start(vlad, "0s");
+    if (LogValue(log, "\"evaluator loaded\"", "snapshot_covers", 0) <
+        static_cast<double>(n)) {
+      fail("the start did not load the snapshot");
+    }
+    Print(absl::StrFormat(
+        "  start to SERVING at %lld records: %.2f s without a snapshot, %.2f "
+        "s with one (%.0f MiB, written in %.2f s)",
+        static_cast<long long>(n), p.rebuild_s, p.snapshot_s, p.snapshot_mib,
+        p.snapshot_write_s));
+    r.points.push_back(p);
+  }
+  if (vlad != nullptr) stop(vlad, SIGTERM);
+  if (r.errors == 0 && !absl::GetFlag(FLAGS_keep_data)) {
+    std::filesystem::remove_all(dir);
+  }
+  return r;
+}
+
 const char* Verdict(bool met) { return met ? "MET" : "NOT MET"; }
 
 }  // namespace
@@ -1627,7 +1827,8 @@ int main(int argc, char** argv) {
   const int batch = absl::GetFlag(FLAGS_batch_records);
   const int window = absl::GetFlag(FLAGS_window);
   const std::string tmp_dir = absl::GetFlag(FLAGS_tmp_dir);
-  if (absl::GetFlag(FLAGS_quick)) {
+  const bool quick = absl::GetFlag(FLAGS_quick);
+  if (quick) {
     small = 20000;
     records = 40000;
     raw_rows = 20000;
@@ -1646,22 +1847,40 @@ int main(int argc, char** argv) {
     }
     stream_counts.push_back(n);
   }
-  bool run_eval = false, run_grpc = false;
+  std::vector<int64_t> restart_points;
+  for (absl::string_view w : absl::StrSplit(
+           quick ? "20000,40000" : absl::GetFlag(FLAGS_restart_records), ',',
+           absl::SkipWhitespace())) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(w, &n) || n <= 0 ||
+        (!restart_points.empty() && n <= restart_points.back())) {
+      std::fprintf(stderr,
+                   "--restart_records: counts must be positive and rising\n");
+      return 2;
+    }
+    restart_points.push_back(n);
+  }
+  const int64_t restart_segment =
+      quick ? 4000 : absl::GetFlag(FLAGS_restart_segment);
+  bool run_eval = false, run_grpc = false, run_restart = false;
   for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_parts), ',',
                                             absl::SkipWhitespace())) {
     if (p == "eval") {
       run_eval = true;
     } else if (p == "grpc") {
       run_grpc = true;
+    } else if (p == "restart") {
+      run_restart = true;
     } else {
-      std::fprintf(stderr, "--parts: unknown part \"%s\" (eval, grpc)\n",
+      std::fprintf(stderr,
+                   "--parts: unknown part \"%s\" (eval, grpc, restart)\n",
                    std::string(p).c_str());
       return 2;
     }
   }
   if (small <= 0 || records < small || passes <= 0 || threads <= 0 ||
       batch <= 0 || batch > 10000 || window <= 0 || seconds <= 0 ||
-      warmup < 0 || stream_counts.empty()) {
+      warmup < 0 || stream_counts.empty() || restart_segment <= 0) {
     std::fprintf(stderr,
                  "need 0 < --small_records <= --records, --passes, --threads, "
                  "--window, --seconds > 0, 0 < --batch_records <= 10000, "
@@ -1672,12 +1891,11 @@ int main(int argc, char** argv) {
       absl::Seconds(absl::GetFlag(FLAGS_slide_seconds));
   const Model model = MakeModel();
   Print(absl::StrFormat(
-      "evaluator_bench: records=%lld small_records=%lld parts=%s%s%s "
+      "evaluator_bench: records=%lld small_records=%lld parts=%s "
       "streams=%s batch=%d window=%d raw_rows=%lld passes=%d slide=%s "
       "threads=%d seconds=%.2f cpus=%u",
       static_cast<long long>(records), static_cast<long long>(small),
-      run_eval ? "eval" : "", run_eval && run_grpc ? "," : "",
-      run_grpc ? "grpc" : "", absl::GetFlag(FLAGS_streams), batch, window,
+      absl::GetFlag(FLAGS_parts), absl::GetFlag(FLAGS_streams), batch, window,
       static_cast<long long>(raw_rows), passes, absl::FormatDuration(slide),
       threads, seconds, std::thread::hardware_concurrency()));
   Print(
@@ -1697,8 +1915,41 @@ int main(int argc, char** argv) {
                      raw_rows, threads, warmup, seconds);
   }
 
+  RestartResult rr;
+  if (run_restart) {
+    rr = RunRestartPart(model, tmp_dir, restart_points, restart_segment, batch,
+                        window);
+  }
+
   Print("\nSUMMARY");
-  int64_t errors = ev.errors + gr.errors;
+  int64_t errors = ev.errors + gr.errors + rr.errors;
+  for (const RestartPoint& p : rr.points) {
+    Print(absl::StrFormat(
+        "SUMMARY restart %lld records: start to SERVING %.2f s without a "
+        "snapshot, %.2f s with one (%.0f MiB, written in %.2f s); ingest "
+        "%.0f records/s plain, %.0f while snapshotting (%d snapshots): "
+        "snapshot_ingest_ratio=%.3f",
+        static_cast<long long>(p.records), p.rebuild_s, p.snapshot_s,
+        p.snapshot_mib, p.snapshot_write_s, p.ingest_plain,
+        p.ingest_snapshotting, p.snapshots_during,
+        p.ingest_plain > 0 ? p.ingest_snapshotting / p.ingest_plain : 0));
+  }
+  if (!rr.points.empty()) {
+    const RestartPoint& big = rr.points.back();
+    double worst = 1e9;
+    for (const RestartPoint& p : rr.points) {
+      worst = std::min(worst, p.ingest_plain > 0
+                                  ? p.ingest_snapshotting / p.ingest_plain
+                                  : 0.0);
+    }
+    Print(absl::StrFormat(
+        "target restart to SERVING < 2 s at %lld records with a snapshot: %s",
+        static_cast<long long>(big.records),
+        Verdict(big.snapshot_s >= 0 && big.snapshot_s < 2)));
+    Print(absl::StrFormat(
+        "target ingest while snapshotting >= 0.9 of plain: %s (worst %.3f)",
+        Verdict(worst >= 0.9), worst));
+  }
   if (gr.ran) {
     for (const IngestSetting& s : gr.settings) {
       Print("SUMMARY ingest " + SettingLine(s));

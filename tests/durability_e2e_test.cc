@@ -50,8 +50,7 @@ void CreateDefinitions(v1::VmdbService::Stub& vmdb) {
   *vs.mutable_value_stream() =
       testing::MakeValueStream("teams/business", {"teams/service-desk"});
   v1::ValueStream vs_out;
-  ASSERT_NO_FATAL_FAILURE(
-      ok(vmdb.CreateValueStream(Ctx().get(), vs, &vs_out)));
+  ASSERT_NO_FATAL_FAILURE(ok(vmdb.CreateValueStream(Ctx().get(), vs, &vs_out)));
   v1::CreateKviRequest kvi;
   kvi.set_kvi_id("lead-time");
   *kvi.mutable_kvi() = testing::MakeKvi();
@@ -209,8 +208,8 @@ class Server {
 void ExpectSame(const Answers& want, const Answers& got) {
   using google::protobuf::util::MessageDifferencer;
   for (const auto& [name, value] : want.kvis) {
-    EXPECT_TRUE(MessageDifferencer::ApproximatelyEquals(value,
-                                                        got.kvis.at(name)))
+    EXPECT_TRUE(
+        MessageDifferencer::ApproximatelyEquals(value, got.kvis.at(name)))
         << name << "\nwant " << value.ShortDebugString() << "\ngot  "
         << got.kvis.at(name).ShortDebugString();
   }
@@ -238,7 +237,8 @@ Answers FullRebuild(const std::string& dir, absl::Time at) {
 
 TEST(DurabilityTest, SigkillAfterASnapshotStartsLikeAFullRebuild) {
   TempDir dir;
-  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  const absl::Time now =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
   Server server(dir.path(), {"--snapshot_interval=0s"});
   ASSERT_NO_FATAL_FAILURE(server.Start());
   ASSERT_NO_FATAL_FAILURE(CreateDefinitions(server.vmdb()));
@@ -269,7 +269,8 @@ TEST(DurabilityTest, SigkillAfterASnapshotStartsLikeAFullRebuild) {
 
 TEST(DurabilityTest, SigkillWhileWritingASnapshotLosesNothing) {
   TempDir dir;
-  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  const absl::Time now =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
   // A snapshot every 10 ms while records come.
   Server server(dir.path(), {"--snapshot_interval=10ms"});
   ASSERT_NO_FATAL_FAILURE(server.Start());

@@ -73,8 +73,8 @@ absl::Status VladProcess::Start(absl::Duration within) {
   auto health = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(
-      std::max(deadline, absl::Now() + absl::Seconds(5))));
+  ctx.set_deadline(
+      absl::ToChronoTime(std::max(deadline, absl::Now() + absl::Seconds(5))));
   ctx.set_wait_for_ready(true);
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;

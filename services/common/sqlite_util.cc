@@ -2,7 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
+#include "services/common/disk_space.h"
 #include "services/common/page_token.h"
 
 namespace vla {
@@ -40,7 +44,7 @@ absl::Status Migrate(SQLite::Database& db,
     }
     return absl::OkStatus();
   } catch (const SQLite::Exception& e) {
-    return SqliteError(e, "migrating the schema");
+    return SqliteError(e, "migrating the schema", &db);
   }
 }
 
@@ -87,7 +91,7 @@ absl::Status StoreDefinitions(
     tx.commit();
     return absl::OkStatus();
   } catch (const SQLite::Exception& e) {
-    return SqliteError(e, "storing definitions");
+    return SqliteError(e, "storing definitions", &db);
   }
 }
 
@@ -110,13 +114,29 @@ absl::StatusOr<int64_t> LoadDefinitions(
   }
 }
 
-absl::Status SqliteError(const SQLite::Exception& e, absl::string_view what) {
+namespace {
+std::atomic<int64_t> full_errors{0}, other_errors{0};
+}  // namespace
+
+int64_t StorageErrors(bool full) {
+  return (full ? full_errors : other_errors).load(std::memory_order_relaxed);
+}
+
+absl::Status SqliteError(const SQLite::Exception& e, absl::string_view what,
+                         const SQLite::Database* db) {
   const std::string message =
       absl::StrCat("storage error ", what, ": ", e.what());
-  switch (e.getErrorCode()) {
+  const bool full = (e.getErrorCode() & 0xff) == SQLITE_FULL;
+  (full ? full_errors : other_errors).fetch_add(1, std::memory_order_relaxed);
+  if (full) {
+    if (db == nullptr) return absl::ResourceExhaustedError(message);
+    return DiskFullError(
+        message,
+        std::filesystem::path(db->getFilename()).parent_path().string());
+  }
+  switch (e.getErrorCode() & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-    case SQLITE_FULL:
     case SQLITE_IOERR:
       return absl::UnavailableError(message);
     default:

@@ -50,9 +50,16 @@ absl::StatusOr<int64_t> LoadDefinitions(
     const std::function<void(absl::string_view name, absl::string_view data)>&
         fn);
 
-// Maps a SQLite exception to a status: busy/locked/full to UNAVAILABLE,
-// the rest to INTERNAL.
-absl::Status SqliteError(const SQLite::Exception& e, absl::string_view what);
+// Maps a SQLite exception to a status: busy/locked/I/O errors to
+// UNAVAILABLE, a full file system or database (SQLITE_FULL) to
+// RESOURCE_EXHAUSTED (naming `db`'s folder and its free bytes when given),
+// the rest to INTERNAL. Counts each in StorageErrors().
+absl::Status SqliteError(const SQLite::Exception& e, absl::string_view what,
+                         const SQLite::Database* db = nullptr);
+
+// Storage errors reported through SqliteError since the process started:
+// `full` those that were SQLITE_FULL, else the others.
+int64_t StorageErrors(bool full);
 
 // A fixed set of reader objects (each owning a connection and its prepared
 // statements), leased to one thread at a time.

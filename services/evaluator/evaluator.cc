@@ -1,5 +1,9 @@
 #include "services/evaluator/evaluator.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -114,6 +118,11 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
   VLA_ASSIGN_OR_RETURN(auto store, OpenSqliteEvaluatorStore(db_path));
   auto ev = std::unique_ptr<Evaluator>(
       new Evaluator(std::move(store), clock, options));
+  if (options.min_free_bytes > 0) {
+    ev->reserve_ = std::make_unique<DiskReserve>(
+        std::filesystem::path(db_path).parent_path().string(),
+        options.min_free_bytes, options.free_bytes);
+  }
   VLA_ASSIGN_OR_RETURN(int64_t revision,
                        ev->store_->LoadDefinitions(
                            [&](absl::string_view name, absl::string_view data) {
@@ -198,6 +207,11 @@ absl::Status Evaluator::WriteSnapshot() {
 }
 
 void Evaluator::SnapshotLoop() {
+  // Background work: on a busy machine the scheduler prefers ingest and
+  // queries to this thread (Linux nice values are per thread).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0) {
+    Log(LogLevel::kDebug, "snapshot thread: cannot lower its priority", {});
+  }
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     snapshot_cv_.wait_for(
@@ -364,6 +378,43 @@ void Evaluator::WriterLoop() {
   }
 }
 
+absl::StatusOr<std::vector<int64_t>> Evaluator::StoreRecords(
+    const std::vector<RecordRow>& rows) {
+  if (rows.empty()) return std::vector<int64_t>();
+  if (reserve_ != nullptr) {
+    VLA_RETURN_IF_ERROR(reserve_->Check("records not stored"));
+  }
+  absl::StatusOr<std::vector<int64_t>> inserted = store_->InsertRecords(rows);
+  if (inserted.ok()) {
+    full_at_free_ = -1;
+  } else if (inserted.status().code() == absl::StatusCode::kResourceExhausted) {
+    full_at_free_ = static_cast<int64_t>(FreeBytesNow().value_or(0));
+  }
+  return inserted;
+}
+
+absl::StatusOr<uint64_t> Evaluator::FreeBytesNow() const {
+  if (options_.free_bytes != nullptr) return options_.free_bytes();
+  if (reserve_ != nullptr) return FreeBytes(reserve_->folder());
+  return absl::UnavailableError("no data folder");
+}
+
+absl::Status Evaluator::StorageHealth() {
+  if (reserve_ != nullptr) {
+    VLA_RETURN_IF_ERROR(reserve_->Check("records cannot be stored"));
+  }
+  const int64_t full_at = full_at_free_;
+  if (full_at < 0) return absl::OkStatus();
+  // Space freed since the failure (1 MiB more): try again.
+  const absl::StatusOr<uint64_t> now = FreeBytesNow();
+  if (now.ok() && *now > static_cast<uint64_t>(full_at) + (1 << 20)) {
+    full_at_free_ = -1;
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      "records cannot be stored: the disk was full at the last insert");
+}
+
 void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
   // Every record of every batch on one path: checked, the good ones stored
   // in one transaction, the new ones added to memory, each answered in its
@@ -378,7 +429,7 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
       if (r.check.ok()) rows.push_back({r.event_id(), r.kind(), r.Serialize()});
     }
   }
-  absl::StatusOr<std::vector<int64_t>> inserted = store_->InsertRecords(rows);
+  absl::StatusOr<std::vector<int64_t>> inserted = StoreRecords(rows);
   if (!inserted.ok()) {
     for (PendingIngest& p : work) p.done(inserted.status());
     return;

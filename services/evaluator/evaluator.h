@@ -13,6 +13,7 @@
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -25,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/common/clock.h"
+#include "services/common/disk_space.h"
 #include "services/common/metrics.h"
 #include "services/common/page_token.h"
 #include "services/common/status_board.h"
@@ -56,6 +58,11 @@ struct EvaluatorOptions {
   // records came since the last one (0: never on a timer), and at shutdown.
   absl::Duration snapshot_interval = absl::Minutes(5);
   bool snapshot_at_shutdown = true;
+  // Ingest stops (RESOURCE_EXHAUSTED) while the database's folder has less
+  // free space than this, so that definitions and check-ins still fit
+  // (0: no reserve). `free_bytes` replaces statvfs of the folder (tests).
+  uint64_t min_free_bytes = 256 << 20;
+  std::function<absl::StatusOr<uint64_t>()> free_bytes;
 };
 
 class Evaluator {
@@ -110,6 +117,12 @@ class Evaluator {
   // the next start loads it and replays only the records stored after it.
   absl::Status WriteSnapshot();
 
+  // OK while records can be stored; RESOURCE_EXHAUSTED (saying why) while
+  // the data folder is below its reserve or the last insert found the disk
+  // full and no space has been freed since. Health reports NOT_SERVING
+  // meanwhile.
+  absl::Status StorageHealth();
+
   // How the last start filled memory: the record sequence its snapshot
   // covered (0: no usable snapshot, a full rebuild) and how many stored
   // records it replayed after that.
@@ -140,6 +153,11 @@ class Evaluator {
   void EvaluationLoop();
   void SnapshotLoop();
   void ProcessBatches(std::vector<PendingIngest> work);
+  // Stores rows in one transaction unless the data folder is below its
+  // reserve; remembers a full disk for StorageHealth.
+  absl::StatusOr<std::vector<int64_t>> StoreRecords(
+      const std::vector<RecordRow>& rows);
+  absl::StatusOr<uint64_t> FreeBytesNow() const;
 
   struct Metrics {
     metrics::Counter accepted, duplicates, rejected;
@@ -166,7 +184,11 @@ class Evaluator {
   std::thread writer_, loop_, snapshotter_;
   std::mutex snapshot_mu_;  // one snapshot at a time
   std::string snapshot_path_;
-  LoadStats load_stats_;  // set once in Open
+  LoadStats load_stats_;                  // set once in Open
+  std::unique_ptr<DiskReserve> reserve_;  // null: no reserve
+  // Free bytes when an insert last failed on a full disk (-1: it did not);
+  // cleared by a stored batch or by space freed since.
+  std::atomic<int64_t> full_at_free_{-1};
   // Covered by the last snapshot written or read.
   int64_t snapshot_seq_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   std::mutex pass_mu_;  // one evaluation pass at a time

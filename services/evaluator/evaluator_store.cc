@@ -110,7 +110,7 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
     } catch (const SQLite::Exception& e) {
       insert_id_->reset();
       insert_data_->reset();
-      return SqliteError(e, "storing records");
+      return SqliteError(e, "storing records", db_.get());
     }
     last_seq_ = seq;
     return seqs;
@@ -188,7 +188,7 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
       tx.commit();
       return absl::OkStatus();
     } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "storing evaluations");
+      return SqliteError(e, "storing evaluations", db_.get());
     }
   }
 

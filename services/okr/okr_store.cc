@@ -55,7 +55,7 @@ class SqliteOkrStore final : public OkrStore {
       st.exec();
       return absl::OkStatus();
     } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "storing a check-in");
+      return SqliteError(e, "storing a check-in", db_.get());
     }
   }
 

@@ -135,6 +135,7 @@ class EvaluatorModule final : public ServiceModule {
     eo.debounce = options.evaluation_debounce;
     eo.tick = options.evaluation_tick;
     eo.snapshot_interval = options.snapshot_interval;
+    eo.min_free_bytes = static_cast<uint64_t>(options.min_free_bytes);
     eo.max_batch_records = options.max_ingest_batch_records;
     eo.metrics = metrics;
     VLA_ASSIGN_OR_RETURN(auto ev,

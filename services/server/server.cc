@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_util.h"
+#include "services/common/disk_space.h"
+#include "services/common/sqlite_util.h"
 #include "services/http/http_server.h"
 #include "services/http/webhook_config.h"
 #include "services/server/metrics_http.h"
@@ -81,6 +83,27 @@ class HealthOnlyFallback final : public grpc::CallbackGenericService {
   }
 };
 
+// vla_data_free_bytes: free space of the data folder's file system, read at
+// each scrape; vla_storage_errors_total{kind}: storage errors of every
+// service (kind "full": the file system or database was full).
+void AddStorageMetrics(metrics::Registry* registry,
+                       const std::string& data_dir) {
+  registry->AddSampled(
+      "vla_data_free_bytes",
+      "Bytes free on the file system of --data_dir (statvfs f_bavail).",
+      metrics::Registry::Type::kGauge, {}, [data_dir] {
+        return static_cast<double>(FreeBytes(data_dir).value_or(0));
+      });
+  for (const bool full : {true, false}) {
+    registry->AddSampled(
+        "vla_storage_errors_total",
+        "Storage errors of every service; kind=\"full\": the disk or "
+        "database was full.",
+        metrics::Registry::Type::kCounter, {{"kind", full ? "full" : "other"}},
+        [full] { return static_cast<double>(StorageErrors(full)); });
+  }
+}
+
 }  // namespace
 
 Server::Server() : metrics_(std::make_unique<metrics::Registry>()) {}
@@ -96,6 +119,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         "snapshot_interval: must not be negative (0: snapshots only at "
         "shutdown)");
   }
+  if (options.min_free_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "min_free_bytes: must not be negative (0: no reserve)");
+  }
   if (options.watch_queues < 1 || options.watch_queues > 64) {
     return absl::InvalidArgumentError("watch_queues: must be in [1, 64]");
   }
@@ -108,6 +135,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   auto server = std::unique_ptr<Server>(new Server());
   server->options_ = options;
   VLA_RETURN_IF_ERROR(server->ConfigureAccess());
+  AddStorageMetrics(server->metrics_.get(), options.data_dir);
   for (const std::string& name : options.services) {
     VLA_ASSIGN_OR_RETURN(
         auto module,

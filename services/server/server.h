@@ -52,6 +52,9 @@ struct ServerOptions {
   // Checkpoints of the evaluator's memory (evaluator.db.snapshot): written
   // this often when records came since the last one (0: only at shutdown).
   absl::Duration snapshot_interval = absl::Minutes(5);
+  // Ingest stops while data_dir's file system has less free space than
+  // this (0: no reserve).
+  int64_t min_free_bytes = int64_t{256} << 20;
   // How long Shutdown waits for calls in flight before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   const Clock* clock = Clock::Real();

@@ -104,6 +104,11 @@ ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(5),
           "(evaluator.db.snapshot in --data_dir) when records came since the "
           "last one; also at shutdown. A start loads it and replays only the "
           "records stored after it. 0: only at shutdown.");
+ABSL_FLAG(int64_t, min_free_bytes, int64_t{256} << 20,
+          "Ingest stops (RESOURCE_EXHAUSTED) while --data_dir's file system "
+          "has less free space than this, so that definitions and check-ins "
+          "still fit; health reports the evaluator NOT_SERVING meanwhile and "
+          "SERVING again when space returns. 0: no reserve.");
 ABSL_FLAG(int, watch_queues, 4,
           "Completion queues (a thread each) serving the watch streams; with "
           "thousands of subscribers, more queues make each event cheaper (1 "
@@ -193,6 +198,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_keepalive_permit_without_calls);
   options.watch_queues = absl::GetFlag(FLAGS_watch_queues);
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  options.min_free_bytes = absl::GetFlag(FLAGS_min_free_bytes);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);

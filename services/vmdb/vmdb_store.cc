@@ -223,7 +223,7 @@ class SqliteVmdbStore final : public VmdbStore {
       }
       tx.commit();
     } catch (const SQLite::Exception& e) {
-      return SqliteError(e, absl::StrCat("writing ", name));
+      return SqliteError(e, absl::StrCat("writing ", name), db_.get());
     }
     last_revision_ = revision;
     return revision;

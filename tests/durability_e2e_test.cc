@@ -1,10 +1,14 @@
 // End to end, as an operator meets it: the real `vlad` binary killed with
 // SIGKILL after a checkpoint of the evaluator's memory and in the middle of
-// writing one; each next start answers exactly as a full rebuild from every
-// stored record.
+// writing one (each next start answers exactly as a full rebuild from every
+// stored record), and running out of disk on a small file system.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -17,7 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/fixtures.h"
+#include "tests/http_get.h"
 #include "tests/test_util.h"
 #include "tests/vlad_process.h"
 
@@ -196,6 +202,28 @@ class Server {
   }
 
   v1::VmdbService::Stub& vmdb() { return *vmdb_; }
+  v1::EvaluationService::Stub& evaluation() { return *evaluation_; }
+
+  // The health of `service` ("" for the whole server).
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+      const std::string& service) {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    const grpc::Status s = stub->Check(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  }
+
+  // The port --metrics_listen=127.0.0.1:0 bound (from the log).
+  int MetricsPort() const {
+    const std::string text = Log();
+    const std::string key = "\"metrics listening\",\"address\":\"127.0.0.1:";
+    const size_t at = text.rfind(key);
+    return at == std::string::npos ? 0
+                                   : std::atoi(text.c_str() + at + key.size());
+  }
 
  private:
   std::string dir_;
@@ -308,6 +336,199 @@ TEST(DurabilityTest, SigkillWhileWritingASnapshotLosesNothing) {
   const int64_t calls = loaded.kvis.at("kvis/calls").samples();
   EXPECT_GE(calls, Calls(acked));
   EXPECT_LE(calls, Calls(sent + 50));
+}
+
+int64_t FreeBytes(const std::string& folder) {
+  struct statvfs fs;
+  if (statvfs(folder.c_str(), &fs) != 0) return 0;
+  return static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+}
+
+// A tmpfs of `bytes` mounted on a new folder for the test's life (needs
+// CAP_SYS_ADMIN; mounted() says whether it worked).
+class SmallFileSystem {
+ public:
+  explicit SmallFileSystem(const std::string& dir, int64_t bytes)
+      : dir_(dir + "/small") {
+    std::filesystem::create_directories(dir_);
+    mounted_ = mount("tmpfs", dir_.c_str(), "tmpfs", 0,
+                     absl::StrCat("size=", bytes).c_str()) == 0;
+  }
+  ~SmallFileSystem() {
+    if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& path() const { return dir_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+// Writes `path` until the file system is full; returns the bytes written.
+int64_t FillUp(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 0;
+  const std::string chunk(64 << 10, 'x');
+  int64_t written = 0;
+  for (;;) {
+    const ssize_t n = write(fd, chunk.data(), chunk.size());
+    if (n <= 0) break;
+    written += n;
+  }
+  fsync(fd);
+  close(fd);
+  return written;
+}
+
+// A 48 MiB file system for the data folder, a 16 MiB reserve: ingest until
+// the reserve stops it (RESOURCE_EXHAUSTED naming the folder, the
+// evaluator's health NOT_SERVING, the metric), definitions still fit; then
+// truly full: definitions too are RESOURCE_EXHAUSTED; then space returns:
+// health SERVING by itself, the refused batches go in, and every record
+// acknowledged is counted once.
+TEST(DurabilityTest, AFullDiskIsResourceExhaustedAndRecoversByItself) {
+  TempDir dir;
+  SmallFileSystem fs(dir.path(), 48 << 20);
+  // Without the right to mount (not root), the reserve is met on the real
+  // disk instead: set above its free space. SQLITE_FULL itself is then
+  // covered by disk_space_test (a database at its page limit).
+  const std::string data = fs.mounted() ? fs.path() : dir.path();
+  const int64_t reserve =
+      fs.mounted() ? int64_t{16} << 20 : FreeBytes(data) + (int64_t{1} << 30);
+  if (!fs.mounted()) {
+    std::fprintf(stderr, "no tmpfs (%s): testing the reserve only\n",
+                 std::strerror(errno));
+  }
+  const absl::Time now =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  Server server(
+      data, {absl::StrCat("--min_free_bytes=", reserve),
+             "--health_check_interval=100ms", "--metrics_listen=127.0.0.1:0",
+             "--snapshot_interval=0s"});
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+  ASSERT_NO_FATAL_FAILURE(CreateDefinitions(server.vmdb()));
+
+  // Ingest until the reserve refuses a batch.
+  int64_t acked = 0, next = 0;
+  grpc::Status refused;
+  std::vector<v1::IngestRequest> refused_batches;
+  while (next < 2'000'000) {
+    const v1::IngestRequest batch = Batch(next, 2000, now);
+    next += 2000;
+    v1::IngestResponse resp;
+    const grpc::Status s =
+        server.evaluation().IngestBatch(Ctx().get(), batch, &resp);
+    if (s.ok()) {
+      acked += resp.accepted();
+      continue;
+    }
+    refused = s;
+    refused_batches.push_back(batch);
+    break;
+  }
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.error_message();
+  EXPECT_NE(
+      refused.error_message().find(absl::StrCat("the data folder ", data)),
+      std::string::npos)
+      << refused.error_message();
+  EXPECT_NE(refused.error_message().find("below the reserve"),
+            std::string::npos)
+      << refused.error_message();
+  const auto wait_for =
+      [&](const std::string& service,
+          grpc::health::v1::HealthCheckResponse::ServingStatus want) {
+        for (int i = 0; i < 100 && server.Health(service) != want; ++i) {
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+        return server.Health(service) == want;
+      };
+  using grpc::health::v1::HealthCheckResponse;
+  EXPECT_TRUE(
+      wait_for("vla.v1.EvaluationService", HealthCheckResponse::NOT_SERVING));
+  EXPECT_EQ(server.Health("vla.v1.VmdbService"), HealthCheckResponse::SERVING);
+  const testing::HttpResponse metrics =
+      testing::HttpGet(server.MetricsPort(), "/metrics");
+  EXPECT_NE(metrics.body.find("vla_data_free_bytes "), std::string::npos)
+      << metrics.body;
+  // Below the reserve, definitions still fit.
+  v1::CreateTeamRequest team;
+  team.set_team_id("network");
+  *team.mutable_team() = testing::MakeTeam(v1::TEAM_KIND_PROVIDER);
+  v1::Team team_out;
+  const grpc::Status created =
+      server.vmdb().CreateTeam(Ctx().get(), team, &team_out);
+  EXPECT_TRUE(created.ok()) << created.error_message();
+  {
+    v1::IngestResponse resp;
+    const grpc::Status s = server.evaluation().IngestBatch(
+        Ctx().get(), Batch(next, 10, now), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    refused_batches.push_back(Batch(next, 10, now));
+    next += 10;
+  }
+
+  const std::string filler = data + "/filler";
+  if (fs.mounted()) {
+    // Truly full: a definition is RESOURCE_EXHAUSTED too, naming the folder.
+    ASSERT_GT(FillUp(filler), 0);
+    team.set_team_id("security");
+    grpc::Status full;
+    for (int i = 0; i < 20 && full.ok(); ++i) {  // until a page must grow
+      team.set_team_id(absl::StrCat("security-", i));
+      team.mutable_team()->set_description(std::string(8000, 'd'));
+      full = server.vmdb().CreateTeam(Ctx().get(), team, &team_out);
+    }
+    EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << full.error_message();
+    EXPECT_NE(full.error_message().find(absl::StrCat("data folder ", data)),
+              std::string::npos)
+        << full.error_message();
+    const testing::HttpResponse after =
+        testing::HttpGet(server.MetricsPort(), "/metrics");
+    const std::string key = "vla_storage_errors_total{kind=\"full\"} ";
+    const size_t at = after.body.find(key);
+    ASSERT_NE(at, std::string::npos) << after.body;
+    EXPECT_GT(std::atof(after.body.c_str() + at + key.size()), 0) << after.body;
+    std::filesystem::remove(filler);
+  } else {
+    // Without tmpfs, a restart with no reserve stands in for space
+    // returning.
+    server.Stop(SIGTERM);
+    Server relaxed(data, {"--min_free_bytes=0"});
+    ASSERT_NO_FATAL_FAILURE(relaxed.Start());
+    for (const v1::IngestRequest& b : refused_batches) {
+      v1::IngestResponse resp;
+      ASSERT_TRUE(relaxed.evaluation().IngestBatch(Ctx().get(), b, &resp).ok());
+    }
+    EXPECT_EQ(relaxed.Ask(now).kvis.at("kvis/calls").samples(), Calls(next));
+    relaxed.Stop(SIGTERM);
+    return;
+  }
+  // Still below the reserve: the evaluator stays NOT_SERVING, and nothing
+  // acknowledged was lost.
+  EXPECT_EQ(server.Health("vla.v1.EvaluationService"),
+            HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(server.Ask(now).kvis.at("kvis/calls").samples(), Calls(acked));
+  // The operator grows the volume (a live remount with more room): health
+  // recovers by itself, without a restart.
+  ASSERT_EQ(mount("tmpfs", data.c_str(), "tmpfs", MS_REMOUNT,
+                  absl::StrCat("size=", 96 << 20).c_str()),
+            0)
+      << std::strerror(errno);
+  EXPECT_TRUE(
+      wait_for("vla.v1.EvaluationService", HealthCheckResponse::SERVING));
+  for (const v1::IngestRequest& b : refused_batches) {
+    v1::IngestResponse resp;
+    const grpc::Status s =
+        server.evaluation().IngestBatch(Ctx().get(), b, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.accepted(),
+              b.observations_size() + b.work_item_events_size());
+  }
+  EXPECT_EQ(server.Ask(now).kvis.at("kvis/calls").samples(), Calls(next));
+  server.Stop(SIGTERM);
 }
 
 }  // namespace

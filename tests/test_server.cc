@@ -6,9 +6,14 @@
 
 namespace vla::testing {
 
-TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
+TestServer::TestServer(ServerOptions options, Db db)
+    : options_(std::move(options)) {
   options_.listen = "127.0.0.1:0";
   options_.data_dir = dir_.path();
+  if (db == Db::kPostgres) {
+    pg_ = std::make_unique<PgDatabase>();
+    options_.database = pg_->uri();
+  }
   options_.shutdown_grace = absl::Seconds(2);
   Start();
 }

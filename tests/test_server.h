@@ -9,6 +9,7 @@
 #include <string>
 
 #include "services/server/server.h"
+#include "tests/pg_test_util.h"
 #include "tests/test_util.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
@@ -16,17 +17,20 @@
 
 namespace vla::testing {
 
-// A vla::Server on 127.0.0.1:0 over a temporary data folder, with a TCP
-// channel to it. Restart() keeps the data folder.
+// A vla::Server on 127.0.0.1:0 over a temporary data folder (SQLite) or a
+// new PostgreSQL database, with a TCP channel to it. Restart() keeps the
+// data.
 class TestServer {
  public:
-  explicit TestServer(ServerOptions options = {});
+  explicit TestServer(ServerOptions options = {}, Db db = Db::kSqlite);
   ~TestServer();
 
   void Restart();
   void Stop();
   Server& server() { return *server_; }
   const std::string& data_dir() const { return dir_.path(); }
+  // The PostgreSQL URI (empty with SQLite).
+  const std::string& database() const { return options_.database; }
   std::string address() const;
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   v1::VmdbService::Stub& vmdb() { return *vmdb_; }
@@ -37,6 +41,7 @@ class TestServer {
   void Start();
 
   TempDir dir_;
+  std::unique_ptr<PgDatabase> pg_;  // with Db::kPostgres
   ServerOptions options_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -112,6 +112,12 @@ const std::vector<FilterField>& Evaluator::StatusFilterFields() {
 absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
     const std::string& db_path, const Clock* clock, EvaluatorOptions options) {
   VLA_ASSIGN_OR_RETURN(auto store, OpenSqliteEvaluatorStore(db_path));
+  return Open(std::move(store), clock, options);
+}
+
+absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
+    std::unique_ptr<EvaluatorStore> store, const Clock* clock,
+    EvaluatorOptions options) {
   auto ev = std::unique_ptr<Evaluator>(
       new Evaluator(std::move(store), clock, options));
   VLA_ASSIGN_OR_RETURN(int64_t revision,
@@ -122,6 +128,17 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
   {
     std::lock_guard<std::mutex> lock(ev->mu_);
     ev->revision_ = revision;
+  }
+  if (RecordLog* log = ev->store_->record_log(); log != nullptr) {
+    // Memory follows the shared log, from its start.
+    ev->follower_ = std::make_unique<RecordFollower>(
+        log, [p = ev.get()](const auto& observations, const auto& events) {
+          p->AddToEngine(observations, events);
+        });
+    log->OnStored([p = ev->follower_.get()] { p->Wake(); });
+    ev->follower_->Start();
+    ev->StartThreads();
+    return ev;
   }
   // Rebuild memory from every stored record (definitions first, so that the
   // records' value streams are known).
@@ -142,11 +159,13 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
   Log(LogLevel::kInfo, "evaluator loaded",
       {{"records", absl::StrCat(count)},
        {"vmdb_revision", absl::StrCat(revision)}});
-  ev->writer_ = std::thread([p = ev.get()] { p->WriterLoop(); });
-  if (options.run_loop) {
-    ev->loop_ = std::thread([p = ev.get()] { p->EvaluationLoop(); });
-  }
+  ev->StartThreads();
   return ev;
+}
+
+void Evaluator::StartThreads() {
+  writer_ = std::thread([this] { WriterLoop(); });
+  if (options_.run_loop) loop_ = std::thread([this] { EvaluationLoop(); });
 }
 
 Evaluator::Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
@@ -208,6 +227,10 @@ void Evaluator::Shutdown() {
   kvi_board_.Close();
   if (writer_.joinable()) writer_.join();
   if (loop_.joinable()) loop_.join();
+  if (follower_ != nullptr) {
+    store_->record_log()->OnStored(nullptr);
+    follower_.reset();
+  }
 }
 
 absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
@@ -310,15 +333,15 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
     for (int i = 0; i < p.batch->observations_size(); ++i) {
       if (!check[i].ok()) continue;
       const auto& o = p.batch->observations(i);
-      rows.push_back(
-          {o.event_id(), v1::RECORD_KIND_OBSERVATION, o.SerializeAsString()});
+      rows.push_back({o.event_id(), v1::RECORD_KIND_OBSERVATION,
+                      o.SerializeAsString(), o.value_stream()});
     }
     const int offset = p.batch->observations_size();
     for (int i = 0; i < p.batch->work_item_events_size(); ++i) {
       if (!check[offset + i].ok()) continue;
       const auto& e = p.batch->work_item_events(i);
       rows.push_back({e.event_id(), v1::RECORD_KIND_WORK_ITEM_EVENT,
-                      e.SerializeAsString()});
+                      e.SerializeAsString(), e.value_stream()});
     }
   }
   absl::StatusOr<std::vector<bool>> inserted = store_->InsertRecords(rows);
@@ -368,16 +391,31 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
       static_cast<double>(new_observations.size() + new_events.size()));
   metrics_.duplicates.Increment(static_cast<double>(duplicates));
   metrics_.rejected.Increment(static_cast<double>(rejected));
-  engine_.AddBatch(new_observations, new_events);
-  if (!new_observations.empty() || !new_events.empty()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      data_changed_ = true;
+  if (follower_ != nullptr) {
+    // Memory learns of them from the store's log, as of every replica's
+    // records: acknowledged once there (or, the database gone, once
+    // committed: they reach memory when it is back).
+    if (absl::Status s = follower_->CatchUp(absl::Seconds(5)); !s.ok()) {
+      Log(LogLevel::kWarning, "acknowledging records not yet in memory",
+          {{"error", s.ToString()}});
     }
-    loop_cv_.notify_all();
+  } else {
+    AddToEngine(new_observations, new_events);
   }
   for (size_t b = 0; b < work.size(); ++b)
     work[b].done(std::move(responses[b]));
+}
+
+void Evaluator::AddToEngine(
+    const std::vector<const v1::Observation*>& observations,
+    const std::vector<const v1::WorkItemEvent*>& events) {
+  engine_.AddBatch(observations, events);
+  if (observations.empty() && events.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    data_changed_ = true;
+  }
+  loop_cv_.notify_all();
 }
 
 absl::StatusOr<v1::KviValue> Evaluator::GetKviValue(

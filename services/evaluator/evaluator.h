@@ -30,6 +30,7 @@
 #include "services/common/status_board.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator_store.h"
+#include "services/evaluator/record_follower.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/vmdb.pb.h"
 
@@ -58,9 +59,15 @@ class Evaluator {
  public:
   using IngestDone = std::function<void(absl::StatusOr<v1::IngestResponse>)>;
 
-  // Opens the store at `db_path` and rebuilds memory from it.
+  // Opens the SQLite store at `db_path` and rebuilds memory from it.
   static absl::StatusOr<std::unique_ptr<Evaluator>> Open(
       const std::string& db_path, const Clock* clock,
+      EvaluatorOptions options = {});
+  // The same over any store. With a shared store (store->record_log() set:
+  // PostgreSQL) memory is fed from the store's log, so that it holds what
+  // every replica stores.
+  static absl::StatusOr<std::unique_ptr<Evaluator>> Open(
+      std::unique_ptr<EvaluatorStore> store, const Clock* clock,
       EvaluatorOptions options = {});
   ~Evaluator();
 
@@ -105,6 +112,9 @@ class Evaluator {
   // Stops the threads; pending ingests get UNAVAILABLE.
   void Shutdown();
 
+  // OK while the store's database can be reached.
+  absl::Status CheckHealth() { return store_->CheckHealth(); }
+
  private:
   struct PendingIngest {
     const v1::IngestRequest* batch;
@@ -116,9 +126,13 @@ class Evaluator {
   // The clock's now, rounded down to the second: the instant queries without
   // a time and evaluation passes use, so that they share computed values.
   absl::Time Now() const;
+  void StartThreads();
   void WriterLoop();
   void EvaluationLoop();
   void ProcessBatches(std::vector<PendingIngest> work);
+  // Adds accepted records to the engine and schedules an evaluation.
+  void AddToEngine(const std::vector<const v1::Observation*>& observations,
+                   const std::vector<const v1::WorkItemEvent*>& events);
 
   struct Metrics {
     metrics::Counter accepted, duplicates, rejected;
@@ -134,6 +148,8 @@ class Evaluator {
   VlaBoard board_;
   KviBoard kvi_board_;
   PageTokenCodec page_tokens_;
+  // With a shared store: what feeds the engine (null otherwise).
+  std::unique_ptr<RecordFollower> follower_;
 
   mutable std::mutex mu_;
   std::condition_variable writer_cv_, loop_cv_;

@@ -24,6 +24,42 @@ struct RecordRow {
   std::string event_id;
   v1::RecordKind kind = v1::RECORD_KIND_UNSPECIFIED;
   std::string data;
+  // The record's value stream (stored where replicas load records by value
+  // stream: RecordLog).
+  std::string value_stream;
+};
+
+// A record read back from a RecordLog.
+struct LoggedRecord {
+  int64_t sequence = 0;
+  v1::RecordKind kind = v1::RECORD_KIND_UNSPECIFIED;
+  absl::string_view value_stream;
+  absl::string_view data;
+};
+
+// The records of a store that several processes share (PostgreSQL), in
+// commit order, so that a process follows what the others store. Sequence
+// numbers grow in commit order (with gaps): once a reader has seen a
+// record, it has seen every record committed before it.
+class RecordLog {
+ public:
+  virtual ~RecordLog() = default;
+  // Calls `fn` for up to `limit` records with sequence > `after`, in order;
+  // returns the last sequence read (`after` if none).
+  virtual absl::StatusOr<int64_t> Read(
+      int64_t after, int limit,
+      const std::function<void(const LoggedRecord&)>& fn) = 0;
+  // Calls `fn` for every record of `value_stream` with sequence <= `upto`,
+  // in order.
+  virtual absl::Status ReadValueStream(
+      absl::string_view value_stream, int64_t upto,
+      const std::function<void(const LoggedRecord&)>& fn) = 0;
+  // The sequence of the last committed record (0 if none).
+  virtual absl::StatusOr<int64_t> LastSequence() = 0;
+  // Sets the function called (from the store's thread; it must not block)
+  // when records may have been committed by any process: on their NOTIFY,
+  // and every poll interval in case one was missed. Set once.
+  virtual void OnStored(std::function<void()> fn) = 0;
 };
 
 // A definition change to persist (data empty: deleted).
@@ -64,10 +100,22 @@ class EvaluatorStore {
 
   // The page-token secret, created on first open.
   virtual const std::string& secret() const = 0;
+
+  // The log of records when processes share the store (they then learn of
+  // new records only from it); null for a store of one process.
+  virtual RecordLog* record_log() { return nullptr; }
+  // OK while the database can be reached.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 absl::StatusOr<std::unique_ptr<EvaluatorStore>> OpenSqliteEvaluatorStore(
     const std::string& path);
+
+// Opens (creating and migrating schema vla_evaluator as needed) the
+// PostgreSQL database at `uri`; its record_log() is set. Replicas of the
+// evaluator share it.
+absl::StatusOr<std::unique_ptr<EvaluatorStore>> OpenPostgresEvaluatorStore(
+    const std::string& uri, int connections = 4);
 
 }  // namespace vla::evaluator
 

@@ -13,9 +13,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,8 +39,17 @@ inline const std::vector<std::string>& AllServiceNames() {
 struct ServerOptions {
   // HOST:PORT; port 0 picks a free port (see Server::port()).
   std::string listen = "127.0.0.1:50051";
-  // Folder for the services' SQLite files; created if missing.
+  // Folder for the services' SQLite files; created if missing (unused
+  // with `database`).
   std::string data_dir = "data";
+  // Empty: each service keeps its data in a SQLite file in data_dir. Else
+  // a PostgreSQL URI (postgresql://...): each service keeps its own schema
+  // there (vla_vmdb, vla_evaluator, vla_okr), and every replica of a
+  // service shares it.
+  std::string database;
+  // How often each hosted service checks that its database answers (its
+  // health is NOT_SERVING while it does not).
+  absl::Duration health_check_interval = absl::Seconds(1);
   // Subset of AllServiceNames().
   std::vector<std::string> services = AllServiceNames();
   // Where the evaluator and okr-status reach the VMDB when it is not hosted
@@ -112,6 +123,8 @@ class ServiceModule {
     (void)self;
     return absl::OkStatus();
   }
+  // OK while the service can do its work (its database answers).
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
   // Ends the module's streams, waiting up to `wait` for them to finish,
   // and drops its channels to other services (an idle channel would hold
   // the server's shutdown); called before the gRPC server shuts down.
@@ -148,6 +161,11 @@ class Server {
   Server();
   // Builds policy_ (limits, tokens) from options_.
   absl::Status ConfigureAccess();
+  // Sets the health of the modules (each by both of its names) and overall
+  // (every module healthy) on the main and the health-only server.
+  void SetHealth(const std::vector<bool>& healthy);
+  // Checks the modules' health every health_check_interval until Shutdown.
+  void HealthLoop();
 
   // Declared first: destroyed last, after everything that counts.
   std::unique_ptr<metrics::Registry> metrics_;
@@ -163,6 +181,10 @@ class Server {
   std::unique_ptr<grpc::Server> health_server_;  // --health_listen
   int health_port_ = 0;
   std::once_flag shutdown_once_;
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  bool health_stopping_ = false;  // guarded by health_mu_
+  std::thread health_thread_;
   // Declared last: stops serving before the modules it samples go away.
   std::unique_ptr<MetricsHttpServer> metrics_http_;
 };

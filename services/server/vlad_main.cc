@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/common/access.h"
 #include "services/common/log.h"
+#include "services/common/pg_util.h"
 #include "services/server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -26,6 +27,14 @@ ABSL_FLAG(std::string, data_dir, "data",
           "Folder for the SQLite databases (one file per service: vmdb.db, "
           "...); created if missing. Restarting on the same folder keeps "
           "everything.");
+ABSL_FLAG(std::string, database, "",
+          "Where the services keep their data: empty for SQLite files in "
+          "--data_dir, or a PostgreSQL URI (postgresql://USER@HOST:PORT/DB; "
+          "the password from PGPASSWORD or ~/.pgpass) that every replica "
+          "of a service shares.");
+ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(1),
+          "How often each service checks that its database answers (its "
+          "health is NOT_SERVING while it does not).");
 ABSL_FLAG(std::string, services, "vmdb,evaluator,okr-status",
           "Comma-separated services to host: vmdb, evaluator, okr-status.");
 ABSL_FLAG(std::string, vmdb_address, "",
@@ -137,6 +146,8 @@ int main(int argc, char** argv) {
   vla::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.database = absl::GetFlag(FLAGS_database);
+  options.health_check_interval = absl::GetFlag(FLAGS_health_check_interval);
   options.services = absl::StrSplit(absl::GetFlag(FLAGS_services), ',',
                                     absl::SkipWhitespace());
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
@@ -176,7 +187,9 @@ int main(int argc, char** argv) {
            {{"address", absl::StrCat(host, ":", (*server)->port())},
             {"port", absl::StrCat((*server)->port())},
             {"services", absl::GetFlag(FLAGS_services)},
-            {"data_dir", options.data_dir}});
+            {"data", options.database.empty()
+                         ? options.data_dir
+                         : vla::pg::RedactDsn(options.database)}});
   if ((*server)->metrics_port() != 0) {
     const std::string& ml = options.metrics_listen;
     vla::Log(vla::LogLevel::kInfo, "metrics listening",

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -88,22 +89,25 @@ std::string PgCluster::Uri(const std::string& database) const {
   return absl::StrCat(base_uri_, "/", database);
 }
 
-void PgCluster::Admin(const std::string& sql,
-                      const std::string& database) const {
+std::string PgCluster::Admin(const std::string& sql,
+                             const std::string& database) const {
   PGconn* conn = PQconnectdb(Uri(database).c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     ADD_FAILURE() << "cannot connect to the test cluster: "
                   << PQerrorMessage(conn);
     PQfinish(conn);
-    return;
+    return "";
   }
   PGresult* r = PQexec(conn, sql.c_str());
-  if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-      PQresultStatus(r) != PGRES_TUPLES_OK) {
+  std::string out;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+    if (PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+  } else if (PQresultStatus(r) != PGRES_COMMAND_OK) {
     ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
   }
   PQclear(r);
   PQfinish(conn);
+  return out;
 }
 
 void PgCluster::Pause() {
@@ -123,6 +127,12 @@ PgDatabase::PgDatabase(PgCluster& cluster) : cluster_(cluster) {
   cluster_.Admin(absl::StrCat("CREATE DATABASE ", name_,
                               " TEMPLATE template0 STRATEGY FILE_COPY"));
   uri_ = cluster_.Uri(name_);
+}
+
+int64_t PgDatabase::QueryInt(const std::string& sql) const {
+  int64_t v = -1;
+  if (!absl::SimpleAtoi(cluster_.Admin(sql, name_), &v)) v = -1;
+  return v;
 }
 
 PgDatabase::~PgDatabase() {

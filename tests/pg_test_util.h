@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -40,9 +41,10 @@ class PgCluster {
 
   // The URI of `database` on this cluster.
   std::string Uri(const std::string& database) const;
-  // Runs `sql` on `database`; fails the test on error.
-  void Admin(const std::string& sql,
-             const std::string& database = "postgres") const;
+  // Runs `sql` on `database`; fails the test on error. Returns the first
+  // column of the first row ("" if none).
+  std::string Admin(const std::string& sql,
+                    const std::string& database = "postgres") const;
   // Stops the server (fast shutdown: sessions are cut), keeping its data;
   // Resume starts it again on the same port. Private clusters only.
   void Pause();
@@ -66,6 +68,8 @@ class PgDatabase {
   const std::string& name() const { return name_; }
   // Runs `sql` on this database; fails the test on error.
   void Exec(const std::string& sql) const { cluster_.Admin(sql, name_); }
+  // The integer `sql` selects (-1 if none).
+  int64_t QueryInt(const std::string& sql) const;
 
  private:
   PgCluster& cluster_;

@@ -48,6 +48,18 @@ std::string TestServer::address() const {
   return absl::StrCat("127.0.0.1:", server_->port());
 }
 
+grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+    grpc::Status* status_out) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(Ctx().get(), req, &resp);
+  if (status_out != nullptr) *status_out = s;
+  return resp.status();
+}
+
 ServerOptions FastOptions() {
   ServerOptions o;
   o.evaluation_debounce = absl::Milliseconds(10);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "services/server/server.h"
 #include "tests/pg_test_util.h"
 #include "tests/test_util.h"
@@ -49,6 +50,12 @@ class TestServer {
   std::unique_ptr<v1::EvaluationService::Stub> evaluation_;
   std::unique_ptr<v1::OkrStatusService::Stub> okr_;
 };
+
+// The health of `service` ("" for overall) as the server reports it
+// (SERVICE_UNKNOWN when the call fails; its status in `status_out`).
+grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+    grpc::Status* status_out = nullptr);
 
 // Server options with a fast evaluation loop, for tests.
 ServerOptions FastOptions();

@@ -1,5 +1,5 @@
 // VmdbStore on PostgreSQL (schema vla_vmdb): the tables of the SQLite store;
-// writes take an exclusive lock on the change log, so that revisions are
+// writes take an advisory lock until they commit, so that revisions are
 // numbered without gaps in commit order across every process sharing the
 // database, and announce themselves with NOTIFY.
 #include <atomic>
@@ -59,6 +59,9 @@ using pg::Params;
 using pg::Result;
 using pg::Statement;
 
+constexpr Statement kLockWrites{
+    "vmdb_lock_writes",
+    "SELECT pg_advisory_xact_lock(hashtext('vla_vmdb.changes'))"};
 constexpr Statement kGet{
     "vmdb_get", "SELECT data FROM resources WHERE collection = $1 AND id = $2"};
 constexpr Statement kList{
@@ -202,8 +205,9 @@ class PgVmdbStore final : public VmdbStore {
       revision = 0;
       VLA_RETURN_IF_ERROR(c.Begin());
       // Excludes other writers (readers go on) until the commit: revisions
-      // are numbered in commit order.
-      VLA_RETURN_IF_ERROR(c.Exec("LOCK TABLE changes IN EXCLUSIVE MODE"));
+      // are numbered in commit order. An advisory lock, not a table lock,
+      // which autovacuum would contend for.
+      VLA_RETURN_IF_ERROR(c.Run(kLockWrites).status());
       PgReads reads(c);
       VLA_ASSIGN_OR_RETURN(std::optional<Mutation> m, fn(reads));
       if (!m.has_value()) return c.Commit();

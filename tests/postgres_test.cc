@@ -146,5 +146,90 @@ TEST(PostgresTest, DatabaseStoppedAndRestartedUnderLoad) {
       << CountNow(server.evaluation()) << " != " << sent;
 }
 
+// Two processes on one database: A hosts every service, B only vmdb and
+// okr-status (its evaluator is A's). Either VMDB replica takes writes and
+// both stream one change log (B's watchers are woken by A's commits); page
+// tokens of one replica are good on the other; a check-in recorded on one
+// okr-status replica is scored by the other.
+TEST(PostgresTest, VmdbAndOkrStatusReplicasShareOneDatabase) {
+  PgDatabase db;
+  ServerOptions a_options = FastOptions();
+  a_options.database = db.uri();
+  TestServer a(a_options);
+  ServerOptions b_options = a_options;
+  b_options.services = {"vmdb", "okr-status"};
+  b_options.evaluator_address = a.address();
+  TestServer b(b_options);
+
+  grpc::ClientContext watch;
+  watch.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+  v1::WatchChangesRequest since0;
+  auto stream = b.vmdb().WatchChanges(&watch, since0);
+  CreateDefinitions(a.vmdb());  // revisions 1 to 4
+  v1::CreateTeamRequest team;
+  team.set_team_id("ops");
+  *team.mutable_team() = MakeTeam(v1::TEAM_KIND_PROVIDER);
+  v1::Team team_out;
+  ASSERT_TRUE(b.vmdb().CreateTeam(Ctx().get(), team, &team_out).ok());
+  const std::vector<std::string> names = {"teams/business", "teams/desk",
+                                          "valueStreams/incident", "kvis/count",
+                                          "teams/ops"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    v1::Change change;
+    ASSERT_TRUE(stream->Read(&change)) << i;
+    EXPECT_EQ(change.revision(), static_cast<int64_t>(i + 1));
+    EXPECT_EQ(change.name(), names[i]);
+  }
+  watch.TryCancel();
+
+  // A page token from A, the next page from B.
+  v1::ListTeamsRequest list;
+  list.set_page_size(1);
+  v1::ListTeamsResponse first, second;
+  ASSERT_TRUE(a.vmdb().ListTeams(Ctx().get(), list, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  list.set_page_token(first.next_page_token());
+  ASSERT_TRUE(b.vmdb().ListTeams(Ctx().get(), list, &second).ok());
+  ASSERT_EQ(second.teams_size(), 1);
+  EXPECT_EQ(second.teams(0).name(), "teams/desk");
+
+  v1::CreateObjectiveRequest objective;
+  objective.set_objective_id("happier");
+  v1::Objective& o = *objective.mutable_objective();
+  o.set_display_name("Happier");
+  o.add_owners("teams/desk");
+  o.set_lead("teams/desk");
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  o.mutable_period_start()->set_seconds(now - 86400);
+  o.mutable_period_end()->set_seconds(now + 86400);
+  o.set_kind(v1::OBJECTIVE_KIND_COMMITTED);
+  v1::KeyResult* kr = o.add_key_results();
+  kr->set_id("happiness");
+  kr->set_start_value(62);
+  kr->set_target_value(80);
+  v1::Objective objective_out;
+  ASSERT_TRUE(
+      b.vmdb().CreateObjective(Ctx().get(), objective, &objective_out).ok());
+  v1::RecordCheckInRequest check_in;
+  check_in.set_objective("objectives/happier");
+  check_in.set_key_result_id("happiness");
+  check_in.set_value(71);
+  check_in.set_confidence(0.5);
+  v1::CheckIn check_in_out;
+  ASSERT_TRUE(Eventually([&] {
+    return a.okr().RecordCheckIn(Ctx().get(), check_in, &check_in_out).ok();
+  }));
+  EXPECT_TRUE(Eventually([&] {
+    v1::GetObjectiveStatusRequest get;
+    get.set_objective("objectives/happier");
+    v1::ObjectiveStatus status;
+    return b.okr().GetObjectiveStatus(Ctx().get(), get, &status).ok() &&
+           status.key_results_size() == 1 &&
+           status.key_results(0).has_value() &&
+           status.key_results(0).current_value() == 71;
+  }));
+}
+
 }  // namespace
 }  // namespace vla

@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/common/log.h"
@@ -120,21 +121,29 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
     EvaluatorOptions options) {
   auto ev = std::unique_ptr<Evaluator>(
       new Evaluator(std::move(store), clock, options));
-  VLA_ASSIGN_OR_RETURN(int64_t revision,
-                       ev->store_->LoadDefinitions(
-                           [&](absl::string_view name, absl::string_view data) {
-                             ev->engine_.LoadDefinition(name, data);
-                           }));
+  VLA_ASSIGN_OR_RETURN(
+      int64_t revision,
+      ev->store_->LoadDefinitions(
+          [&](absl::string_view name, absl::string_view data) {
+            ev->engine_.LoadDefinition(name, data);
+            v1::Change c;
+            if (c.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+              ev->TrackDefinition(c);
+            }
+          }));
   {
     std::lock_guard<std::mutex> lock(ev->mu_);
     ev->revision_ = revision;
   }
   if (RecordLog* log = ev->store_->record_log(); log != nullptr) {
-    // Memory follows the shared log, from its start.
+    // Memory follows the shared log, from its start: every record, or with
+    // replicas (StartReplication) those of the value streams owned here.
     ev->follower_ = std::make_unique<RecordFollower>(
-        log, [p = ev.get()](const auto& observations, const auto& events) {
+        log,
+        [p = ev.get()](const auto& observations, const auto& events) {
           p->AddToEngine(observations, events);
-        });
+        },
+        /*filter=*/ev->store_->coordinator() != nullptr);
     log->OnStored([p = ev->follower_.get()] { p->Wake(); });
     ev->follower_->Start();
     ev->StartThreads();
@@ -161,6 +170,99 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
        {"vmdb_revision", absl::StrCat(revision)}});
   ev->StartThreads();
   return ev;
+}
+
+absl::Status Evaluator::StartReplication(
+    const ReplicationOptions& replication) {
+  ReplicaCoordinator* coordinator = store_->coordinator();
+  if (coordinator == nullptr || replication_owner_ != nullptr) {
+    return absl::OkStatus();
+  }
+  if (replication.address.empty()) {
+    return absl::InvalidArgumentError(
+        "advertise_address: required for evaluator replicas");
+  }
+  replication_owner_ = std::make_unique<Replication>(
+      coordinator, follower_.get(), replication,
+      [this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return std::vector<std::string>(value_streams_.begin(),
+                                        value_streams_.end());
+      },
+      [this](const PublishedStatus& s) { ApplyPublished(s); });
+  replication_owner_->Start();
+  replication_ = replication_owner_.get();
+  return absl::OkStatus();
+}
+
+void Evaluator::TrackDefinition(const v1::Change& c) {
+  const bool deleted = c.kind() == v1::CHANGE_KIND_DELETED;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (c.has_value_stream()) {
+    if (deleted) {
+      value_streams_.erase(c.name());
+    } else {
+      value_streams_.insert(c.name());
+    }
+  } else if (c.has_kvi() || c.has_vla()) {
+    if (deleted) {
+      value_stream_of_.erase(c.name());
+    } else {
+      value_stream_of_[c.name()] =
+          c.has_kvi() ? c.kvi().value_stream() : c.vla().value_stream();
+    }
+  }
+}
+
+std::string Evaluator::ValueStreamOf(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::StartsWith(name, "valueStreams/")) {
+    return value_streams_.count(name) ? name : "";
+  }
+  auto it = value_stream_of_.find(name);
+  return it == value_stream_of_.end() ? "" : it->second;
+}
+
+Replication::Route Evaluator::RouteOf(const std::string& name,
+                                      absl::Duration wait) const {
+  if (store_->coordinator() == nullptr) {
+    return {Replication::Route::Kind::kLocal, ""};
+  }
+  // Unknown names are answered here (NOT_FOUND, INVALID_ARGUMENT).
+  const std::string vs = ValueStreamOf(name);
+  if (vs.empty()) return {Replication::Route::Kind::kLocal, ""};
+  const absl::Time deadline = absl::Now() + wait;
+  Replication* r = replication_;
+  while (r == nullptr) {  // the server is starting
+    if (absl::Now() >= deadline) return {};
+    absl::SleepFor(absl::Milliseconds(20));
+    r = replication_;
+  }
+  return r->RouteOf(vs, deadline - absl::Now());
+}
+
+bool Evaluator::Serves(const std::string& name) const {
+  if (store_->coordinator() == nullptr) return true;
+  Replication* r = replication_;
+  const std::string vs = ValueStreamOf(name);
+  return r != nullptr && !vs.empty() && r->Owns(vs);
+}
+
+void Evaluator::ApplyPublished(const PublishedStatus& s) {
+  if (Serves(s.key)) return;  // this replica's own statuses
+  if (s.board == PublishedStatus::Board::kVla) {
+    v1::VlaStatus status;
+    if (!status.ParseFromString(s.data)) return;
+    if (DiffersFromBoard(board_, s.key, status)) {
+      board_.Publish(s.key, status, engine_.VlaAttributes(s.key, status));
+    }
+  } else {
+    v1::KviValue value;
+    if (!value.ParseFromString(s.data)) return;
+    if (DiffersFromBoard(kvi_board_, s.key, value)) {
+      kvi_board_.Publish(s.key, value, engine_.KviAttributes(s.key));
+    }
+  }
 }
 
 void Evaluator::StartThreads() {
@@ -227,6 +329,8 @@ void Evaluator::Shutdown() {
   kvi_board_.Close();
   if (writer_.joinable()) writer_.join();
   if (loop_.joinable()) loop_.join();
+  replication_ = nullptr;
+  replication_owner_.reset();  // gives up the leases
   if (follower_ != nullptr) {
     store_->record_log()->OnStored(nullptr);
     follower_.reset();
@@ -243,7 +347,15 @@ absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
   }
   VLA_RETURN_IF_ERROR(
       store_->ApplyDefinitions(rows, changes.back().revision()));
-  for (const v1::Change& c : changes) engine_.ApplyChange(c);
+  bool value_streams_changed = false;
+  for (const v1::Change& c : changes) {
+    engine_.ApplyChange(c);
+    TrackDefinition(c);
+    value_streams_changed = value_streams_changed || c.has_value_stream();
+  }
+  if (Replication* r = replication_; value_streams_changed && r != nullptr) {
+    r->Wake();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     revision_ = changes.back().revision();
@@ -493,20 +605,35 @@ void Evaluator::EvaluatePass(bool all) {
   // VLAs no longer ACTIVE (or deleted) and deleted KVIs leave the boards.
   RemoveMissing(board_, std::set<std::string>(active.begin(), active.end()));
   RemoveMissing(kvi_board_, std::set<std::string>(kvis.begin(), kvis.end()));
+  // With replicas: only the owned value streams' KVIs and VLAs, published
+  // for the other replicas too.
+  Replication* const replication = replication_;
+  std::vector<PublishedStatus> for_replicas;
   for (const std::string& name : dirty.kvis) {
+    if (!Serves(name)) continue;
     absl::StatusOr<v1::KviValue> value = engine_.KviValue(name, now);
     if (!value.ok()) continue;
     if (!DiffersFromBoard(kvi_board_, name, *value)) continue;
     kvi_board_.Publish(name, *value, engine_.KviAttributes(name));
+    if (replication != nullptr) {
+      for_replicas.push_back(
+          {0, PublishedStatus::Board::kKvi, name, value->SerializeAsString()});
+    }
   }
   std::vector<v1::VlaStatus> changed;
   for (const std::string& name : todo) {
+    if (!Serves(name)) continue;
     absl::StatusOr<v1::VlaStatus> status = engine_.VlaStatus(name, now);
     if (!status.ok()) continue;
     if (!DiffersFromBoard(board_, name, *status)) continue;
     board_.Publish(name, *status, engine_.VlaAttributes(name, *status));
+    if (replication != nullptr) {
+      for_replicas.push_back(
+          {0, PublishedStatus::Board::kVla, name, status->SerializeAsString()});
+    }
     changed.push_back(*std::move(status));
   }
+  if (replication != nullptr) replication->Publish(for_replicas);
   if (absl::Status s = store_->AppendEvaluations(changed); !s.ok()) {
     Log(LogLevel::kError, "storing evaluations failed",
         {{"error", s.ToString()}});

@@ -13,12 +13,15 @@
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -31,6 +34,7 @@
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator_store.h"
 #include "services/evaluator/record_follower.h"
+#include "services/evaluator/replication.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/vmdb.pb.h"
 
@@ -115,6 +119,16 @@ class Evaluator {
   // OK while the store's database can be reached.
   absl::Status CheckHealth() { return store_->CheckHealth(); }
 
+  // --- Replicas (a store shared through PostgreSQL) ---
+  // Joins the replicas sharing the store (replication.h); a no-op for a
+  // store of one process.
+  absl::Status StartReplication(const ReplicationOptions& replication);
+  // Where a call about `name` (a KVI, VLA or value stream) is answered:
+  // here, or by its owner (waiting up to `wait` while it has none); always
+  // here without replicas.
+  Replication::Route RouteOf(const std::string& name,
+                             absl::Duration wait) const;
+
  private:
   struct PendingIngest {
     const v1::IngestRequest* batch;
@@ -127,6 +141,15 @@ class Evaluator {
   // a time and evaluation passes use, so that they share computed values.
   absl::Time Now() const;
   void StartThreads();
+  // Keeps value_streams_ and value_stream_of_ up to date.
+  void TrackDefinition(const v1::Change& change);
+  // The value stream of a KVI, VLA or value stream name ("" if unknown).
+  std::string ValueStreamOf(const std::string& name) const;
+  // Whether this process evaluates and publishes `name` (a KVI or VLA):
+  // always without replicas, else when it owns its value stream.
+  bool Serves(const std::string& name) const;
+  // A status another replica published: onto this replica's board.
+  void ApplyPublished(const PublishedStatus& status);
   void WriterLoop();
   void EvaluationLoop();
   void ProcessBatches(std::vector<PendingIngest> work);
@@ -150,6 +173,10 @@ class Evaluator {
   PageTokenCodec page_tokens_;
   // With a shared store: what feeds the engine (null otherwise).
   std::unique_ptr<RecordFollower> follower_;
+  // With replicas (after StartReplication): this replica's share. Read by
+  // every thread through replication_, set once.
+  std::unique_ptr<Replication> replication_owner_;
+  std::atomic<Replication*> replication_{nullptr};
 
   mutable std::mutex mu_;
   std::condition_variable writer_cv_, loop_cv_;
@@ -158,6 +185,10 @@ class Evaluator {
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool data_changed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // Definitions as replicas need them: the value streams, and the value
+  // stream of every KVI and VLA.
+  std::set<std::string> value_streams_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> value_stream_of_ ABSL_GUARDED_BY(mu_);
   std::thread writer_, loop_;
   std::mutex pass_mu_;  // one evaluation pass at a time
 };

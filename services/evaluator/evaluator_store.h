@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "vla/v1/evaluation.pb.h"
 
 namespace vla::evaluator {
@@ -68,6 +70,60 @@ struct DefinitionRow {
   std::string data;
 };
 
+// A value stream's lease: which replica owns it, and where that replica
+// takes calls.
+struct Lease {
+  std::string value_stream;
+  std::string owner;    // replica id
+  std::string address;  // HOST:PORT
+};
+
+// A status an owner published, as other replicas read it back.
+struct PublishedStatus {
+  enum class Board { kVla = 1, kKvi = 2 };
+  int64_t sequence = 0;  // set when read
+  Board board = Board::kVla;
+  std::string key;   // VLA or KVI name
+  std::string data;  // serialized VlaStatus or KviValue
+};
+
+// How the evaluator's replicas share the work through the database
+// (PostgreSQL): live replicas, leases on value streams, and the latest
+// status each owner published.
+class ReplicaCoordinator {
+ public:
+  virtual ~ReplicaCoordinator() = default;
+
+  // One heartbeat of replica `replica` (taking calls at `address`), in one
+  // transaction, by the database's clock: records it as live for `ttl`;
+  // forgets replicas silent for longer and the leases they did not renew;
+  // renews its own leases for `ttl`; gives up those whose preferred owner
+  // (rendezvous hashing of value stream and replica id over the live
+  // replicas) is another replica; takes the unowned ones of
+  // `value_streams` it is the preferred owner of. Returns every lease.
+  virtual absl::StatusOr<std::vector<Lease>> Heartbeat(
+      const std::string& replica, const std::string& address,
+      const std::vector<std::string>& value_streams, absl::Duration ttl) = 0;
+  // Gives up the replica's leases and forgets it (a clean shutdown).
+  virtual absl::Status Leave(const std::string& replica) = 0;
+
+  // Stores the latest status of each key (an older one is replaced).
+  virtual absl::Status Publish(
+      const std::vector<PublishedStatus>& statuses) = 0;
+  // Calls `fn` for every status published (replaced) after `after`, in
+  // commit order; returns the last sequence read (`after` if none).
+  virtual absl::StatusOr<int64_t> ReadPublished(
+      int64_t after, const std::function<void(const PublishedStatus&)>& fn) = 0;
+  // Sets the function called (from the store's thread; it must not block)
+  // when statuses may have been published. Set once.
+  virtual void OnPublished(std::function<void()> fn) = 0;
+};
+
+// The preferred owner of `value_stream` among `replicas` (rendezvous
+// hashing: the same answer in every process); "" if there are none.
+std::string PreferredOwner(const std::string& value_stream,
+                           const std::vector<std::string>& replicas);
+
 class EvaluatorStore {
  public:
   virtual ~EvaluatorStore() = default;
@@ -104,6 +160,8 @@ class EvaluatorStore {
   // The log of records when processes share the store (they then learn of
   // new records only from it); null for a store of one process.
   virtual RecordLog* record_log() { return nullptr; }
+  // Where replicas coordinate; null for a store of one process.
+  virtual ReplicaCoordinator* coordinator() { return nullptr; }
   // OK while the database can be reached.
   virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };

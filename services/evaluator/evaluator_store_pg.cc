@@ -53,6 +53,25 @@ const std::vector<std::string>& Migrations() {
           key   text PRIMARY KEY,
           value bytea NOT NULL
         );
+        CREATE TABLE replicas (
+          id        text COLLATE "C" PRIMARY KEY,
+          address   text NOT NULL,
+          heartbeat timestamptz NOT NULL
+        );
+        CREATE TABLE leases (
+          value_stream text COLLATE "C" PRIMARY KEY,
+          owner        text COLLATE "C" NOT NULL,
+          expires      timestamptz NOT NULL
+        );
+        CREATE SEQUENCE published_seq;
+        CREATE TABLE published (
+          board integer NOT NULL,
+          key   text COLLATE "C" NOT NULL,
+          seq   bigint NOT NULL,
+          data  bytea NOT NULL,
+          PRIMARY KEY (board, key)
+        );
+        CREATE INDEX published_by_seq ON published (seq);
       )sql",
   };
   return *m;
@@ -98,7 +117,67 @@ constexpr Statement kEvaluations{
     "SELECT data FROM evaluations WHERE vla = $1 AND time_us >= $2 AND "
     "time_us < $3 ORDER BY time_us, id LIMIT $4"};
 
-class PgEvaluatorStore final : public EvaluatorStore, public RecordLog {
+constexpr char kPublishedChannel[] = "vla_evaluator_published";
+constexpr Statement kLockLeases{
+    "evaluator_lock_leases",
+    "SELECT pg_advisory_xact_lock(hashtext('vla_evaluator.leases'))"};
+constexpr Statement kBeat{
+    "evaluator_beat",
+    "INSERT INTO replicas (id, address, heartbeat) VALUES ($1, $2, now()) "
+    "ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
+    "heartbeat = now()"};
+constexpr Statement kForgetSilent{
+    "evaluator_forget_silent",
+    "DELETE FROM replicas WHERE heartbeat < now() - $1::interval"};
+constexpr Statement kExpireLeases{"evaluator_expire_leases",
+                                  "DELETE FROM leases WHERE expires < now()"};
+constexpr Statement kLiveReplicas{"evaluator_live_replicas",
+                                  "SELECT id FROM replicas"};
+constexpr Statement kRenewLeases{
+    "evaluator_renew_leases",
+    "UPDATE leases SET expires = now() + $2::interval WHERE owner = $1"};
+constexpr Statement kLeaseOwners{"evaluator_lease_owners",
+                                 "SELECT value_stream, owner FROM leases"};
+constexpr Statement kGiveUp{
+    "evaluator_give_up",
+    "DELETE FROM leases WHERE owner = $1 AND value_stream = ANY($2::text[])"};
+constexpr Statement kTake{"evaluator_take",
+                          "INSERT INTO leases (value_stream, owner, expires) "
+                          "SELECT unnest($1::text[]), $2, now() + $3::interval "
+                          "ON CONFLICT (value_stream) DO NOTHING"};
+constexpr Statement kLeases{
+    "evaluator_leases",
+    "SELECT l.value_stream, l.owner, r.address FROM leases l "
+    "JOIN replicas r ON r.id = l.owner ORDER BY l.value_stream"};
+constexpr Statement kLeaveLeases{"evaluator_leave_leases",
+                                 "DELETE FROM leases WHERE owner = $1"};
+constexpr Statement kLeaveReplica{"evaluator_leave_replica",
+                                  "DELETE FROM replicas WHERE id = $1"};
+constexpr Statement kLockPublished{
+    "evaluator_lock_published",
+    "SELECT pg_advisory_xact_lock(hashtext('vla_evaluator.published'))"};
+constexpr Statement kPublish{
+    "evaluator_publish",
+    "INSERT INTO published (board, key, seq, data) "
+    "SELECT b, k, nextval('published_seq'), d FROM unnest($1::int4[], "
+    "$2::text[], $3::bytea[]) WITH ORDINALITY AS t(b, k, d, i) ORDER BY i "
+    "ON CONFLICT (board, key) DO UPDATE SET seq = excluded.seq, "
+    "data = excluded.data"};
+constexpr Statement kNotifyPublished{
+    "evaluator_notify_published",
+    "SELECT pg_notify('vla_evaluator_published', '')"};
+constexpr Statement kReadPublished{
+    "evaluator_read_published",
+    "SELECT seq, board, key, data FROM published WHERE seq > $1 "
+    "ORDER BY seq"};
+
+std::string Interval(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Milliseconds(d), " milliseconds");
+}
+
+class PgEvaluatorStore final : public EvaluatorStore,
+                               public RecordLog,
+                               public ReplicaCoordinator {
  public:
   static absl::StatusOr<std::unique_ptr<EvaluatorStore>> Open(
       const std::string& uri, int connections) {
@@ -112,11 +191,18 @@ class PgEvaluatorStore final : public EvaluatorStore, public RecordLog {
           return absl::OkStatus();
         }));
     store->listener_ = std::make_unique<pg::Listener>(
-        uri, kChannel, kPollInterval, [p = store.get()] { p->Wake(); });
+        uri, kChannel, kPollInterval,
+        [p = store.get()] { p->Wake(p->on_stored_); });
+    store->published_listener_ = std::make_unique<pg::Listener>(
+        uri, kPublishedChannel, kPollInterval,
+        [p = store.get()] { p->Wake(p->on_published_); });
     return std::unique_ptr<EvaluatorStore>(std::move(store));
   }
 
-  ~PgEvaluatorStore() override { listener_.reset(); }
+  ~PgEvaluatorStore() override {
+    listener_.reset();
+    published_listener_.reset();
+  }
 
   absl::StatusOr<std::vector<bool>> InsertRecords(
       const std::vector<RecordRow>& rows) override {
@@ -256,6 +342,7 @@ class PgEvaluatorStore final : public EvaluatorStore, public RecordLog {
 
   const std::string& secret() const override { return secret_; }
   RecordLog* record_log() override { return this; }
+  ReplicaCoordinator* coordinator() override { return this; }
   absl::Status CheckHealth() override { return pool_.Ping(); }
 
   // --- RecordLog ---
@@ -300,6 +387,128 @@ class PgEvaluatorStore final : public EvaluatorStore, public RecordLog {
     on_stored_ = std::move(fn);
   }
 
+  // --- ReplicaCoordinator ---
+
+  absl::StatusOr<std::vector<Lease>> Heartbeat(
+      const std::string& replica, const std::string& address,
+      const std::vector<std::string>& value_streams,
+      absl::Duration ttl) override {
+    std::vector<Lease> leases;
+    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+      leases.clear();
+      VLA_RETURN_IF_ERROR(c.Begin());
+      VLA_RETURN_IF_ERROR(c.Run(kLockLeases).status());
+      VLA_RETURN_IF_ERROR(
+          c.Run(kBeat, Params().Text(replica).Text(address)).status());
+      VLA_RETURN_IF_ERROR(
+          c.Run(kForgetSilent, Params().Text(Interval(ttl))).status());
+      VLA_RETURN_IF_ERROR(c.Run(kExpireLeases).status());
+      VLA_ASSIGN_OR_RETURN(Result live_rows, c.Run(kLiveReplicas));
+      std::vector<std::string> live;
+      for (int i = 0; i < live_rows.rows(); ++i) {
+        live.push_back(live_rows.String(i, 0));
+      }
+      VLA_RETURN_IF_ERROR(
+          c.Run(kRenewLeases, Params().Text(replica).Text(Interval(ttl)))
+              .status());
+      VLA_ASSIGN_OR_RETURN(Result owners, c.Run(kLeaseOwners));
+      std::set<std::string> owned_by_anyone;
+      std::vector<absl::string_view> give_up;
+      for (int i = 0; i < owners.rows(); ++i) {
+        const std::string vs = owners.String(i, 0);
+        owned_by_anyone.insert(vs);
+        if (owners.Bytes(i, 1) == replica &&
+            PreferredOwner(vs, live) != replica) {
+          give_up.push_back(owners.Bytes(i, 0));
+        }
+      }
+      std::vector<absl::string_view> take;
+      for (const std::string& vs : value_streams) {
+        if (!owned_by_anyone.count(vs) && PreferredOwner(vs, live) == replica) {
+          take.push_back(vs);
+        }
+      }
+      if (!give_up.empty()) {
+        VLA_RETURN_IF_ERROR(
+            c.Run(kGiveUp, Params().Text(replica).TextArray(give_up)).status());
+      }
+      if (!take.empty()) {
+        VLA_RETURN_IF_ERROR(
+            c.Run(kTake,
+                  Params().TextArray(take).Text(replica).Text(Interval(ttl)))
+                .status());
+      }
+      VLA_ASSIGN_OR_RETURN(Result r, c.Run(kLeases));
+      VLA_RETURN_IF_ERROR(c.Commit());
+      for (int i = 0; i < r.rows(); ++i) {
+        leases.push_back({r.String(i, 0), r.String(i, 1), r.String(i, 2)});
+      }
+      return absl::OkStatus();
+    }));
+    return leases;
+  }
+
+  absl::Status Leave(const std::string& replica) override {
+    return pool_.Run([&](pg::Connection& c) -> absl::Status {
+      VLA_RETURN_IF_ERROR(c.Begin());
+      VLA_RETURN_IF_ERROR(c.Run(kLockLeases).status());
+      VLA_RETURN_IF_ERROR(c.Run(kLeaveLeases, Params().Text(replica)).status());
+      VLA_RETURN_IF_ERROR(
+          c.Run(kLeaveReplica, Params().Text(replica)).status());
+      return c.Commit();
+    });
+  }
+
+  absl::Status Publish(const std::vector<PublishedStatus>& statuses) override {
+    // The last status of each key (one row may change once per statement).
+    std::map<std::pair<int, absl::string_view>, const PublishedStatus*> last;
+    for (const PublishedStatus& s : statuses) {
+      last[{static_cast<int>(s.board), s.key}] = &s;
+    }
+    if (last.empty()) return absl::OkStatus();
+    std::vector<int32_t> boards;
+    std::vector<absl::string_view> keys, data;
+    for (const auto& [key, s] : last) {
+      boards.push_back(key.first);
+      keys.push_back(s->key);
+      data.push_back(s->data);
+    }
+    Params params;
+    params.IntArray(boards).TextArray(keys).BytesArray(data);
+    return pool_.Run([&](pg::Connection& c) -> absl::Status {
+      VLA_RETURN_IF_ERROR(c.Begin());
+      VLA_RETURN_IF_ERROR(c.Run(kLockPublished).status());
+      VLA_RETURN_IF_ERROR(c.Run(kPublish, params).status());
+      VLA_RETURN_IF_ERROR(c.Run(kNotifyPublished).status());
+      return c.Commit();
+    });
+  }
+
+  absl::StatusOr<int64_t> ReadPublished(
+      int64_t after,
+      const std::function<void(const PublishedStatus&)>& fn) override {
+    Result r;
+    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+      VLA_ASSIGN_OR_RETURN(r, c.Run(kReadPublished, Params().Int(after)));
+      return absl::OkStatus();
+    }));
+    PublishedStatus s;
+    for (int i = 0; i < r.rows(); ++i) {
+      s.sequence = r.Int(i, 0);
+      s.board = static_cast<PublishedStatus::Board>(r.Int(i, 1));
+      s.key = r.String(i, 2);
+      s.data = r.String(i, 3);
+      fn(s);
+      after = s.sequence;
+    }
+    return after;
+  }
+
+  void OnPublished(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    on_published_ = std::move(fn);
+  }
+
  private:
   PgEvaluatorStore(const std::string& uri, int connections)
       : pool_(uri, kSchema, connections) {}
@@ -330,17 +539,17 @@ class PgEvaluatorStore final : public EvaluatorStore, public RecordLog {
     return v;
   }
 
-  void Wake() {
+  void Wake(const std::function<void()>& fn) {
     std::lock_guard<std::mutex> lock(wake_mu_);
-    if (on_stored_) on_stored_();
+    if (fn) fn();
   }
 
   pg::Pool pool_;
   std::string secret_;
   std::mutex wake_mu_;
-  std::function<void()> on_stored_;
+  std::function<void()> on_stored_, on_published_;
   // Last: stopped first.
-  std::unique_ptr<pg::Listener> listener_;
+  std::unique_ptr<pg::Listener> listener_, published_listener_;
 };
 
 }  // namespace

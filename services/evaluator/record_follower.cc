@@ -2,6 +2,7 @@
 
 #include <deque>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 
 namespace vla::evaluator {
@@ -14,8 +15,76 @@ constexpr absl::Duration kRetryInterval = absl::Milliseconds(200);
 
 }  // namespace
 
-RecordFollower::RecordFollower(RecordLog* log, Sink sink)
-    : log_(log), sink_(std::move(sink)) {}
+// Records parsed for the sink (deques: pointers stay valid as they grow).
+struct RecordFollower::Batch {
+  void Add(const LoggedRecord& r) {
+    const int size = static_cast<int>(r.data.size());
+    if (r.kind == v1::RECORD_KIND_OBSERVATION) {
+      if (observations.emplace_back().ParseFromArray(r.data.data(), size)) {
+        obs_ptrs.push_back(&observations.back());
+      }
+    } else if (events.emplace_back().ParseFromArray(r.data.data(), size)) {
+      event_ptrs.push_back(&events.back());
+    }
+  }
+  std::deque<v1::Observation> observations;
+  std::deque<v1::WorkItemEvent> events;
+  std::vector<const v1::Observation*> obs_ptrs;
+  std::vector<const v1::WorkItemEvent*> event_ptrs;
+};
+
+RecordFollower::RecordFollower(RecordLog* log, Sink sink, bool filter)
+    : log_(log), sink_(std::move(sink)), filter_(filter) {}
+
+void RecordFollower::Load(const std::string& value_stream) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (loaded_.count(value_stream)) return;
+    to_load_.insert(value_stream);
+    woken_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
+bool RecordFollower::IsLoaded(const std::string& value_stream) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !filter_ || loaded_.count(value_stream) > 0;
+}
+
+bool RecordFollower::LoadPending() {
+  std::set<std::string> pending;
+  int64_t upto;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending.swap(to_load_);
+    upto = position_;
+  }
+  bool ok = true;
+  for (const std::string& vs : pending) {
+    Batch batch;
+    const absl::Status s = log_->ReadValueStream(
+        vs, upto, [&](const LoggedRecord& r) { batch.Add(r); });
+    if (!s.ok()) {
+      Log(LogLevel::kWarning, "loading a value stream failed; retrying",
+          {{"value_stream", vs}, {"error", s.ToString()}});
+      std::lock_guard<std::mutex> lock(mu_);
+      to_load_.insert(vs);
+      ok = false;
+      continue;
+    }
+    // This thread also reads the chunks: the next one starts after `upto`.
+    sink_(batch.obs_ptrs, batch.event_ptrs);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      loaded_.insert(vs);
+    }
+    Log(LogLevel::kInfo, "value stream loaded",
+        {{"value_stream", vs},
+         {"records",
+          absl::StrCat(batch.obs_ptrs.size() + batch.event_ptrs.size())}});
+  }
+  return ok;
+}
 
 RecordFollower::~RecordFollower() {
   {
@@ -64,22 +133,18 @@ bool RecordFollower::ReadChunk() {
     std::lock_guard<std::mutex> lock(mu_);
     after = position_;
   }
-  // Parsed into deques: pointers stay valid as they grow.
-  std::deque<v1::Observation> observations;
-  std::deque<v1::WorkItemEvent> events;
-  std::vector<const v1::Observation*> obs_ptrs;
-  std::vector<const v1::WorkItemEvent*> event_ptrs;
+  std::set<std::string> loaded;
+  if (filter_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    loaded = loaded_;
+  }
+  Batch batch;
   int rows = 0;
   absl::StatusOr<int64_t> last =
       log_->Read(after, kChunk, [&](const LoggedRecord& r) {
         ++rows;
-        const int size = static_cast<int>(r.data.size());
-        if (r.kind == v1::RECORD_KIND_OBSERVATION) {
-          if (observations.emplace_back().ParseFromArray(r.data.data(), size)) {
-            obs_ptrs.push_back(&observations.back());
-          }
-        } else if (events.emplace_back().ParseFromArray(r.data.data(), size)) {
-          event_ptrs.push_back(&events.back());
+        if (!filter_ || loaded.count(std::string(r.value_stream))) {
+          batch.Add(r);
         }
       });
   if (!last.ok()) {
@@ -91,7 +156,9 @@ bool RecordFollower::ReadChunk() {
     woken_ = true;  // try again
     return false;
   }
-  if (rows > 0) sink_(obs_ptrs, event_ptrs);
+  if (!batch.obs_ptrs.empty() || !batch.event_ptrs.empty()) {
+    sink_(batch.obs_ptrs, batch.event_ptrs);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     position_ = *last;
@@ -107,6 +174,12 @@ void RecordFollower::Loop() {
       wake_cv_.wait(lock, [this] { return stopping_ || woken_; });
       if (stopping_) return;
       woken_ = false;
+    }
+    if (!LoadPending()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_cv_.wait_for(lock, absl::ToChronoMilliseconds(kRetryInterval),
+                        [this] { return stopping_; });
+      woken_ = true;  // try again
     }
     while (ReadChunk()) {
       std::lock_guard<std::mutex> lock(mu_);

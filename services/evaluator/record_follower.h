@@ -14,6 +14,8 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,8 +35,10 @@ class RecordFollower {
       std::function<void(const std::vector<const v1::Observation*>&,
                          const std::vector<const v1::WorkItemEvent*>&)>;
 
-  // `log` must outlive the follower.
-  RecordFollower(RecordLog* log, Sink sink);
+  // `log` must outlive the follower. With `filter`, only the records of
+  // value streams loaded with Load reach the sink (a replica holds the
+  // value streams it owns or owned); else all of them.
+  RecordFollower(RecordLog* log, Sink sink, bool filter = false);
   // Stops the thread.
   ~RecordFollower();
   RecordFollower(const RecordFollower&) = delete;
@@ -51,18 +55,31 @@ class RecordFollower {
   // The sequence of the last record read.
   int64_t position() const;
 
+  // Starts following `value_stream` (with a filter): its records read so
+  // far are read again, from the log, and go to the sink first. Returns at
+  // once; IsLoaded says when that is done.
+  void Load(const std::string& value_stream);
+  bool IsLoaded(const std::string& value_stream) const;
+
  private:
   void Loop();
   // Reads one chunk; false when the log had no more.
   bool ReadChunk();
+  // Loads the value streams Load asked for; false if one failed.
+  bool LoadPending();
+  // Parses `r` and adds it to the batch.
+  struct Batch;
 
   RecordLog* const log_;
   const Sink sink_;
+  const bool filter_;
   mutable std::mutex mu_;
   std::condition_variable wake_cv_, progress_cv_;
   bool woken_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t position_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> loaded_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> to_load_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -193,7 +193,13 @@ class EvaluatorModule final : public ServiceModule {
   void ServeAsync(AsyncQueues* queues) override { service_.ServeAsync(queues); }
   absl::Status CheckHealth() override { return evaluator_->CheckHealth(); }
 
-  absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
+  absl::Status Start(std::shared_ptr<grpc::Channel> self,
+                     const std::string& address) override {
+    evaluator::ReplicationOptions replication;
+    replication.address = address;
+    replication.heartbeat = options_.evaluator_heartbeat;
+    replication.ttl = options_.evaluator_lease_ttl;
+    VLA_RETURN_IF_ERROR(evaluator_->StartReplication(replication));
     VLA_ASSIGN_OR_RETURN(auto channel, VmdbChannel(options_, self));
     // With definitions stored from an earlier run, ingest need not wait for
     // the VMDB; the feed resumes after the stored revision.
@@ -221,7 +227,10 @@ class EvaluatorModule final : public ServiceModule {
                   const ServerOptions& options, const AccessPolicy* policy)
       : evaluator_(std::move(ev)),
         options_(options),
-        service_(evaluator_.get(), policy) {}
+        service_(evaluator_.get(), policy,
+                 [options](const std::string& address) {
+                   return MakePeerChannel(address, options);
+                 }) {}
 
   std::unique_ptr<evaluator::Evaluator> evaluator_;
   ServerOptions options_;
@@ -278,7 +287,8 @@ class OkrModule final : public ServiceModule {
   void ServeAsync(AsyncQueues* queues) override { service_.ServeAsync(queues); }
   absl::Status CheckHealth() override { return core_->CheckHealth(); }
 
-  absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
+  absl::Status Start(std::shared_ptr<grpc::Channel> self,
+                     const std::string&) override {
     VLA_ASSIGN_OR_RETURN(auto vmdb, VmdbChannel(options_, self));
     VLA_ASSIGN_OR_RETURN(auto evaluator, EvaluatorChannel(options_, self));
     kvis_->Connect(evaluator);

@@ -3,6 +3,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -78,6 +79,18 @@ class HealthOnlyFallback final : public grpc::CallbackGenericService {
     return new Reactor();
   }
 };
+
+// options.advertise_address, else the listen host (the host name for a
+// wildcard) with the bound port.
+std::string AdvertisedAddress(const ServerOptions& options, int port) {
+  if (!options.advertise_address.empty()) return options.advertise_address;
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
+  }
+  return absl::StrCat(host, ":", port);
+}
 
 }  // namespace
 
@@ -169,8 +182,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   server->SetHealth(std::vector<bool>(server->modules_.size(), true));
   auto self = server->InProcessChannel();
-  for (auto& module : server->modules_)
-    VLA_RETURN_IF_ERROR(module->Start(self));
+  const std::string address = AdvertisedAddress(options, server->port_);
+  for (auto& module : server->modules_) {
+    VLA_RETURN_IF_ERROR(module->Start(self, address));
+  }
   server->health_thread_ = std::thread([p = server.get()] { p->HealthLoop(); });
   return server;
 }

@@ -50,6 +50,15 @@ struct ServerOptions {
   // How often each hosted service checks that its database answers (its
   // health is NOT_SERVING while it does not).
   absl::Duration health_check_interval = absl::Seconds(1);
+  // HOST:PORT where other processes reach this server (evaluator replicas
+  // forward calls to the owner of a value stream); empty: the listen host
+  // (this machine's host name for a wildcard) and the bound port.
+  std::string advertise_address;
+  // Evaluator replicas (with `database`): how often each renews its leases,
+  // and how long a lease lives without renewal (a stopped replica's value
+  // streams move to the others after about lease_ttl + heartbeat).
+  absl::Duration evaluator_heartbeat = absl::Seconds(1);
+  absl::Duration evaluator_lease_ttl = absl::Seconds(4);
   // Subset of AllServiceNames().
   std::vector<std::string> services = AllServiceNames();
   // Where the evaluator and okr-status reach the VMDB when it is not hosted
@@ -118,9 +127,12 @@ class ServiceModule {
   // Starts the service's async methods (its watch streams) on `queues`;
   // called once the server is built, before Start.
   virtual void ServeAsync(AsyncQueues* queues) { (void)queues; }
-  // Called once the server listens; `self` reaches this server in-process.
-  virtual absl::Status Start(std::shared_ptr<grpc::Channel> self) {
+  // Called once the server listens; `self` reaches this server in-process,
+  // other processes reach it at `address` (HOST:PORT).
+  virtual absl::Status Start(std::shared_ptr<grpc::Channel> self,
+                             const std::string& address) {
     (void)self;
+    (void)address;
     return absl::OkStatus();
   }
   // OK while the service can do its work (its database answers).

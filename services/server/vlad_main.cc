@@ -35,6 +35,17 @@ ABSL_FLAG(std::string, database, "",
 ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(1),
           "How often each service checks that its database answers (its "
           "health is NOT_SERVING while it does not).");
+ABSL_FLAG(std::string, advertise_address, "",
+          "HOST:PORT where other processes reach this server (evaluator "
+          "replicas forward calls to a value stream's owner); default: the "
+          "--listen host (the host name for 0.0.0.0) and port.");
+ABSL_FLAG(absl::Duration, evaluator_heartbeat, absl::Seconds(1),
+          "Evaluator replicas on --database: how often each renews its "
+          "leases on value streams.");
+ABSL_FLAG(absl::Duration, evaluator_lease_ttl, absl::Seconds(4),
+          "Evaluator replicas on --database: how long a lease lives without "
+          "renewal; a stopped replica's value streams move to the others "
+          "after about this plus --evaluator_heartbeat.");
 ABSL_FLAG(std::string, services, "vmdb,evaluator,okr-status",
           "Comma-separated services to host: vmdb, evaluator, okr-status.");
 ABSL_FLAG(std::string, vmdb_address, "",
@@ -148,6 +159,9 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.database = absl::GetFlag(FLAGS_database);
   options.health_check_interval = absl::GetFlag(FLAGS_health_check_interval);
+  options.advertise_address = absl::GetFlag(FLAGS_advertise_address);
+  options.evaluator_heartbeat = absl::GetFlag(FLAGS_evaluator_heartbeat);
+  options.evaluator_lease_ttl = absl::GetFlag(FLAGS_evaluator_lease_ttl);
   options.services = absl::StrSplit(absl::GetFlag(FLAGS_services), ',',
                                     absl::SkipWhitespace());
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);

@@ -68,6 +68,10 @@ class PgDatabase {
   const std::string& name() const { return name_; }
   // Runs `sql` on this database; fails the test on error.
   void Exec(const std::string& sql) const { cluster_.Admin(sql, name_); }
+  // The first column of the first row `sql` selects ("" if none).
+  std::string Query(const std::string& sql) const {
+    return cluster_.Admin(sql, name_);
+  }
   // The integer `sql` selects (-1 if none).
   int64_t QueryInt(const std::string& sql) const;
 

@@ -231,5 +231,152 @@ TEST(PostgresTest, VmdbAndOkrStatusReplicasShareOneDatabase) {
   }));
 }
 
+// Value stream `id` with KVI `count-<id>` (its "s" observations of the
+// last 30 days) and an ACTIVE VLA `vla-<id>` (count >= 10, warning 5).
+void CreateValueStream(v1::VmdbService::Stub& vmdb, const std::string& id) {
+  v1::CreateValueStreamRequest vs;
+  vs.set_value_stream_id(id);
+  vs.mutable_value_stream()->set_consumer("teams/business");
+  vs.mutable_value_stream()->add_providers("teams/desk");
+  v1::ValueStream vs_out;
+  ASSERT_TRUE(vmdb.CreateValueStream(Ctx().get(), vs, &vs_out).ok());
+  v1::CreateKviRequest kvi;
+  kvi.set_kvi_id("count-" + id);
+  v1::Kvi& k = *kvi.mutable_kvi();
+  k.set_value_stream("valueStreams/" + id);
+  k.set_source(v1::SOURCE_OBSERVATIONS);
+  k.set_signal("s");
+  k.set_aggregation(v1::AGGREGATION_COUNT);
+  k.mutable_window()->mutable_rolling()->set_seconds(30 * 86400);
+  k.set_direction(v1::DIRECTION_HIGHER_IS_BETTER);
+  v1::Kvi kvi_out;
+  ASSERT_TRUE(vmdb.CreateKvi(Ctx().get(), kvi, &kvi_out).ok());
+  v1::CreateVlaRequest vla;
+  vla.set_vla_id("vla-" + id);
+  v1::Vla& v = *vla.mutable_vla();
+  v.set_value_stream("valueStreams/" + id);
+  v.set_consumer("teams/business");
+  v.add_providers("teams/desk");
+  v1::Clause* c = v.add_clauses();
+  c->set_kvi("kvis/count-" + id);
+  c->set_target(10);
+  c->set_warning(5);
+  v.set_state(v1::VLA_STATE_ACTIVE);
+  v1::Vla vla_out;
+  ASSERT_TRUE(vmdb.CreateVla(Ctx().get(), vla, &vla_out).ok());
+}
+
+// `n` observations of value stream `id`, ids "<prefix>-<i>", a minute old.
+v1::IngestRequest Observations(const std::string& id, const std::string& prefix,
+                               int n) {
+  v1::IngestRequest req;
+  const int64_t t = absl::ToUnixSeconds(absl::Now()) - 60;
+  for (int i = 0; i < n; ++i) {
+    v1::Observation* o = req.add_observations();
+    o->set_event_id(absl::StrCat(prefix, "-", i));
+    o->set_signal("s");
+    o->set_value(1);
+    o->mutable_time()->set_seconds(t);
+    o->set_value_stream("valueStreams/" + id);
+  }
+  return req;
+}
+
+double KviNow(v1::EvaluationService::Stub& eval, const std::string& kvi) {
+  v1::GetKviValueRequest req;
+  req.set_kvi(kvi);
+  v1::KviValue v;
+  if (!eval.GetKviValue(Ctx().get(), req, &v).ok()) return -1;
+  return v.has_value() ? v.value() : 0;
+}
+
+// Three evaluator replicas on one database: records ingested through any
+// of them are counted once by the owner of their value stream; every
+// replica answers for every KVI (forwarding to the owner) and lists every
+// VLA; a replica that stops hands its value streams over.
+TEST(PostgresTest, EvaluatorReplicasShareTheValueStreams) {
+  PgDatabase db;
+  ServerOptions options = FastOptions();
+  options.database = db.uri();
+  options.evaluator_heartbeat = absl::Milliseconds(100);
+  options.evaluator_lease_ttl = absl::Seconds(1);
+  std::vector<std::unique_ptr<TestServer>> replicas;
+  replicas.push_back(std::make_unique<TestServer>(options));
+  options.services = {"evaluator"};
+  options.vmdb_address = replicas[0]->address();
+  replicas.push_back(std::make_unique<TestServer>(options));
+  replicas.push_back(std::make_unique<TestServer>(options));
+  CreateDefinitions(replicas[0]->vmdb());
+  const std::vector<std::string> streams = {"a", "b", "c", "d"};
+  for (const std::string& id : streams) {
+    CreateValueStream(replicas[0]->vmdb(), id);
+  }
+  // Through replica i, 10 * (i + 1) records of each value stream.
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    for (const std::string& id : streams) {
+      const v1::IngestRequest req =
+          Observations(id, absl::StrCat(id, i), 10 * (i + 1));
+      v1::IngestResponse resp;
+      ASSERT_TRUE(Eventually([&] {
+        return replicas[i]
+                   ->evaluation()
+                   .IngestBatch(Ctx().get(), req, &resp)
+                   .ok() &&
+               resp.rejected_size() == 0;
+      })) << resp.ShortDebugString();
+    }
+  }
+  for (auto& r : replicas) {
+    for (const std::string& id : streams) {
+      EXPECT_TRUE(Eventually([&] {
+        return KviNow(r->evaluation(), "kvis/count-" + id) == 60;
+      })) << id
+          << ": " << KviNow(r->evaluation(), "kvis/count-" + id);
+    }
+    // Each replica's list shows every VLA (60 >= 10: MET).
+    EXPECT_TRUE(Eventually([&] {
+      v1::ListVlaStatusesResponse list;
+      if (!r->evaluation()
+               .ListVlaStatuses(Ctx().get(), v1::ListVlaStatusesRequest(),
+                                &list)
+               .ok() ||
+          list.statuses_size() != static_cast<int>(streams.size())) {
+        return false;
+      }
+      for (const v1::VlaStatus& s : list.statuses()) {
+        if (s.state() != v1::COMPLIANCE_STATE_MET) return false;
+      }
+      return true;
+    }));
+  }
+  // Every value stream has one owner, and the work is shared.
+  EXPECT_EQ(db.QueryInt("SELECT COUNT(*) FROM vla_evaluator.leases"), 5);
+  EXPECT_GE(db.QueryInt("SELECT COUNT(DISTINCT owner) FROM "
+                        "vla_evaluator.leases"),
+            2);
+
+  // Replica 2 stops; its value streams move to the others, which count
+  // new records too.
+  replicas[2].reset();
+  for (const std::string& id : streams) {
+    const v1::IngestRequest req = Observations(id, "late-" + id, 5);
+    v1::IngestResponse resp;
+    ASSERT_TRUE(
+        replicas[1]->evaluation().IngestBatch(Ctx().get(), req, &resp).ok());
+    EXPECT_EQ(resp.accepted(), 5) << resp.ShortDebugString();
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    for (const std::string& id : streams) {
+      EXPECT_TRUE(Eventually([&] {
+        return KviNow(replicas[i]->evaluation(), "kvis/count-" + id) == 65;
+      })) << id
+          << ": " << KviNow(replicas[i]->evaluation(), "kvis/count-" + id);
+    }
+  }
+  EXPECT_EQ(db.QueryInt("SELECT COUNT(DISTINCT owner) FROM "
+                        "vla_evaluator.leases"),
+            2);
+}
+
 }  // namespace
 }  // namespace vla

@@ -67,12 +67,4 @@ ServerOptions FastOptions() {
   return o;
 }
 
-bool Eventually(const std::function<bool()>& fn) {
-  for (int i = 0; i < 1000; ++i) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 }  // namespace vla::testing

@@ -60,10 +60,6 @@ grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(
 // Server options with a fast evaluation loop, for tests.
 ServerOptions FastOptions();
 
-// Retries `fn` until it returns true or 10 s pass (services follow each
-// other asynchronously).
-bool Eventually(const std::function<bool()>& fn);
-
 }  // namespace vla::testing
 
 #endif  // VLA_TESTS_TEST_SERVER_H_

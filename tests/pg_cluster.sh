@@ -10,7 +10,7 @@
 # initdb and postgres refuse to run as root: as root they run as the `postgres`
 # system user (runuser). Durability for the tests: fsync off (the machine does not
 # crash under a test), synchronous_commit on (a killed server keeps every commit it
-# acknowledged). CTest starts one cluster per run (fixture `pg`, tests/CMakeLists.txt);
+# acknowledged). VLA_PG_DURABLE=1 keeps fsync on (benchmarks of durable ingest). CTest starts one cluster per run (fixture `pg`, tests/CMakeLists.txt);
 # a test binary run by hand starts its own (tests/pg_test_util.h).
 set -euo pipefail
 
@@ -27,10 +27,11 @@ as_pg() {
 }
 
 start_server() {
-  local port=$1
+  local port=$1 sync="-c fsync=off -c full_page_writes=off"
+  if [ "${VLA_PG_DURABLE:-0}" = 1 ]; then sync=""; fi
   as_pg "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 30 \
-    -o "-p $port -k $dir/data -c listen_addresses=127.0.0.1 -c fsync=off \
--c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB" \
+    -o "-p $port -k $dir/data -c listen_addresses=127.0.0.1 $sync \
+-c max_connections=400 -c shared_buffers=128MB" \
     start >/dev/null
 }
 

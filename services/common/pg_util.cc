@@ -264,7 +264,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& dsn, const std::string& schema) {
   // Later keywords override earlier ones: the DSN's own settings win.
   const char* keys[] = {"connect_timeout", "dbname", nullptr};
-  const char* values[] = {"5", dsn.c_str(), nullptr};
+  const char* values[] = {"3", dsn.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   auto c = std::unique_ptr<Connection>(new Connection(conn));
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
@@ -379,7 +379,7 @@ void Pool::Release(std::unique_ptr<Connection> c) {
   cv_.notify_one();
 }
 
-absl::Status Pool::RunOnce(const std::function<absl::Status(Connection&)>& fn,
+absl::Status Pool::Attempt(const std::function<absl::Status(Connection&)>& fn,
                            bool* retryable) {
   auto c = Acquire();
   if (!c.ok()) {
@@ -403,16 +403,20 @@ absl::Status Pool::Run(const std::function<absl::Status(Connection&)>& fn) {
   absl::Duration backoff = retry_.initial_backoff;
   while (true) {
     bool retryable = false;
-    absl::Status s = RunOnce(fn, &retryable);
+    absl::Status s = Attempt(fn, &retryable);
     if (s.ok() || !retryable || absl::Now() + backoff > deadline) return s;
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, retry_.max_backoff);
   }
 }
 
-absl::Status Pool::Ping() {
+absl::Status Pool::RunOnce(const std::function<absl::Status(Connection&)>& fn) {
   bool retryable = false;
-  return RunOnce([](Connection& c) { return c.Exec("SELECT 1"); }, &retryable);
+  return Attempt(fn, &retryable);
+}
+
+absl::Status Pool::Ping() {
+  return RunOnce([](Connection& c) { return c.Exec("SELECT 1"); });
 }
 
 // --- Migrations, secrets, definitions ----------------------------------------

@@ -174,6 +174,9 @@ class Pool {
   // must start from scratch each time (its own transaction). The last
   // error is returned.
   absl::Status Run(const std::function<absl::Status(Connection&)>& fn);
+  // Runs `fn` once, without retries: for reads on threads that must not
+  // wait long (gRPC's), whose callers retry UNAVAILABLE themselves.
+  absl::Status RunOnce(const std::function<absl::Status(Connection&)>& fn);
   // SELECT 1 on a connection of the pool, without retries: OK while the
   // database answers.
   absl::Status Ping();
@@ -184,7 +187,7 @@ class Pool {
  private:
   absl::StatusOr<std::unique_ptr<Connection>> Acquire();
   void Release(std::unique_ptr<Connection> c);
-  absl::Status RunOnce(const std::function<absl::Status(Connection&)>& fn,
+  absl::Status Attempt(const std::function<absl::Status(Connection&)>& fn,
                        bool* retryable);
 
   const std::string dsn_;

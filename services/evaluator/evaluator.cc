@@ -205,7 +205,9 @@ void Evaluator::TrackDefinition(const v1::Change& c) {
       value_streams_.insert(c.name());
     }
   } else if (c.has_kvi() || c.has_vla()) {
-    if (deleted) {
+    // A VLA that is not ACTIVE is nobody's: every replica answers for it
+    // (FAILED_PRECONDITION), and its last published status is not shown.
+    if (deleted || (c.has_vla() && c.vla().state() != v1::VLA_STATE_ACTIVE)) {
       value_stream_of_.erase(c.name());
     } else {
       value_stream_of_[c.name()] =
@@ -249,7 +251,9 @@ bool Evaluator::Serves(const std::string& name) const {
 }
 
 void Evaluator::ApplyPublished(const PublishedStatus& s) {
-  if (Serves(s.key)) return;  // this replica's own statuses
+  // This replica's own statuses, and those of deleted KVIs and of VLAs no
+  // longer ACTIVE, stay off the board.
+  if (ValueStreamOf(s.key).empty() || Serves(s.key)) return;
   if (s.board == PublishedStatus::Board::kVla) {
     v1::VlaStatus status;
     if (!status.ParseFromString(s.data)) return;

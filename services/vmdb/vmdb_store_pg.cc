@@ -186,7 +186,7 @@ class PgVmdbStore final : public VmdbStore {
                                                    absl::string_view after_id,
                                                    int limit) override {
     std::vector<StoredResource> out;
-    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+    VLA_RETURN_IF_ERROR(pool_.RunOnce([&](pg::Connection& c) -> absl::Status {
       out.clear();
       VLA_ASSIGN_OR_RETURN(
           Result r,
@@ -223,7 +223,7 @@ class PgVmdbStore final : public VmdbStore {
   absl::StatusOr<std::vector<StoredChange>> Changes(int64_t after,
                                                     int limit) override {
     std::vector<StoredChange> out;
-    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+    VLA_RETURN_IF_ERROR(pool_.RunOnce([&](pg::Connection& c) -> absl::Status {
       out.clear();
       VLA_ASSIGN_OR_RETURN(Result r,
                            c.Run(kChanges, Params().Int(after).Int(limit)));
@@ -242,7 +242,7 @@ class PgVmdbStore final : public VmdbStore {
   absl::StatusOr<std::vector<std::string>> History(
       absl::string_view name) override {
     std::vector<std::string> out;
-    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+    VLA_RETURN_IF_ERROR(pool_.RunOnce([&](pg::Connection& c) -> absl::Status {
       out.clear();
       VLA_ASSIGN_OR_RETURN(
           Result r,
@@ -255,7 +255,7 @@ class PgVmdbStore final : public VmdbStore {
 
   int64_t HeadRevision() override {
     int64_t head = 0;
-    absl::Status s = pool_.Run([&](pg::Connection& c) -> absl::Status {
+    absl::Status s = pool_.RunOnce([&](pg::Connection& c) -> absl::Status {
       VLA_ASSIGN_OR_RETURN(Result r, c.Run(kHead));
       head = r.Int(0, 0);
       return absl::OkStatus();
@@ -277,10 +277,12 @@ class PgVmdbStore final : public VmdbStore {
   PgVmdbStore(const std::string& uri, int connections)
       : pool_(uri, kSchema, connections) {}
 
+  // Reads run once (no retries): they answer on gRPC's threads, and
+  // clients retry UNAVAILABLE.
   template <typename T, typename Fn>
   absl::StatusOr<T> Read(Fn fn) {
     absl::StatusOr<T> out;
-    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+    VLA_RETURN_IF_ERROR(pool_.RunOnce([&](pg::Connection& c) -> absl::Status {
       PgReads reads(c);
       out = fn(reads);
       return out.status();

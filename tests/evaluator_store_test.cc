@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/evaluator/record_follower.h"
 #include "tests/pg_test_util.h"
 #include "tests/test_server.h"
 #include "tests/test_util.h"
@@ -223,6 +226,60 @@ TEST(EvaluatorRecordLogTest, ReadValueStreamUpToASequence) {
                                    })
                   .ok());
   EXPECT_EQ(data, (std::vector<std::string>{"a1", "a2"}));
+}
+
+// A replica's follower (record_follower.h) loads a value stream it comes to
+// own once, however often it is asked while it loads, then follows it;
+// records of value streams it does not hold never reach memory.
+TEST(EvaluatorRecordLogTest, FollowerLoadsAValueStreamOnceThenFollowsIt) {
+  PgDatabase pg;
+  auto s = *OpenPostgresEvaluatorStore(pg.uri());
+  auto record = [](const std::string& id, const std::string& vs) {
+    v1::Observation o;
+    o.set_event_id(id);
+    o.set_value_stream(vs);
+    return RecordRow{id, v1::RECORD_KIND_OBSERVATION, o.SerializeAsString(),
+                     vs};
+  };
+  std::vector<RecordRow> rows;
+  for (int i = 0; i < 3000; ++i) {
+    rows.push_back(record(absl::StrCat(i),
+                          i % 3 == 0 ? "valueStreams/b" : "valueStreams/a"));
+  }
+  ASSERT_TRUE(s->InsertRecords(rows).ok());
+  std::mutex mu;
+  std::map<std::string, int> seen;  // event id -> times in memory
+  RecordFollower follower(
+      s->record_log(),
+      [&](const std::vector<const v1::Observation*>& observations,
+          const std::vector<const v1::WorkItemEvent*>&) {
+        std::lock_guard<std::mutex> lock(mu);
+        for (const v1::Observation* o : observations) {
+          EXPECT_EQ(o->value_stream(), "valueStreams/a");
+          ++seen[o->event_id()];
+        }
+      },
+      /*filter=*/true);
+  follower.Start();
+  ASSERT_TRUE(follower.CatchUp(absl::Seconds(10)).ok());
+  EXPECT_FALSE(follower.IsLoaded("valueStreams/a"));
+  // Asked again and again while it loads (a heartbeat does that).
+  for (int i = 0; i < 200 && !follower.IsLoaded("valueStreams/a"); ++i) {
+    follower.Load("valueStreams/a");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(testing::Eventually([&] {
+    follower.Load("valueStreams/a");
+    return follower.IsLoaded("valueStreams/a");
+  }));
+  ASSERT_TRUE(s->InsertRecords({record("late-a", "valueStreams/a"),
+                                record("late-b", "valueStreams/b")})
+                  .ok());
+  ASSERT_TRUE(follower.CatchUp(absl::Seconds(10)).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen.size(), 2001u);
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(seen.count("late-a"), 1u);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ set -euo pipefail
 
 BINDIR=${VLA_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 cmd=${1:?usage: pg_cluster.sh start|stop|pause|resume DIR}
-dir=${2:?usage: pg_cluster.sh start|stop|pause|resume DIR}
+dir=$(realpath -m "${2:?usage: pg_cluster.sh start|stop|pause|resume DIR}")
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then

@@ -298,8 +298,8 @@ TEST(PostgresTest, EvaluatorReplicasShareTheValueStreams) {
   PgDatabase db;
   ServerOptions options = FastOptions();
   options.database = db.uri();
-  options.evaluator_heartbeat = absl::Milliseconds(100);
-  options.evaluator_lease_ttl = absl::Seconds(1);
+  options.evaluator_heartbeat = absl::Milliseconds(200);
+  options.evaluator_lease_ttl = absl::Seconds(2);
   std::vector<std::unique_ptr<TestServer>> replicas;
   replicas.push_back(std::make_unique<TestServer>(options));
   options.services = {"evaluator"};

@@ -61,6 +61,11 @@ bool RecordFollower::LoadPending() {
   }
   bool ok = true;
   for (const std::string& vs : pending) {
+    {
+      // Asked for again while it loaded: its records are in memory once.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (loaded_.count(vs)) continue;
+    }
     Batch batch;
     const absl::Status s = log_->ReadValueStream(
         vs, upto, [&](const LoggedRecord& r) { batch.Add(r); });

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 

@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "clients/vlactl/cli.h"
 #include "clients/vlactl/documents.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
 
@@ -111,17 +111,17 @@ int RunStatus(Context& ctx) {
     }
     absl::StrAppend(&json, "]}");
     PrintDocuments(ctx.out(), ctx.format(), {json}, false);
-    return kExitOk;
+    return client::kExitOk;
   }
   Table t({"NAME", "STATE", "SCORE", "SLA", "WATERMELON", "DISPUTED"});
   for (const auto& v : vlas) AddVlaRow(t, v);
   for (const auto& o : objectives) AddObjectiveRow(t, o);
   if (t.empty()) {
     ctx.err() << "No active VLAs or objectives (vlactl apply -f examples/).\n";
-    return kExitOk;
+    return client::kExitOk;
   }
   t.Print(ctx.out(), ctx.color());
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunExplain(Context& ctx) {
@@ -141,7 +141,7 @@ int RunExplain(Context& ctx) {
   if (!s.ok()) return ctx.Fail(s);
   if (ctx.format() != Format::kTable) {
     PrintDocuments(ctx.out(), ctx.format(), {MessageJson(st, true)}, false);
-    return kExitOk;
+    return client::kExitOk;
   }
   auto& out = ctx.out();
   const bool c = ctx.color();
@@ -170,7 +170,7 @@ int RunExplain(Context& ctx) {
               absl::StrCat(cl.samples())});
   }
   t.Print(out, c);
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunFlow(Context& ctx) {
@@ -207,7 +207,7 @@ int RunFlow(Context& ctx) {
   if (!s.ok()) return ctx.Fail(s);
   if (ctx.format() != Format::kTable) {
     PrintDocuments(ctx.out(), ctx.format(), {MessageJson(flow, true)}, false);
-    return kExitOk;
+    return client::kExitOk;
   }
   auto& out = ctx.out();
   out << "Value stream " << ref->name() << ", " << Clock(flow.window_start())
@@ -238,7 +238,7 @@ int RunFlow(Context& ctx) {
   } else {
     seams.Print(out, ctx.color());
   }
-  return kExitOk;
+  return client::kExitOk;
 }
 
 // Prints a watch stream until it ends or Ctrl-C: each event as a document
@@ -271,8 +271,8 @@ int PrintWatch(Context& ctx, Open open, Line line) {
               << std::flush;
   }
   const grpc::Status status = reader->Finish();
-  if (Interrupted()) return kExitOk;
-  return status.ok() ? kExitOk : ctx.Fail(status);
+  if (Interrupted()) return client::kExitOk;
+  return status.ok() ? client::kExitOk : ctx.Fail(status);
 }
 
 int RunWatch(Context& ctx) {
@@ -360,13 +360,13 @@ int RunCheckIn(Context& ctx) {
   if (ctx.format() != Format::kTable) {
     PrintDocuments(ctx.out(), ctx.format(), {MessageJson(checkin, true)},
                    false);
-    return kExitOk;
+    return client::kExitOk;
   }
   ctx.out() << checkin.objective() << " key result " << checkin.key_result_id()
             << ": checked in " << Number(checkin.value(), 4) << " (confidence "
             << Number(checkin.confidence(), 2) << ") at "
             << Clock(checkin.create_time()) << " UTC\n";
-  return kExitOk;
+  return client::kExitOk;
 }
 
 }  // namespace

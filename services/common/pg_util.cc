@@ -11,9 +11,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
+#include "common/log.h"
+#include "common/status_util.h"
 #include "services/common/page_token.h"
-#include "services/common/status_util.h"
 
 namespace vla::pg {
 namespace {

@@ -4,9 +4,9 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "services/common/reactors.h"
-#include "services/common/status_util.h"
 
 namespace vla::evaluator {
 namespace {

@@ -153,9 +153,12 @@ class Evaluator {
   void WriterLoop();
   void EvaluationLoop();
   void ProcessBatches(std::vector<PendingIngest> work);
-  // Adds accepted records to the engine and schedules an evaluation.
+  // Adds stored records (the follower's) to the engine and schedules an
+  // evaluation.
   void AddToEngine(const std::vector<const v1::Observation*>& observations,
                    const std::vector<const v1::WorkItemEvent*>& events);
+  // Schedules an evaluation pass for new records.
+  void DataChanged();
 
   struct Metrics {
     metrics::Counter accepted, duplicates, rejected;

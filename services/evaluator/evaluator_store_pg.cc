@@ -9,9 +9,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "services/common/pg_util.h"
-#include "services/common/proto_time.h"
-#include "services/common/status_util.h"
 #include "services/evaluator/evaluator_store.h"
 
 namespace vla::evaluator {

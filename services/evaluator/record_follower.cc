@@ -3,7 +3,7 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
+#include "common/log.h"
 
 namespace vla::evaluator {
 namespace {

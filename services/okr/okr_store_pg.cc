@@ -4,8 +4,8 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "services/common/pg_util.h"
-#include "services/common/status_util.h"
 #include "services/okr/okr_store.h"
 
 namespace vla::okr {

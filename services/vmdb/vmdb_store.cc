@@ -3,8 +3,8 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "services/common/sqlite_util.h"
-#include "services/common/status_util.h"
 
 namespace vla::vmdb {
 namespace {

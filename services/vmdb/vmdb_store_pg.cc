@@ -6,8 +6,8 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "services/common/pg_util.h"
-#include "services/common/status_util.h"
 #include "services/vmdb/vmdb_store.h"
 
 namespace vla::vmdb {

@@ -10,8 +10,10 @@
 # initdb and postgres refuse to run as root: as root they run as the `postgres`
 # system user (runuser). Durability for the tests: fsync off (the machine does not
 # crash under a test), synchronous_commit on (a killed server keeps every commit it
-# acknowledged). VLA_PG_DURABLE=1 keeps fsync on (benchmarks of durable ingest). CTest starts one cluster per run (fixture `pg`, tests/CMakeLists.txt);
-# a test binary run by hand starts its own (tests/pg_test_util.h).
+# acknowledged). VLA_PG_DURABLE=1 keeps fsync on (benchmarks of durable ingest).
+# CTest starts one cluster per run (fixture `pg`, tests/CMakeLists.txt); a test
+# binary run by hand starts its own (tests/pg_test_util.h); failover_bench
+# starts one unless given --database.
 set -euo pipefail
 
 BINDIR=${VLA_PG_BINDIR:-/usr/lib/postgresql/15/bin}

@@ -21,7 +21,8 @@
 //
 //   failover_bench [--replicas=3] [--value_streams=6] [--records=600000]
 //                  [--kills=3] [--stops=3] [--heartbeat=1s]
-//                  [--lease_ttl=4s] [--database=URI] [--quick]
+//                  [--lease_ttl=4s] [--shutdown_grace=20s] [--database=URI]
+//                  [--quick]
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -60,6 +61,9 @@ ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(1),
           "--evaluator_heartbeat of the replicas (vlad's default).");
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(4),
           "--evaluator_lease_ttl of the replicas (vlad's default).");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
+          "--shutdown_grace of the replicas (k8s/base's value): how long a "
+          "replica stopped with SIGTERM may drain.");
 ABSL_FLAG(std::string, database, "",
           "PostgreSQL URI of an empty, throwaway database; empty: start a "
           "throwaway cluster (tests/pg_cluster.sh).");
@@ -286,7 +290,9 @@ int Run() {
     const std::vector<std::string> common = {
         "--database=" + database,
         "--evaluator_heartbeat=" + absl::FormatDuration(heartbeat),
-        "--evaluator_lease_ttl=" + absl::FormatDuration(ttl)};
+        "--evaluator_lease_ttl=" + absl::FormatDuration(ttl),
+        "--shutdown_grace=" +
+            absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace))};
     auto args = [&](std::vector<std::string> a) {
       a.insert(a.end(), common.begin(), common.end());
       return a;
@@ -321,11 +327,12 @@ int Run() {
       exit_code = 1;
     } else {
       std::printf(
-          "%d evaluator replicas (heartbeat %s, lease TTL %s), %d value "
-          "streams, %lld records stored in %.1f s\n",
+          "%d evaluator replicas (heartbeat %s, lease TTL %s, shutdown "
+          "grace %s), %d value streams, %lld records stored in %.1f s\n",
           n, absl::FormatDuration(heartbeat).c_str(),
-          absl::FormatDuration(ttl).c_str(), streams,
-          static_cast<long long>(records),
+          absl::FormatDuration(ttl).c_str(),
+          absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)).c_str(),
+          streams, static_cast<long long>(records),
           absl::ToDoubleSeconds(absl::Now() - load_start));
     }
     // Every replica answers every value stream in full.

@@ -195,6 +195,10 @@ absl::Status Evaluator::StartReplication(
   return absl::OkStatus();
 }
 
+void Evaluator::LeaveReplicas() {
+  if (Replication* r = replication_; r != nullptr) r->Leave();
+}
+
 void Evaluator::TrackDefinition(const v1::Change& c) {
   const bool deleted = c.kind() == v1::CHANGE_KIND_DELETED;
   std::lock_guard<std::mutex> lock(mu_);

@@ -123,6 +123,10 @@ class Evaluator {
   // Joins the replicas sharing the store (replication.h); a no-op for a
   // store of one process.
   absl::Status StartReplication(const ReplicationOptions& replication);
+  // A shutdown begins: gives up this replica's value streams now
+  // (Replication::Leave), so the others serve them while this one drains;
+  // calls about them get UNAVAILABLE here. A no-op without replicas.
+  void LeaveReplicas();
   // Where a call about `name` (a KVI, VLA or value stream) is answered:
   // here, or by its owner (waiting up to `wait` while it has none); always
   // here without replicas.

@@ -31,15 +31,23 @@ Replication::Replication(
       apply_(std::move(apply)),
       id_(NewReplicaId()) {}
 
-Replication::~Replication() {
+Replication::~Replication() { Leave(); }
+
+void Replication::Leave() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   cv_.notify_all();
   coordinator_->OnPublished(nullptr);
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (follow_thread_.joinable()) follow_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    owners_.clear();
+    owned_.clear();
+  }
   if (absl::Status s = coordinator_->Leave(id_); !s.ok()) {
     Log(LogLevel::kWarning, "leaving the replicas failed",
         {{"error", s.ToString()}});
@@ -163,6 +171,10 @@ Replication::Route Replication::RouteOf(const std::string& value_stream,
   while (true) {
     Route r = RouteNow(value_stream);
     if (r.kind != Route::Kind::kNone || absl::Now() >= deadline) return r;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return r;  // left: no owner will show up here
+    }
     absl::SleepFor(absl::Milliseconds(20));
   }
 }

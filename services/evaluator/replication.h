@@ -56,6 +56,11 @@ class Replication {
   Replication& operator=(const Replication&) = delete;
 
   void Start();
+  // Stops renewing and gives up this replica's leases now (a shutdown
+  // begins), so that the others take its value streams at their next
+  // heartbeat instead of after the TTL; from then on it owns nothing and
+  // RouteOf answers kNone at once. Idempotent; the destructor calls it.
+  void Leave();
   // Value streams changed: heartbeat now.
   void Wake();
 
@@ -84,7 +89,7 @@ class Replication {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Leave() called
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool published_ ABSL_GUARDED_BY(mu_) = true;  // read the log
   // value stream -> owner address; this replica's own in owned_.

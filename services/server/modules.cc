@@ -217,6 +217,7 @@ class EvaluatorModule final : public ServiceModule {
   }
 
   void BeginShutdown(absl::Duration) override {
+    evaluator_->LeaveReplicas();
     follower_.reset();
     evaluator_->board().Close();
     evaluator_->kvi_board().Close();

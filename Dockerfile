@@ -15,7 +15,7 @@ FROM debian:12 AS build
 # GoogleTest is here only because CMake configures tests/ unconditionally; no test is built or run.
 ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config \
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev \
-  libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev \
+  libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev libpq-dev \
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev \
   prometheus-cpp-dev libgoogle-perftools-dev \
   libgtest-dev libgmock-dev"
@@ -35,7 +35,7 @@ FROM debian:12-slim AS runtime
 # Shared libraries of the binaries (by `ldd`), plus tzdata: absl::LoadTimeZone reads
 # /usr/share/zoneinfo for the time zones of KVI windows.
 ARG RUNTIME_PACKAGES="libabsl20220623 libc-ares2 libc6 libgcc-s1 libgrpc++1.51 libgrpc29 \
-  libprotobuf32 libre2-9 libsqlite3-0 libssl3 libstdc++6 zlib1g \
+  libprotobuf32 libre2-9 libsqlite3-0 libpq5 libssl3 libstdc++6 zlib1g \
   libcivetweb1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcpp-httplib0.11 \
   libyaml-cpp0.7 libtcmalloc-minimal4 \
   libcurl4 libbrotli1 libcom-err2 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 \

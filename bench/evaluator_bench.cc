@@ -87,6 +87,7 @@
 #include "bench/bench_util.h"
 #include "common/proto_time.h"
 #include "services/common/clock.h"
+#include "services/common/pg_util.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator.h"
 #include "services/server/server.h"
@@ -134,6 +135,11 @@ ABSL_FLAG(int, debounce_ms, 200,
           "measurement, for diagnosis.");
 ABSL_FLAG(int, tick_seconds, 10,
           "Server's full evaluation period (vlad's default: 10).");
+ABSL_FLAG(std::string, database, "",
+          "A PostgreSQL URI (postgresql://...) of an empty, throwaway "
+          "database: the evaluator stores there (one replica) instead of "
+          "SQLite in --tmp_dir; run the eval and grpc parts on separate "
+          "databases.");
 ABSL_FLAG(std::string, tmp_dir, "/tmp",
           "Where the temporary data folders go (removed at the end).");
 ABSL_FLAG(bool, quick, false,
@@ -949,8 +955,18 @@ EvalResult RunEvalPart(const Model& m, const std::string& tmp_dir,
   {
     vla::evaluator::EvaluatorOptions options;
     options.run_loop = false;
+    const std::string database = absl::GetFlag(FLAGS_database);
+    auto store =
+        database.empty()
+            ? vla::evaluator::OpenSqliteEvaluatorStore(dir + "/evaluator.db")
+            : vla::evaluator::OpenPostgresEvaluatorStore(database);
+    if (!store.ok()) {
+      Print(absl::StrCat("  ERROR open: ", store.status().ToString()));
+      r.errors++;
+      return r;
+    }
     auto opened =
-        vla::evaluator::Evaluator::Open(dir + "/evaluator.db", &clock, options);
+        vla::evaluator::Evaluator::Open(*std::move(store), &clock, options);
     if (!opened.ok()) {
       Print(absl::StrCat("  ERROR open: ", opened.status().ToString()));
       r.errors++;
@@ -963,6 +979,25 @@ EvalResult RunEvalPart(const Model& m, const std::string& tmp_dir,
       return r;
     }
     ev->SetDefinitionsReady();
+    if (!database.empty()) {
+      // One replica: it owns every value stream once its leases are taken.
+      vla::evaluator::ReplicationOptions replication;
+      replication.address = "127.0.0.1:1";  // never forwarded to
+      if (absl::Status s = ev->StartReplication(replication); !s.ok()) {
+        Print(absl::StrCat("  ERROR replication: ", s.ToString()));
+        r.errors++;
+        return r;
+      }
+      for (const std::string& name : m.vla_names) {
+        if (ev->RouteOf(name, absl::Seconds(20)).kind !=
+            vla::evaluator::Replication::Route::Kind::kLocal) {
+          Print(absl::StrCat("  ERROR ", name, " not owned after 20 s"));
+          r.errors++;
+          return r;
+        }
+      }
+      Print(absl::StrCat("  store: PostgreSQL ", vla::pg::RedactDsn(database)));
+    }
 
     RecordGen small_gen(&m, at, absl::Hours(24 * 40), small, "a");
     r.load_rate_small =
@@ -1469,6 +1504,7 @@ GrpcResult RunGrpcPart(const Model& m, const std::string& tmp_dir,
   vla::ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.data_dir = dir + "/data";
+  options.database = absl::GetFlag(FLAGS_database);
   options.shutdown_grace = absl::Seconds(1);
   options.evaluation_debounce =
       absl::Milliseconds(absl::GetFlag(FLAGS_debounce_ms));
@@ -1498,7 +1534,9 @@ GrpcResult RunGrpcPart(const Model& m, const std::string& tmp_dir,
       "[ingest] server (all services, real clock, evaluation debounce %s, "
       "tick %s) on %s, data in %s; no-op baseline on 127.0.0.1:%d",
       absl::FormatDuration(options.evaluation_debounce),
-      absl::FormatDuration(options.evaluation_tick), target, options.data_dir,
+      absl::FormatDuration(options.evaluation_tick), target,
+      options.database.empty() ? options.data_dir
+                               : vla::pg::RedactDsn(options.database),
       noop_port));
   {
     std::shared_ptr<grpc::Channel> channel = MakeChannels(target, 1)[0];

@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
+  libpq-dev postgresql-15
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   clang-format tzdata ca-certificates
   nlohmann-json3-dev

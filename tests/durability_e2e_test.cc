@@ -89,7 +89,7 @@ v1::IngestRequest Batch(int first, int count, absl::Time now) {
       o->set_signal("calls");
       o->set_value_stream("valueStreams/incident");
       o->mutable_time()->set_seconds(absl::ToUnixSeconds(now) -
-                                     (n * 7919) % (20 * 86400));
+                                     (int64_t{n} * 7919) % (20 * 86400));
       o->set_value(1);
       continue;
     }
@@ -420,6 +420,7 @@ TEST(DurabilityTest, AFullDiskIsResourceExhaustedAndRecoversByItself) {
     const grpc::Status s =
         server.evaluation().IngestBatch(Ctx().get(), batch, &resp);
     if (s.ok()) {
+      ASSERT_EQ(resp.rejected_size(), 0) << resp.rejected(0).reason();
       acked += resp.accepted();
       continue;
     }
@@ -448,6 +449,8 @@ TEST(DurabilityTest, AFullDiskIsResourceExhaustedAndRecoversByItself) {
   EXPECT_TRUE(
       wait_for("vla.v1.EvaluationService", HealthCheckResponse::NOT_SERVING));
   EXPECT_EQ(server.Health("vla.v1.VmdbService"), HealthCheckResponse::SERVING);
+  // Not a reason to restart the process (Kubernetes liveness asks this).
+  EXPECT_EQ(server.Health("liveness"), HealthCheckResponse::SERVING);
   const testing::HttpResponse metrics =
       testing::HttpGet(server.MetricsPort(), "/metrics");
   EXPECT_NE(metrics.body.find("vla_data_free_bytes "), std::string::npos)
@@ -475,9 +478,9 @@ TEST(DurabilityTest, AFullDiskIsResourceExhaustedAndRecoversByItself) {
     ASSERT_GT(FillUp(filler), 0);
     team.set_team_id("security");
     grpc::Status full;
-    for (int i = 0; i < 20 && full.ok(); ++i) {  // until a page must grow
+    for (int i = 0; i < 200 && full.ok(); ++i) {  // until a page must grow
       team.set_team_id(absl::StrCat("security-", i));
-      team.mutable_team()->set_description(std::string(8000, 'd'));
+      team.mutable_team()->set_description(std::string(3900, 'd'));
       full = server.vmdb().CreateTeam(Ctx().get(), team, &team_out);
     }
     EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)

@@ -35,9 +35,9 @@ google::protobuf::Timestamp At(int64_t unix_seconds) {
   return t;
 }
 
-class EvaluationServiceTest : public ::testing::Test {
+class EvaluationServiceTest : public ::testing::TestWithParam<testing::Db> {
  protected:
-  EvaluationServiceTest() : server_(FastOptions()) {}
+  EvaluationServiceTest() : server_(FastOptions(), GetParam()) {}
 
   void SetUp() override {
     Team("business", v1::TEAM_KIND_CONSUMER);
@@ -246,7 +246,10 @@ class EvaluationServiceTest : public ::testing::Test {
   TestServer server_;
 };
 
-TEST_F(EvaluationServiceTest, KviValuesAtFixedInstants) {
+INSTANTIATE_TEST_SUITE_P(Engines, EvaluationServiceTest, testing::AllDbs(),
+                         testing::DbName);
+
+TEST_P(EvaluationServiceTest, KviValuesAtFixedInstants) {
   IngestExample();
   v1::KviValue h = KviAt("kvis/happiness", kT0);
   EXPECT_TRUE(h.has_value());
@@ -276,7 +279,7 @@ TEST_F(EvaluationServiceTest, KviValuesAtFixedInstants) {
   EXPECT_EQ(h.value(), 0);
 }
 
-TEST_F(EvaluationServiceTest, VlaStatusIsAWatermelon) {
+TEST_P(EvaluationServiceTest, VlaStatusIsAWatermelon) {
   IngestExample();
   const v1::VlaStatus s = VlaAt("vlas/incident-vla", kT0);
   EXPECT_EQ(s.state(), v1::COMPLIANCE_STATE_BREACHED);
@@ -299,7 +302,7 @@ TEST_F(EvaluationServiceTest, VlaStatusIsAWatermelon) {
       HasSubstr("SLA compliance 100% meets its 95% target: watermelon"));
 }
 
-TEST_F(EvaluationServiceTest, VlaStatusErrorsAndNoData) {
+TEST_P(EvaluationServiceTest, VlaStatusErrorsAndNoData) {
   grpc::Status status;
   VlaAt("vlas/nope", kT0, &status);
   EXPECT_THAT(status, IsCodeWith(StatusCode::NOT_FOUND, "vlas/nope"));
@@ -337,7 +340,7 @@ TEST_F(EvaluationServiceTest, VlaStatusErrorsAndNoData) {
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "time"));
 }
 
-TEST_F(EvaluationServiceTest, IngestRejectsBadRecordsAloneAndCountsDuplicates) {
+TEST_P(EvaluationServiceTest, IngestRejectsBadRecordsAloneAndCountsDuplicates) {
   v1::IngestRequest req;
   *req.add_observations() = Obs("ok-1", "happiness", kT0, 70);           // 0
   *req.add_observations() = Obs("", "happiness", kT0, 70);               // 1
@@ -396,7 +399,7 @@ TEST_F(EvaluationServiceTest, IngestRejectsBadRecordsAloneAndCountsDuplicates) {
   EXPECT_DOUBLE_EQ(h.value(), 70);
 }
 
-TEST_F(EvaluationServiceTest, OversizedBatchIsResourceExhausted) {
+TEST_P(EvaluationServiceTest, OversizedBatchIsResourceExhausted) {
   v1::IngestRequest req;
   for (int i = 0; i < 10001; ++i) {
     *req.add_observations() = Obs(absl::StrCat("o", i), "happiness", kT0, 1);
@@ -408,7 +411,7 @@ TEST_F(EvaluationServiceTest, OversizedBatchIsResourceExhausted) {
   EXPECT_FALSE(KviAt("kvis/happiness", kT0 + 1).has_value());
 }
 
-TEST_F(EvaluationServiceTest, IngestStreamAcknowledgesEachBatchInOrder) {
+TEST_P(EvaluationServiceTest, IngestStreamAcknowledgesEachBatchInOrder) {
   // Make sure definitions are loaded.
   Ingest(v1::IngestRequest());
   grpc::ClientContext ctx;
@@ -440,7 +443,7 @@ TEST_F(EvaluationServiceTest, IngestStreamAcknowledgesEachBatchInOrder) {
   EXPECT_EQ(KviAt("kvis/happiness", kT0).samples(), distinct);
 }
 
-TEST_F(EvaluationServiceTest, NewDefinitionsAreEvaluatedWithoutRestart) {
+TEST_P(EvaluationServiceTest, NewDefinitionsAreEvaluatedWithoutRestart) {
   IngestExample();
   Kvi("happiness-max", ObservationKvi("happiness", v1::AGGREGATION_MAX,
                                       v1::DIRECTION_HIGHER_IS_BETTER));
@@ -457,7 +460,7 @@ TEST_F(EvaluationServiceTest, NewDefinitionsAreEvaluatedWithoutRestart) {
       [&] { return KviAt("kvis/happiness-max", kT0).value() == 40; }));
 }
 
-TEST_F(EvaluationServiceTest, CoMeasurementAgreedDisputedOneSided) {
+TEST_P(EvaluationServiceTest, CoMeasurementAgreedDisputedOneSided) {
   v1::Kvi k = ObservationKvi("csat", v1::AGGREGATION_MEAN,
                              v1::DIRECTION_HIGHER_IS_BETTER);
   k.mutable_co_measurement()->set_enabled(true);
@@ -491,7 +494,7 @@ TEST_F(EvaluationServiceTest, CoMeasurementAgreedDisputedOneSided) {
   EXPECT_DOUBLE_EQ(v.value(), 4.4);
 }
 
-TEST_F(EvaluationServiceTest, CalendarMonthInTimeZone) {
+TEST_P(EvaluationServiceTest, CalendarMonthInTimeZone) {
   v1::Kvi k = ObservationKvi("cost", v1::AGGREGATION_SUM,
                              v1::DIRECTION_LOWER_IS_BETTER);
   k.mutable_window()->set_calendar(v1::CALENDAR_PERIOD_MONTH);
@@ -513,7 +516,7 @@ TEST_F(EvaluationServiceTest, CalendarMonthInTimeZone) {
   EXPECT_DOUBLE_EQ(v.value(), 100);
 }
 
-TEST_F(EvaluationServiceTest, ValueStreamFlow) {
+TEST_P(EvaluationServiceTest, ValueStreamFlow) {
   v1::IngestRequest req;
   // INC-A: created t, desk at t, network at t+1h (waits 2h for work), back
   // to desk at t+5h (ping-pong), resolved t+6h.
@@ -562,7 +565,7 @@ TEST_F(EvaluationServiceTest, ValueStreamFlow) {
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "window"));
 }
 
-TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
+TEST_P(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   // Data near the real now, so the evaluation loop (which evaluates at now)
   // sees it.
   const int64_t now = absl::ToUnixSeconds(absl::Now());
@@ -624,7 +627,7 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   ctx.TryCancel();
 }
 
-TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
+TEST_P(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   grpc::ClientContext ctx;
   v1::WatchKviValuesRequest wreq;

@@ -25,10 +25,10 @@ using testing::TestServer;
 
 constexpr int64_t kDay = 86400;
 
-class OkrServiceTest : public ::testing::Test {
+class OkrServiceTest : public ::testing::TestWithParam<testing::Db> {
  protected:
   explicit OkrServiceTest(ServerOptions options = FastOptions())
-      : server_(options), now_(absl::ToUnixSeconds(absl::Now())) {}
+      : server_(options, GetParam()), now_(absl::ToUnixSeconds(absl::Now())) {}
 
   void SetUp() override {
     for (auto [id, kind] : {std::pair{"business", v1::TEAM_KIND_CONSUMER},
@@ -131,7 +131,10 @@ class OkrServiceTest : public ::testing::Test {
   const int64_t now_;
 };
 
-TEST_F(OkrServiceTest, ScoresFromKviValuesAndCheckIns) {
+INSTANTIATE_TEST_SUITE_P(Engines, OkrServiceTest, testing::AllDbs(),
+                         testing::DbName);
+
+TEST_P(OkrServiceTest, ScoresFromKviValuesAndCheckIns) {
   IngestHappiness(71);                               // p = (71 - 62) / 18 = 0.5
   ASSERT_TRUE(CheckIn("ping-pong", 9.5, 0.4).ok());  // p = 4.5 / 9 = 0.5
   // At now + 5 d: e = 15/20 = 0.75; e - p = 0.25: AT_RISK (confidence 0.4
@@ -160,7 +163,7 @@ TEST_F(OkrServiceTest, ScoresFromKviValuesAndCheckIns) {
   EXPECT_EQ(s.evaluate_time().seconds(), now_ + 10 * kDay);
 }
 
-TEST_F(OkrServiceTest, CheckInValidationAndDurability) {
+TEST_P(OkrServiceTest, CheckInValidationAndDurability) {
   EXPECT_THAT(CheckIn("ping-pong", 9, 0.9, "objectives/none"),
               IsCodeWith(StatusCode::NOT_FOUND, "objectives/none"));
   EXPECT_THAT(CheckIn("ping-pong", 9, 0.9, "faster"),
@@ -187,7 +190,7 @@ TEST_F(OkrServiceTest, CheckInValidationAndDurability) {
   EXPECT_EQ(s.key_results(1).status(), v1::OKR_STATUS_ACHIEVED);
 }
 
-TEST_F(OkrServiceTest, ListWatchAndResume) {
+TEST_P(OkrServiceTest, ListWatchAndResume) {
   // Snapshot (the objective), marker.
   v1::WatchObjectiveStatusesRequest wreq;
   wreq.set_filter("owner = \"teams/network\"");
@@ -264,7 +267,7 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
 // several connections while the status changes, and those still open at
 // shutdown end with UNAVAILABLE; none hangs (ASan checks the calls'
 // lifetimes).
-TEST_F(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
+TEST_P(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
   std::vector<std::unique_ptr<v1::OkrStatusService::Stub>> stubs;
   for (int i = 0; i < 3; ++i) {
     grpc::ChannelArguments args;
@@ -341,7 +344,7 @@ TEST_F(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
 // A board's sequences start over when the server restarts: a token from the
 // earlier run must not resume (it would skip what changed meanwhile) but get
 // a fresh snapshot, as an expired one does.
-TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
+TEST_P(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   // The event of the last change, read from a fresh stream (the marker's
   // resume token and sequence).
   auto current = [&](v1::ObjectiveStatusEvent* marker) {
@@ -434,7 +437,10 @@ class OkrKviStreamTest : public OkrServiceTest {
   }
 };
 
-TEST_F(OkrKviStreamTest, NewKviValueRescoresTheObjectiveBeforeTheTick) {
+INSTANTIATE_TEST_SUITE_P(Engines, OkrKviStreamTest, testing::AllDbs(),
+                         testing::DbName);
+
+TEST_P(OkrKviStreamTest, NewKviValueRescoresTheObjectiveBeforeTheTick) {
   // The objective's first scoring (no data yet) is published.
   ASSERT_TRUE(Eventually([&] { return PublishedHappiness() == -1; }));
   IngestHappiness(71);

@@ -13,20 +13,9 @@ namespace {
 
 using ::grpc::StatusCode;
 using testing::Ctx;
+using testing::HealthOf;
 using testing::IsCode;
 using testing::TestServer;
-
-grpc::health::v1::HealthCheckResponse::ServingStatus Check(
-    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
-    grpc::Status* status_out = nullptr) {
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::health::v1::HealthCheckRequest req;
-  req.set_service(service);
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = stub->Check(Ctx().get(), req, &resp);
-  if (status_out != nullptr) *status_out = s;
-  return resp.status();
-}
 
 TEST(ServerTest, HealthOverallAndPerService) {
   TestServer server;
@@ -34,11 +23,11 @@ TEST(ServerTest, HealthOverallAndPerService) {
   for (const char* name :
        {"", "vla.v1.VmdbService", "vla.v1.EvaluationService",
         "vla.v1.OkrStatusService", "vmdb", "evaluator", "okr-status"}) {
-    EXPECT_EQ(Check(server.channel(), name), HealthCheckResponse::SERVING)
+    EXPECT_EQ(HealthOf(server.channel(), name), HealthCheckResponse::SERVING)
         << name;
   }
   grpc::Status s;
-  Check(server.channel(), "vla.v1.Nope", &s);
+  HealthOf(server.channel(), "vla.v1.Nope", &s);
   EXPECT_THAT(s, IsCode(StatusCode::NOT_FOUND));
 }
 
@@ -52,7 +41,7 @@ TEST(ServerTest, HealthListenAnswersOnlyHealthInPlaintext) {
       grpc::InsecureChannelCredentials());
   using grpc::health::v1::HealthCheckResponse;
   for (const char* name : {"", "vla.v1.VmdbService", "okr-status"}) {
-    EXPECT_EQ(Check(channel, name), HealthCheckResponse::SERVING) << name;
+    EXPECT_EQ(HealthOf(channel, name), HealthCheckResponse::SERVING) << name;
   }
   // Nothing but health on that port.
   auto vmdb = v1::VmdbService::NewStub(channel);
@@ -64,7 +53,7 @@ TEST(ServerTest, HealthListenAnswersOnlyHealthInPlaintext) {
   // It follows the main port into NOT_SERVING at shutdown.
   server.server().Shutdown();
   grpc::Status s;
-  const auto status = Check(channel, "", &s);
+  const auto status = HealthOf(channel, "", &s);
   EXPECT_TRUE(!s.ok() || status == HealthCheckResponse::NOT_SERVING);
 }
 
@@ -73,10 +62,10 @@ TEST(ServerTest, OnlySelectedServices) {
   options.services = {"vmdb"};
   TestServer server(options);
   using grpc::health::v1::HealthCheckResponse;
-  EXPECT_EQ(Check(server.channel(), "vla.v1.VmdbService"),
+  EXPECT_EQ(HealthOf(server.channel(), "vla.v1.VmdbService"),
             HealthCheckResponse::SERVING);
   grpc::Status s;
-  Check(server.channel(), "vla.v1.EvaluationService", &s);
+  HealthOf(server.channel(), "vla.v1.EvaluationService", &s);
   EXPECT_THAT(s, IsCode(StatusCode::NOT_FOUND));
   v1::GetKviValueRequest req;
   v1::KviValue resp;

@@ -6,9 +6,14 @@
 
 namespace vla::testing {
 
-TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
+TestServer::TestServer(ServerOptions options, Db db)
+    : options_(std::move(options)) {
   options_.listen = "127.0.0.1:0";
   options_.data_dir = dir_.path();
+  if (db == Db::kPostgres) {
+    pg_ = std::make_unique<PgDatabase>();
+    options_.database = pg_->uri();
+  }
   options_.shutdown_grace = absl::Seconds(2);
   Start();
 }
@@ -43,19 +48,23 @@ std::string TestServer::address() const {
   return absl::StrCat("127.0.0.1:", server_->port());
 }
 
+grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+    grpc::Status* status_out) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(Ctx().get(), req, &resp);
+  if (status_out != nullptr) *status_out = s;
+  return resp.status();
+}
+
 ServerOptions FastOptions() {
   ServerOptions o;
   o.evaluation_debounce = absl::Milliseconds(10);
   o.evaluation_tick = absl::Milliseconds(200);
   return o;
-}
-
-bool Eventually(const std::function<bool()>& fn) {
-  for (int i = 0; i < 1000; ++i) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 }  // namespace vla::testing

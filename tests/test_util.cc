@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,6 +27,14 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::seconds(10));
   return ctx;
+}
+
+bool Eventually(const std::function<bool()>& fn) {
+  for (int i = 0; i < 1000; ++i) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 }  // namespace vla::testing

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,10 @@ class TempDir {
 
 // A context with a 10 s deadline, so that a hung call fails the test.
 std::unique_ptr<grpc::ClientContext> Ctx();
+
+// Retries `fn` until it returns true or 10 s pass (services follow each
+// other asynchronously).
+bool Eventually(const std::function<bool()>& fn);
 
 MATCHER_P(IsCode, code, "") {
   if (arg.error_code() == code) return true;

@@ -1,4 +1,5 @@
-// VmdbService through its gRPC API, on a real server on a loopback port.
+// VmdbService through its gRPC API, on a real server on a loopback port,
+// over SQLite and over PostgreSQL.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -24,7 +25,7 @@ using testing::MakeValueStream;
 using testing::MakeVla;
 using testing::TestServer;
 
-class VmdbServiceTest : public ::testing::Test {
+class VmdbServiceTest : public ::testing::TestWithParam<testing::Db> {
  protected:
   void SetUp() override {
     CreateTeam("business", v1::TEAM_KIND_CONSUMER);
@@ -78,10 +79,13 @@ class VmdbServiceTest : public ::testing::Test {
     return vmdb().UpdateVla(Ctx().get(), req, out);
   }
 
-  TestServer server_;
+  TestServer server_{ServerOptions(), GetParam()};
 };
 
-TEST_F(VmdbServiceTest, CreateSetsOutputFields) {
+INSTANTIATE_TEST_SUITE_P(Engines, VmdbServiceTest, testing::AllDbs(),
+                         testing::DbName);
+
+TEST_P(VmdbServiceTest, CreateSetsOutputFields) {
   v1::Kvi in = MakeKvi();
   in.set_name("kvis/ignored");
   in.set_revision(77);
@@ -102,7 +106,7 @@ TEST_F(VmdbServiceTest, CreateSetsOutputFields) {
   EXPECT_EQ(got.SerializeAsString(), out.SerializeAsString());
 }
 
-TEST_F(VmdbServiceTest, CreateErrors) {
+TEST_P(VmdbServiceTest, CreateErrors) {
   EXPECT_THAT(
       CreateKvi("lead-time", MakeKvi()),
       IsCodeWith(StatusCode::ALREADY_EXISTS, "kvis/lead-time already exists"));
@@ -138,7 +142,7 @@ TEST_F(VmdbServiceTest, CreateErrors) {
   EXPECT_EQ(vlas.vlas_size(), 0);
 }
 
-TEST_F(VmdbServiceTest, RequestIdReturnsTheFirstResult) {
+TEST_P(VmdbServiceTest, RequestIdReturnsTheFirstResult) {
   v1::Vla first, second;
   VLA_ASSERT_OK(CreateVla("v1", MakeVla(), &first, "req-123"));
   // A retry with the same request id, even with another id, returns the
@@ -160,7 +164,7 @@ TEST_F(VmdbServiceTest, RequestIdReturnsTheFirstResult) {
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "request_id"));
 }
 
-TEST_F(VmdbServiceTest, ConcurrentRetriesCreateOnce) {
+TEST_P(VmdbServiceTest, ConcurrentRetriesCreateOnce) {
   std::vector<std::thread> threads;
   std::vector<grpc::Status> results(8);
   std::vector<v1::Vla> outs(8);
@@ -180,7 +184,7 @@ TEST_F(VmdbServiceTest, ConcurrentRetriesCreateOnce) {
   EXPECT_EQ(revs.revisions_size(), 1);
 }
 
-TEST_F(VmdbServiceTest, GetErrors) {
+TEST_P(VmdbServiceTest, GetErrors) {
   v1::GetTeamRequest req;
   v1::Team team;
   req.set_name("teams/nobody");
@@ -194,7 +198,7 @@ TEST_F(VmdbServiceTest, GetErrors) {
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "name: required"));
 }
 
-TEST_F(VmdbServiceTest, UpdateWithMaskEtagAndRevisions) {
+TEST_P(VmdbServiceTest, UpdateWithMaskEtagAndRevisions) {
   v1::Vla created;
   VLA_ASSERT_OK(CreateVla("v", MakeVla(), &created));
 
@@ -247,7 +251,7 @@ TEST_F(VmdbServiceTest, UpdateWithMaskEtagAndRevisions) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(revs.revisions(i).revision(), i + 1);
 }
 
-TEST_F(VmdbServiceTest, UpdateErrors) {
+TEST_P(VmdbServiceTest, UpdateErrors) {
   v1::Vla created, out;
   VLA_ASSERT_OK(CreateVla("v", MakeVla(), &created));
   v1::Vla patch = created;
@@ -279,7 +283,7 @@ TEST_F(VmdbServiceTest, UpdateErrors) {
   EXPECT_EQ(out.SerializeAsString(), created.SerializeAsString());
 }
 
-TEST_F(VmdbServiceTest, UpdateNestedPath) {
+TEST_P(VmdbServiceTest, UpdateNestedPath) {
   v1::Kvi patch;
   patch.set_name("kvis/lead-time");
   patch.mutable_window()->mutable_rolling()->set_seconds(7 * 86400);
@@ -292,7 +296,7 @@ TEST_F(VmdbServiceTest, UpdateNestedPath) {
   EXPECT_EQ(out.percentile(), 90);
 }
 
-TEST_F(VmdbServiceTest, DeleteWithReferentialIntegrity) {
+TEST_P(VmdbServiceTest, DeleteWithReferentialIntegrity) {
   VLA_ASSERT_OK(CreateVla("v", MakeVla()));
   v1::DeleteKviRequest del;
   del.set_name("kvis/lead-time");
@@ -345,7 +349,7 @@ TEST_F(VmdbServiceTest, DeleteWithReferentialIntegrity) {
               IsCode(StatusCode::NOT_FOUND));
 }
 
-TEST_F(VmdbServiceTest, PaginationWalkFindsEachOfAThousandOnce) {
+TEST_P(VmdbServiceTest, PaginationWalkFindsEachOfAThousandOnce) {
   constexpr int kCount = 1000;
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w) {
@@ -403,7 +407,7 @@ TEST_F(VmdbServiceTest, PaginationWalkFindsEachOfAThousandOnce) {
   EXPECT_EQ(suppliers.size(), 334u);
 }
 
-TEST_F(VmdbServiceTest, ListErrors) {
+TEST_P(VmdbServiceTest, ListErrors) {
   v1::ListTeamsRequest req;
   req.set_page_size(2);
   v1::ListTeamsResponse resp;
@@ -437,7 +441,7 @@ TEST_F(VmdbServiceTest, ListErrors) {
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "page_size"));
 }
 
-TEST_F(VmdbServiceTest, ListFilters) {
+TEST_P(VmdbServiceTest, ListFilters) {
   CreateTeam("vendor", v1::TEAM_KIND_SUPPLIER);
   v1::ValueStream change = MakeValueStream("teams/business", {"teams/network"});
   CreateValueStream("change", change);
@@ -508,7 +512,7 @@ TEST_F(VmdbServiceTest, ListFilters) {
   EXPECT_EQ(lresp.objectives_size(), 0);
 }
 
-TEST_F(VmdbServiceTest, EveryKindRoundTrips) {
+TEST_P(VmdbServiceTest, EveryKindRoundTrips) {
   v1::GetValueStreamRequest gv;
   gv.set_name("valueStreams/incident");
   v1::ValueStream vs;
@@ -561,7 +565,7 @@ TEST_F(VmdbServiceTest, EveryKindRoundTrips) {
               IsCodeWith(StatusCode::FAILED_PRECONDITION, "kvis/lead-time"));
 }
 
-TEST_F(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
+TEST_P(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(2);  // skip the first two teams
@@ -607,7 +611,7 @@ TEST_F(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
   EXPECT_THAT(stream->Finish(), IsCode(StatusCode::CANCELLED));
 }
 
-TEST_F(VmdbServiceTest, WatchChangesResumesAfterRestart) {
+TEST_P(VmdbServiceTest, WatchChangesResumesAfterRestart) {
   server_.Restart();
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
@@ -623,7 +627,7 @@ TEST_F(VmdbServiceTest, WatchChangesResumesAfterRestart) {
   EXPECT_THAT(stream->Finish(), IsCode(StatusCode::UNAVAILABLE));
 }
 
-TEST_F(VmdbServiceTest, WatchChangesRejectsNegativeRevision) {
+TEST_P(VmdbServiceTest, WatchChangesRejectsNegativeRevision) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(-1);

@@ -70,6 +70,11 @@ absl::Status StoreDefinitions(
     int64_t revision) {
   try {
     SQLite::Transaction tx(db);
+    SQLite::Statement stored(
+        db, "SELECT value FROM meta WHERE key = 'vmdb_revision'");
+    if (stored.executeStep() && stored.getColumn(0).getInt64() >= revision) {
+      return absl::OkStatus();  // nothing newer than what is stored
+    }
     SQLite::Statement upsert(
         db,
         "INSERT INTO definitions (name, data) VALUES (?, ?) "

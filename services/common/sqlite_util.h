@@ -41,6 +41,8 @@ std::string LoadOrCreateSecret(SQLite::Database& db, const std::string& key);
 // Definitions followed from the VMDB, in table `definitions (name, data)`
 // with the last revision under `meta` key 'vmdb_revision': stores `rows`
 // (empty data: deleted) and the revision in one transaction, or loads them.
+// A batch that does not move the stored revision forward is skipped (the
+// rule of the PostgreSQL stores, which replicas share: pg_util.h).
 absl::Status StoreDefinitions(
     SQLite::Database& db,
     const std::vector<std::pair<std::string, std::string>>& rows,

@@ -52,6 +52,10 @@ struct IngestRecord {
   const std::string& event_id() const {
     return observation != nullptr ? observation->event_id() : event->event_id();
   }
+  const std::string& value_stream() const {
+    return observation != nullptr ? observation->value_stream()
+                                  : event->value_stream();
+  }
   // The serialized Observation or WorkItemEvent.
   std::string Serialize() const {
     return observation != nullptr ? observation->SerializeAsString()

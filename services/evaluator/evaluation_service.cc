@@ -3,12 +3,19 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_util.h"
 #include "services/common/reactors.h"
 
 namespace vla::evaluator {
 namespace {
+
+// Set on a call one replica forwards to another.
+constexpr char kForwardedMetadata[] = "vla-forwarded";
+// How long a call waits for its value stream to have an owner (a failover,
+// a new value stream) before UNAVAILABLE.
+constexpr absl::Duration kRouteWait = absl::Seconds(3);
 
 // An optional request time: unset means now; set must be valid.
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(
@@ -147,9 +154,11 @@ class IngestReactor final
 }  // namespace
 
 EvaluationServiceImpl::EvaluationServiceImpl(Evaluator* evaluator,
-                                             const AccessPolicy* policy)
+                                             const AccessPolicy* policy,
+                                             PeerChannelFactory peers)
     : evaluator_(evaluator),
       guard_(policy, v1::EvaluationService::service_full_name()),
+      peers_(std::move(peers)),
       status_watch_(&evaluator->board(),
                     StatusWatch::RequestCallOf(
                         this, &EvaluationServiceImpl::RequestWatchVlaStatuses),
@@ -194,17 +203,64 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::IngestBatch(
   return reactor;
 }
 
+absl::StatusOr<v1::EvaluationService::Stub*> EvaluationServiceImpl::Peer(
+    const std::string& address) {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  auto& stub = peer_stubs_[address];
+  if (stub == nullptr) {
+    VLA_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                         peers_(address));
+    stub = v1::EvaluationService::NewStub(channel);
+  }
+  return stub.get();
+}
+
+template <typename Response, typename Local, typename Forward>
+grpc::ServerUnaryReactor* EvaluationServiceImpl::Routed(
+    grpc::CallbackServerContext* ctx, const std::string& name, Response* resp,
+    Local local, Forward forward) {
+  const bool forwarded =
+      ctx->client_metadata().count(grpc::string_ref(kForwardedMetadata)) > 0;
+  const Replication::Route route =
+      evaluator_->RouteOf(name, forwarded ? absl::ZeroDuration() : kRouteWait);
+  using Kind = Replication::Route::Kind;
+  if (route.kind == Kind::kLocal) return ReplyNow(ctx, local);
+  if (route.kind == Kind::kNone || forwarded || peers_ == nullptr) {
+    return ReplyNow(ctx, [&] {
+      return absl::UnavailableError(
+          absl::StrCat("the owner of ", name,
+                       " is changing (a replica started or "
+                       "stopped); retry"));
+    });
+  }
+  absl::StatusOr<v1::EvaluationService::Stub*> peer = Peer(route.address);
+  if (!peer.ok()) return ReplyNow(ctx, [&] { return peer.status(); });
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto client = std::make_shared<grpc::ClientContext>();
+  client->set_deadline(ctx->deadline());
+  client->AddMetadata(kForwardedMetadata, "1");
+  forward(*peer, client.get(), resp,
+          [reactor, client](grpc::Status s) { reactor->Finish(s); });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
     grpc::CallbackServerContext* ctx, const v1::GetKviValueRequest* req,
     v1::KviValue* resp) {
   if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
     return r;
   }
-  return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
-    VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
-    return absl::OkStatus();
-  });
+  return Routed(
+      ctx, req->kvi(), resp,
+      [&]() -> absl::Status {
+        VLA_ASSIGN_OR_RETURN(auto at,
+                             OptionalTime(req->has_time(), req->time()));
+        VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
+        return absl::OkStatus();
+      },
+      [req](auto* stub, auto* client, auto* out, auto done) {
+        stub->async()->GetKviValue(client, req, out, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
@@ -213,11 +269,17 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
   if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
     return r;
   }
-  return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
-    VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
-    return absl::OkStatus();
-  });
+  return Routed(
+      ctx, req->vla(), resp,
+      [&]() -> absl::Status {
+        VLA_ASSIGN_OR_RETURN(auto at,
+                             OptionalTime(req->has_time(), req->time()));
+        VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
+        return absl::OkStatus();
+      },
+      [req](auto* stub, auto* client, auto* out, auto done) {
+        stub->async()->GetVlaStatus(client, req, out, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
@@ -238,19 +300,25 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
   if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
     return r;
   }
-  return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
-    std::optional<absl::Duration> window;
-    if (req->has_window()) {
-      if (!IsValidProtoDuration(req->window())) {
-        return absl::InvalidArgumentError("window: invalid duration");
-      }
-      window = FromProtoDuration(req->window());
-    }
-    VLA_ASSIGN_OR_RETURN(
-        *resp, evaluator_->GetValueStreamFlow(req->value_stream(), window, at));
-    return absl::OkStatus();
-  });
+  return Routed(
+      ctx, req->value_stream(), resp,
+      [&]() -> absl::Status {
+        VLA_ASSIGN_OR_RETURN(auto at,
+                             OptionalTime(req->has_time(), req->time()));
+        std::optional<absl::Duration> window;
+        if (req->has_window()) {
+          if (!IsValidProtoDuration(req->window())) {
+            return absl::InvalidArgumentError("window: invalid duration");
+          }
+          window = FromProtoDuration(req->window());
+        }
+        VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetValueStreamFlow(
+                                        req->value_stream(), window, at));
+        return absl::OkStatus();
+      },
+      [req](auto* stub, auto* client, auto* out, auto done) {
+        stub->async()->GetValueStreamFlow(client, req, out, std::move(done));
+      });
 }
 
 }  // namespace vla::evaluator

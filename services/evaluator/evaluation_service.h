@@ -4,6 +4,12 @@
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATION_SERVICE_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATION_SERVICE_H_
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
 #include "services/common/access.h"
 #include "services/common/async_watch.h"
 #include "services/evaluator/evaluator.h"
@@ -28,11 +34,21 @@ using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
                                             v1::EvaluationService::
                                                 Service>>>>>>>>;
 
+// Makes the channel to another replica at HOST:PORT (with the server's TLS
+// and peer token).
+using PeerChannelFactory =
+    std::function<absl::StatusOr<std::shared_ptr<grpc::Channel>>(
+        const std::string& address)>;
+
 class EvaluationServiceImpl final : public EvaluationServiceBase {
  public:
   // `evaluator` and `policy` (null: no checks) must outlive the service.
+  // With replicas, GetKviValue, GetVlaStatus and GetValueStreamFlow about a
+  // value stream another replica owns are forwarded to it over a channel
+  // from `peers`.
   explicit EvaluationServiceImpl(Evaluator* evaluator,
-                                 const AccessPolicy* policy = nullptr);
+                                 const AccessPolicy* policy = nullptr,
+                                 PeerChannelFactory peers = nullptr);
 
   // Serves WatchVlaStatuses and WatchKviValues on `queues` (until they shut
   // down).
@@ -61,6 +77,17 @@ class EvaluationServiceImpl final : public EvaluationServiceBase {
       v1::ValueStreamFlow* resp) override;
 
  private:
+  // Answers a call about `name` with `local`, or forwards it (`forward`
+  // makes the same call on a stub) to the replica that owns its value
+  // stream. A call that was forwarded already is answered here or not at
+  // all (UNAVAILABLE: ownership is moving).
+  template <typename Response, typename Local, typename Forward>
+  grpc::ServerUnaryReactor* Routed(grpc::CallbackServerContext* ctx,
+                                   const std::string& name, Response* resp,
+                                   Local local, Forward forward);
+  // The stub for the replica at `address`.
+  absl::StatusOr<v1::EvaluationService::Stub*> Peer(const std::string& address);
+
   using StatusWatch = AsyncBoardWatch<v1::VlaStatus, v1::VlaStatusEvent,
                                       v1::WatchVlaStatusesRequest>;
   using KviWatch = AsyncBoardWatch<v1::KviValue, v1::KviValueEvent,
@@ -68,6 +95,10 @@ class EvaluationServiceImpl final : public EvaluationServiceBase {
 
   Evaluator* evaluator_;
   AccessGuard guard_;
+  const PeerChannelFactory peers_;
+  std::mutex peers_mu_;
+  std::map<std::string, std::unique_ptr<v1::EvaluationService::Stub>>
+      peer_stubs_;  // guarded by peers_mu_
   StatusWatch status_watch_;
   KviWatch kvi_watch_;
 };

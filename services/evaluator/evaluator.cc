@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -116,37 +117,177 @@ const std::vector<FilterField>& Evaluator::StatusFilterFields() {
 absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
     const std::string& db_path, const Clock* clock, EvaluatorOptions options) {
   VLA_ASSIGN_OR_RETURN(auto store, OpenSqliteEvaluatorStore(db_path));
+  if (options.local_dir.empty()) {
+    options.local_dir = std::filesystem::path(db_path).parent_path().string();
+  }
+  return Open(std::move(store), clock, options);
+}
+
+absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
+    std::unique_ptr<EvaluatorStore> store, const Clock* clock,
+    EvaluatorOptions options) {
   auto ev = std::unique_ptr<Evaluator>(
       new Evaluator(std::move(store), clock, options));
-  if (options.min_free_bytes > 0) {
-    ev->reserve_ = std::make_unique<DiskReserve>(
-        std::filesystem::path(db_path).parent_path().string(),
-        options.min_free_bytes, options.free_bytes);
-  }
-  VLA_ASSIGN_OR_RETURN(int64_t revision,
-                       ev->store_->LoadDefinitions(
-                           [&](absl::string_view name, absl::string_view data) {
-                             ev->engine_.LoadDefinition(name, data);
-                           }));
+  VLA_ASSIGN_OR_RETURN(
+      int64_t revision,
+      ev->store_->LoadDefinitions(
+          [&](absl::string_view name, absl::string_view data) {
+            ev->engine_.LoadDefinition(name, data);
+            v1::Change c;
+            if (c.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+              ev->TrackDefinition(c);
+            }
+          }));
   {
     std::lock_guard<std::mutex> lock(ev->mu_);
     ev->revision_ = revision;
   }
-  VLA_RETURN_IF_ERROR(ev->LoadRecords(db_path + ".snapshot"));
-  ev->writer_ = std::thread([p = ev.get()] { p->WriterLoop(); });
-  if (options.run_loop) {
-    ev->loop_ = std::thread([p = ev.get()] { p->EvaluationLoop(); });
+  if (RecordLog* log = ev->store_->record_log(); log != nullptr) {
+    // Memory follows the shared log, from its start: every record, or with
+    // replicas (StartReplication) those of the value streams owned here.
+    ev->follower_ = std::make_unique<RecordFollower>(
+        log,
+        [p = ev.get()](const auto& observations, const auto& events) {
+          p->AddToEngine(observations, events);
+        },
+        /*filter=*/ev->store_->coordinator() != nullptr);
+    log->OnStored([p = ev->follower_.get()] { p->Wake(); });
+    ev->follower_->Start();
+    ev->StartThreads();
+    return ev;
   }
-  if (options.snapshot_interval > absl::ZeroDuration()) {
-    ev->snapshotter_ = std::thread([p = ev.get()] { p->SnapshotLoop(); });
+  // Memory from the newest usable snapshot in the local folder (if any) and
+  // the records stored after it.
+  if (!options.local_dir.empty()) {
+    ev->snapshot_path_ =
+        (std::filesystem::path(options.local_dir) / "evaluator.db.snapshot")
+            .string();
+    if (options.min_free_bytes > 0) {
+      ev->reserve_ = std::make_unique<DiskReserve>(
+          options.local_dir, options.min_free_bytes, options.free_bytes);
+    }
   }
+  VLA_RETURN_IF_ERROR(ev->LoadRecords());
+  ev->StartThreads();
   return ev;
 }
 
-absl::Status Evaluator::LoadRecords(const std::string& snapshot_path) {
-  snapshot_path_ = snapshot_path;
+absl::Status Evaluator::StartReplication(
+    const ReplicationOptions& replication) {
+  ReplicaCoordinator* coordinator = store_->coordinator();
+  if (coordinator == nullptr || replication_owner_ != nullptr) {
+    return absl::OkStatus();
+  }
+  if (replication.address.empty()) {
+    return absl::InvalidArgumentError(
+        "advertise_address: required for evaluator replicas");
+  }
+  replication_owner_ = std::make_unique<Replication>(
+      coordinator, follower_.get(), replication,
+      [this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return std::vector<std::string>(value_streams_.begin(),
+                                        value_streams_.end());
+      },
+      [this](const PublishedStatus& s) { ApplyPublished(s); });
+  replication_owner_->Start();
+  replication_ = replication_owner_.get();
+  return absl::OkStatus();
+}
+
+void Evaluator::LeaveReplicas() {
+  if (Replication* r = replication_; r != nullptr) r->Leave();
+}
+
+void Evaluator::TrackDefinition(const v1::Change& c) {
+  const bool deleted = c.kind() == v1::CHANGE_KIND_DELETED;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (c.has_value_stream()) {
+    if (deleted) {
+      value_streams_.erase(c.name());
+    } else {
+      value_streams_.insert(c.name());
+    }
+  } else if (c.has_kvi() || c.has_vla()) {
+    // A VLA that is not ACTIVE is nobody's: every replica answers for it
+    // (FAILED_PRECONDITION), and its last published status is not shown.
+    if (deleted || (c.has_vla() && c.vla().state() != v1::VLA_STATE_ACTIVE)) {
+      value_stream_of_.erase(c.name());
+    } else {
+      value_stream_of_[c.name()] =
+          c.has_kvi() ? c.kvi().value_stream() : c.vla().value_stream();
+    }
+  }
+}
+
+std::string Evaluator::ValueStreamOf(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::StartsWith(name, "valueStreams/")) {
+    return value_streams_.count(name) ? name : "";
+  }
+  auto it = value_stream_of_.find(name);
+  return it == value_stream_of_.end() ? "" : it->second;
+}
+
+Replication::Route Evaluator::RouteOf(const std::string& name,
+                                      absl::Duration wait) const {
+  if (store_->coordinator() == nullptr) {
+    return {Replication::Route::Kind::kLocal, ""};
+  }
+  // Unknown names are answered here (NOT_FOUND, INVALID_ARGUMENT).
+  const std::string vs = ValueStreamOf(name);
+  if (vs.empty()) return {Replication::Route::Kind::kLocal, ""};
+  const absl::Time deadline = absl::Now() + wait;
+  Replication* r = replication_;
+  while (r == nullptr) {  // the server is starting
+    if (absl::Now() >= deadline) return {};
+    absl::SleepFor(absl::Milliseconds(20));
+    r = replication_;
+  }
+  return r->RouteOf(vs, deadline - absl::Now());
+}
+
+bool Evaluator::Serves(const std::string& name) const {
+  if (store_->coordinator() == nullptr) return true;
+  Replication* r = replication_;
+  const std::string vs = ValueStreamOf(name);
+  return r != nullptr && !vs.empty() && r->Owns(vs);
+}
+
+void Evaluator::ApplyPublished(const PublishedStatus& s) {
+  // This replica's own statuses, and those of deleted KVIs and of VLAs no
+  // longer ACTIVE, stay off the board.
+  if (ValueStreamOf(s.key).empty() || Serves(s.key)) return;
+  if (s.board == PublishedStatus::Board::kVla) {
+    v1::VlaStatus status;
+    if (!status.ParseFromString(s.data)) return;
+    if (DiffersFromBoard(board_, s.key, status)) {
+      board_.Publish(s.key, status, engine_.VlaAttributes(s.key, status));
+    }
+  } else {
+    v1::KviValue value;
+    if (!value.ParseFromString(s.data)) return;
+    if (DiffersFromBoard(kvi_board_, s.key, value)) {
+      kvi_board_.Publish(s.key, value, engine_.KviAttributes(s.key));
+    }
+  }
+}
+
+void Evaluator::StartThreads() {
+  writer_ = std::thread([this] { WriterLoop(); });
+  if (options_.run_loop) loop_ = std::thread([this] { EvaluationLoop(); });
+  if (!snapshot_path_.empty() &&
+      options_.snapshot_interval > absl::ZeroDuration()) {
+    snapshotter_ = std::thread([this] { SnapshotLoop(); });
+  }
+}
+
+absl::Status Evaluator::LoadRecords() {
   const absl::Time started = absl::Now();
-  absl::StatusOr<int64_t> covered = engine_.LoadSnapshot(snapshot_path);
+  const std::string& snapshot_path = snapshot_path_;
+  absl::StatusOr<int64_t> covered =
+      snapshot_path.empty() ? absl::NotFoundError("no local folder")
+                            : engine_.LoadSnapshot(snapshot_path);
   if (covered.ok()) {
     snapshot_seq_ = *covered;
   } else if (covered.status().code() == absl::StatusCode::kNotFound) {
@@ -188,7 +329,9 @@ absl::Status Evaluator::LoadRecords(const std::string& snapshot_path) {
 
 absl::Status Evaluator::WriteSnapshot() {
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  if (engine_.applied_seq() == snapshot_seq_) return absl::OkStatus();
+  if (snapshot_path_.empty() || engine_.applied_seq() == snapshot_seq_) {
+    return absl::OkStatus();
+  }
   const absl::Time started = absl::Now();
   absl::StatusOr<int64_t> covered = engine_.SaveSnapshot(snapshot_path_);
   if (!covered.ok()) {
@@ -287,6 +430,12 @@ void Evaluator::Shutdown() {
   if (snapshotter_.joinable()) snapshotter_.join();
   // The next start loads this instead of replaying everything.
   if (options_.snapshot_at_shutdown) (void)WriteSnapshot();
+  replication_ = nullptr;
+  replication_owner_.reset();  // gives up the leases
+  if (follower_ != nullptr) {
+    store_->record_log()->OnStored(nullptr);
+    follower_.reset();
+  }
 }
 
 absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
@@ -299,7 +448,15 @@ absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
   }
   VLA_RETURN_IF_ERROR(
       store_->ApplyDefinitions(rows, changes.back().revision()));
-  for (const v1::Change& c : changes) engine_.ApplyChange(c);
+  bool value_streams_changed = false;
+  for (const v1::Change& c : changes) {
+    engine_.ApplyChange(c);
+    TrackDefinition(c);
+    value_streams_changed = value_streams_changed || c.has_value_stream();
+  }
+  if (Replication* r = replication_; value_streams_changed && r != nullptr) {
+    r->Wake();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     revision_ = changes.back().revision();
@@ -399,6 +556,11 @@ absl::StatusOr<uint64_t> Evaluator::FreeBytesNow() const {
   return absl::UnavailableError("no data folder");
 }
 
+absl::Status Evaluator::CheckHealth() {
+  VLA_RETURN_IF_ERROR(store_->CheckHealth());
+  return StorageHealth();
+}
+
 absl::Status Evaluator::StorageHealth() {
   if (reserve_ != nullptr) {
     VLA_RETURN_IF_ERROR(reserve_->Check("records cannot be stored"));
@@ -426,7 +588,10 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
         batches.emplace_back(RecordsOf(*p.batch));
     engine_.Check(absl::MakeSpan(records));
     for (const IngestRecord& r : records) {
-      if (r.check.ok()) rows.push_back({r.event_id(), r.kind(), r.Serialize()});
+      if (r.check.ok()) {
+        rows.push_back(
+            {r.event_id(), r.kind(), r.Serialize(), r.value_stream()});
+      }
     }
   }
   absl::StatusOr<std::vector<int64_t>> inserted = StoreRecords(rows);
@@ -454,7 +619,8 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
         resp.set_duplicates(resp.duplicates() + 1);
       }
     }
-    engine_.Add(batches[b]);
+    // Over PostgreSQL, memory holds what the follower reads (below).
+    if (follower_ == nullptr) engine_.Add(batches[b]);
     accepted += resp.accepted();
     duplicates += resp.duplicates();
     rejected += resp.rejected_size();
@@ -462,15 +628,46 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
   metrics_.accepted.Increment(static_cast<double>(accepted));
   metrics_.duplicates.Increment(static_cast<double>(duplicates));
   metrics_.rejected.Increment(static_cast<double>(rejected));
-  if (accepted > 0) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      data_changed_ = true;
+  if (follower_ != nullptr) {
+    // Memory learns of them from the store's log, as of every replica's
+    // records: acknowledged once there (or, the database gone, once
+    // committed: they reach memory when it is back).
+    if (absl::Status s = follower_->CatchUp(absl::Seconds(5)); !s.ok()) {
+      Log(LogLevel::kWarning, "acknowledging records not yet in memory",
+          {{"error", s.ToString()}});
     }
-    loop_cv_.notify_all();
+  } else if (accepted > 0) {
+    DataChanged();
   }
   for (size_t b = 0; b < work.size(); ++b)
     work[b].done(std::move(responses[b]));
+}
+
+void Evaluator::AddToEngine(
+    const std::vector<const v1::Observation*>& observations,
+    const std::vector<const v1::WorkItemEvent*>& events) {
+  if (observations.empty() && events.empty()) return;
+  std::vector<IngestRecord> records;
+  records.reserve(observations.size() + events.size());
+  for (const v1::Observation* o : observations) {
+    records.emplace_back().observation = o;
+  }
+  for (const v1::WorkItemEvent* e : events) {
+    records.emplace_back().event = e;
+  }
+  // Stored in the shared log. Their sequences do not matter here: memory
+  // over a shared store has no snapshots (it follows the log instead).
+  for (IngestRecord& r : records) r.seq = 1;
+  engine_.Add(records);
+  DataChanged();
+}
+
+void Evaluator::DataChanged() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    data_changed_ = true;
+  }
+  loop_cv_.notify_all();
 }
 
 absl::StatusOr<v1::KviValue> Evaluator::GetKviValue(
@@ -548,20 +745,35 @@ void Evaluator::EvaluatePass(bool all) {
   // VLAs no longer ACTIVE (or deleted) and deleted KVIs leave the boards.
   RemoveMissing(board_, std::set<std::string>(active.begin(), active.end()));
   RemoveMissing(kvi_board_, std::set<std::string>(kvis.begin(), kvis.end()));
+  // With replicas: only the owned value streams' KVIs and VLAs, published
+  // for the other replicas too.
+  Replication* const replication = replication_;
+  std::vector<PublishedStatus> for_replicas;
   for (const std::string& name : dirty.kvis) {
+    if (!Serves(name)) continue;
     absl::StatusOr<v1::KviValue> value = engine_.KviValue(name, now);
     if (!value.ok()) continue;
     if (!DiffersFromBoard(kvi_board_, name, *value)) continue;
     kvi_board_.Publish(name, *value, engine_.KviAttributes(name));
+    if (replication != nullptr) {
+      for_replicas.push_back(
+          {0, PublishedStatus::Board::kKvi, name, value->SerializeAsString()});
+    }
   }
   std::vector<v1::VlaStatus> changed;
   for (const std::string& name : todo) {
+    if (!Serves(name)) continue;
     absl::StatusOr<v1::VlaStatus> status = engine_.VlaStatus(name, now);
     if (!status.ok()) continue;
     if (!DiffersFromBoard(board_, name, *status)) continue;
     board_.Publish(name, *status, engine_.VlaAttributes(name, *status));
+    if (replication != nullptr) {
+      for_replicas.push_back(
+          {0, PublishedStatus::Board::kVla, name, status->SerializeAsString()});
+    }
     changed.push_back(*std::move(status));
   }
+  if (replication != nullptr) replication->Publish(for_replicas);
   if (absl::Status s = store_->AppendEvaluations(changed); !s.ok()) {
     Log(LogLevel::kError, "storing evaluations failed",
         {{"error", s.ToString()}});

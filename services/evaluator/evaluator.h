@@ -17,9 +17,11 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -32,6 +34,8 @@
 #include "services/common/status_board.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator_store.h"
+#include "services/evaluator/record_follower.h"
+#include "services/evaluator/replication.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/vmdb.pb.h"
 
@@ -54,8 +58,13 @@ struct EvaluatorOptions {
   // Where ingest counts and pass durations go (none when null); must
   // outlive the evaluator.
   metrics::Registry* metrics = nullptr;
-  // Checkpoints of memory (DB_PATH.snapshot): written this often when
-  // records came since the last one (0: never on a timer), and at shutdown.
+  // The folder of a local (SQLite) store, where checkpoints of memory
+  // (evaluator.db.snapshot) are kept and whose free space the ingest
+  // reserve watches; empty: neither (a PostgreSQL store). Open(db_path)
+  // sets it to db_path's folder.
+  std::string local_dir;
+  // Checkpoints: written this often when records came since the last one
+  // (0: never on a timer), and at shutdown.
   absl::Duration snapshot_interval = absl::Minutes(5);
   bool snapshot_at_shutdown = true;
   // Ingest stops (RESOURCE_EXHAUSTED) while the database's folder has less
@@ -69,9 +78,15 @@ class Evaluator {
  public:
   using IngestDone = std::function<void(absl::StatusOr<v1::IngestResponse>)>;
 
-  // Opens the store at `db_path` and rebuilds memory from it.
+  // Opens the SQLite store at `db_path` and rebuilds memory from it.
   static absl::StatusOr<std::unique_ptr<Evaluator>> Open(
       const std::string& db_path, const Clock* clock,
+      EvaluatorOptions options = {});
+  // The same over any store. With a shared store (store->record_log() set:
+  // PostgreSQL) memory is fed from the store's log, so that it holds what
+  // every replica stores.
+  static absl::StatusOr<std::unique_ptr<Evaluator>> Open(
+      std::unique_ptr<EvaluatorStore> store, const Clock* clock,
       EvaluatorOptions options = {});
   ~Evaluator();
 
@@ -136,6 +151,24 @@ class Evaluator {
   // snapshot.
   void Shutdown();
 
+  // OK while the store's database can be reached and records can be stored
+  // (StorageHealth).
+  absl::Status CheckHealth();
+
+  // --- Replicas (a store shared through PostgreSQL) ---
+  // Joins the replicas sharing the store (replication.h); a no-op for a
+  // store of one process.
+  absl::Status StartReplication(const ReplicationOptions& replication);
+  // A shutdown begins: gives up this replica's value streams now
+  // (Replication::Leave), so the others serve them while this one drains;
+  // calls about them get UNAVAILABLE here. A no-op without replicas.
+  void LeaveReplicas();
+  // Where a call about `name` (a KVI, VLA or value stream) is answered:
+  // here, or by its owner (waiting up to `wait` while it has none); always
+  // here without replicas.
+  Replication::Route RouteOf(const std::string& name,
+                             absl::Duration wait) const;
+
  private:
   struct PendingIngest {
     const v1::IngestRequest* batch;
@@ -148,7 +181,17 @@ class Evaluator {
   // a time and evaluation passes use, so that they share computed values.
   absl::Time Now() const;
   // Loads the snapshot (if usable) and replays the records after it.
-  absl::Status LoadRecords(const std::string& snapshot_path);
+  absl::Status LoadRecords();
+  void StartThreads();
+  // Keeps value_streams_ and value_stream_of_ up to date.
+  void TrackDefinition(const v1::Change& change);
+  // The value stream of a KVI, VLA or value stream name ("" if unknown).
+  std::string ValueStreamOf(const std::string& name) const;
+  // Whether this process evaluates and publishes `name` (a KVI or VLA):
+  // always without replicas, else when it owns its value stream.
+  bool Serves(const std::string& name) const;
+  // A status another replica published: onto this replica's board.
+  void ApplyPublished(const PublishedStatus& status);
   void WriterLoop();
   void EvaluationLoop();
   void SnapshotLoop();
@@ -158,6 +201,12 @@ class Evaluator {
   absl::StatusOr<std::vector<int64_t>> StoreRecords(
       const std::vector<RecordRow>& rows);
   absl::StatusOr<uint64_t> FreeBytesNow() const;
+  // Adds stored records (the follower's) to the engine and schedules an
+  // evaluation.
+  void AddToEngine(const std::vector<const v1::Observation*>& observations,
+                   const std::vector<const v1::WorkItemEvent*>& events);
+  // Schedules an evaluation pass for new records.
+  void DataChanged();
 
   struct Metrics {
     metrics::Counter accepted, duplicates, rejected;
@@ -173,6 +222,12 @@ class Evaluator {
   VlaBoard board_;
   KviBoard kvi_board_;
   PageTokenCodec page_tokens_;
+  // With a shared store: what feeds the engine (null otherwise).
+  std::unique_ptr<RecordFollower> follower_;
+  // With replicas (after StartReplication): this replica's share. Read by
+  // every thread through replication_, set once.
+  std::unique_ptr<Replication> replication_owner_;
+  std::atomic<Replication*> replication_{nullptr};
 
   mutable std::mutex mu_;
   std::condition_variable writer_cv_, loop_cv_, snapshot_cv_;
@@ -181,6 +236,10 @@ class Evaluator {
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool data_changed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // Definitions as replicas need them: the value streams, and the value
+  // stream of every KVI and VLA.
+  std::set<std::string> value_streams_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> value_stream_of_ ABSL_GUARDED_BY(mu_);
   std::thread writer_, loop_, snapshotter_;
   std::mutex snapshot_mu_;  // one snapshot at a time
   std::string snapshot_path_;

@@ -231,7 +231,40 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
   std::string secret_;
 };
 
+// FNV-1a: a hash that every process computes the same.
+uint64_t StableHash(absl::string_view a, absl::string_view b) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](absl::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(a);
+  mix("\n");
+  mix(b);
+  // A final avalanche (FNV's low bits mix poorly).
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
 }  // namespace
+
+std::string PreferredOwner(const std::string& value_stream,
+                           const std::vector<std::string>& replicas) {
+  std::string best;
+  uint64_t best_hash = 0;
+  for (const std::string& r : replicas) {
+    const uint64_t h = StableHash(value_stream, r);
+    if (best.empty() || h > best_hash || (h == best_hash && r < best)) {
+      best = r;
+      best_hash = h;
+    }
+  }
+  return best;
+}
 
 absl::StatusOr<std::unique_ptr<EvaluatorStore>> OpenSqliteEvaluatorStore(
     const std::string& path) {

@@ -44,6 +44,12 @@ absl::StatusOr<std::unique_ptr<OkrCore>> OkrCore::Open(const std::string& path,
                                                        KviSource* kvis,
                                                        OkrOptions options) {
   VLA_ASSIGN_OR_RETURN(auto store, OpenSqliteOkrStore(path));
+  return Open(std::move(store), clock, kvis, options);
+}
+
+absl::StatusOr<std::unique_ptr<OkrCore>> OkrCore::Open(
+    std::unique_ptr<OkrStore> store, const Clock* clock, KviSource* kvis,
+    OkrOptions options) {
   auto core = std::unique_ptr<OkrCore>(
       new OkrCore(std::move(store), clock, kvis, options));
   {
@@ -56,10 +62,16 @@ absl::StatusOr<std::unique_ptr<OkrCore>> OkrCore::Open(const std::string& path,
             core->ApplyChangeLocked(c);
           }
         }));
-    VLA_RETURN_IF_ERROR(core->store_->ForEachCheckIn([&](const v1::CheckIn& c) {
-      core->check_ins_[c.objective()].push_back(c);
-    }));
+    VLA_RETURN_IF_ERROR(core->ReadCheckInsLocked());
   }
+  // Check-ins other replicas record are read by the loop.
+  core->store_->OnCheckIns([p = core.get()] {
+    {
+      std::lock_guard<std::mutex> lock(p->mu_);
+      p->check_ins_pending_ = true;
+    }
+    p->cv_.notify_all();
+  });
   if (options.run_loop) {
     core->loop_ = std::thread([p = core.get()] { p->Loop(); });
   }
@@ -102,8 +114,21 @@ void OkrCore::Shutdown() {
     stopping_ = true;
   }
   cv_.notify_all();
+  store_->OnCheckIns(nullptr);
   board_.Close();
   if (loop_.joinable()) loop_.join();
+}
+
+absl::Status OkrCore::ReadCheckInsLocked() {
+  VLA_ASSIGN_OR_RETURN(
+      check_in_cursor_,
+      store_->ReadCheckIns(check_in_cursor_,
+                           [this](int64_t, const v1::CheckIn& c) {
+                             check_ins_[c.objective()].push_back(c);
+                             dirty_ = true;
+                           }));
+  check_ins_pending_ = false;
+  return absl::OkStatus();
 }
 
 void OkrCore::ApplyChangeLocked(const v1::Change& c) {
@@ -277,10 +302,12 @@ absl::StatusOr<v1::CheckIn> OkrCore::RecordCheckIn(
     check_in.set_note(req.note());
     check_in.set_team(req.team());
     *check_in.mutable_create_time() = ToProtoTime(clock_->Now());
-    // Stored before it is acknowledged or used.
+    // Stored before it is acknowledged or used; memory learns of it (and of
+    // those other replicas recorded before it) from the store.
     VLA_RETURN_IF_ERROR(store_->AddCheckIn(check_in));
-    check_ins_[req.objective()].push_back(check_in);
-    dirty_ = true;
+    if (absl::Status s = ReadCheckInsLocked(); !s.ok()) {
+      check_ins_pending_ = true;  // the loop tries again
+    }
   }
   cv_.notify_all();
   return check_in;
@@ -343,8 +370,14 @@ void OkrCore::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.tick),
-                 [this] { return stopping_ || dirty_; });
+                 [this] { return stopping_ || dirty_ || check_ins_pending_; });
     if (stopping_) return;
+    if (check_ins_pending_) {
+      if (absl::Status s = ReadCheckInsLocked(); !s.ok()) {
+        Log(LogLevel::kWarning, "reading check-ins failed; retrying",
+            {{"error", s.ToString()}});
+      }
+    }
     lock.unlock();
     EvaluatePass();
     lock.lock();

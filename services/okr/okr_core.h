@@ -50,10 +50,16 @@ struct OkrOptions {
 
 class OkrCore {
  public:
+  // Over the SQLite store at `path`.
   static absl::StatusOr<std::unique_ptr<OkrCore>> Open(const std::string& path,
                                                        const Clock* clock,
                                                        KviSource* kvis,
                                                        OkrOptions options = {});
+  // Over any store; with one shared by replicas (PostgreSQL), check-ins
+  // recorded by the others are followed from it.
+  static absl::StatusOr<std::unique_ptr<OkrCore>> Open(
+      std::unique_ptr<OkrStore> store, const Clock* clock, KviSource* kvis,
+      OkrOptions options = {});
   ~OkrCore();
 
   absl::Status ApplyChanges(const std::vector<v1::Change>& changes);
@@ -85,10 +91,15 @@ class OkrCore {
   void EvaluatePass();
   void Shutdown();
 
+  // OK while the store's database can be reached.
+  absl::Status CheckHealth() { return store_->CheckHealth(); }
+
  private:
   OkrCore(std::unique_ptr<OkrStore> store, const Clock* clock, KviSource* kvis,
           OkrOptions options);
   void Loop();
+  // Reads the check-ins stored since the last read into check_ins_.
+  absl::Status ReadCheckInsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyChangeLocked(const v1::Change& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::ObjectiveStatus Score(const v1::Objective& objective, absl::Time at,
@@ -112,6 +123,10 @@ class OkrCore {
   std::map<std::string, std::vector<v1::CheckIn>> check_ins_
       ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // The number of the last check-in read from the store.
+  int64_t check_in_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  // Other replicas may have recorded check-ins.
+  bool check_ins_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::mutex pass_mu_;

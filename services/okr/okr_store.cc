@@ -59,16 +59,20 @@ class SqliteOkrStore final : public OkrStore {
     }
   }
 
-  absl::Status ForEachCheckIn(
-      const std::function<void(const v1::CheckIn&)>& fn) override {
+  absl::StatusOr<int64_t> ReadCheckIns(
+      int64_t after,
+      const std::function<void(int64_t, const v1::CheckIn&)>& fn) override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
-      SQLite::Statement st(*db_, "SELECT data FROM check_ins ORDER BY id");
+      SQLite::Statement st(
+          *db_, "SELECT id, data FROM check_ins WHERE id > ? ORDER BY id");
+      st.bind(1, static_cast<int64_t>(after));
       v1::CheckIn c;
       while (st.executeStep()) {
-        if (c.ParseFromString(st.getColumn(0).getString())) fn(c);
+        after = st.getColumn(0).getInt64();
+        if (c.ParseFromString(st.getColumn(1).getString())) fn(after, c);
       }
-      return absl::OkStatus();
+      return after;
     } catch (const SQLite::Exception& e) {
       return SqliteError(e, "reading check-ins");
     }

@@ -7,6 +7,7 @@
 #include "common/status_util.h"
 #include "services/common/change_follower.h"
 #include "services/common/executor.h"
+#include "services/common/pg_util.h"
 #include "services/common/stream_follower.h"
 #include "services/evaluator/evaluation_service.h"
 #include "services/evaluator/evaluator.h"
@@ -38,6 +39,31 @@ void AddDatabaseSize(metrics::Registry* registry, const std::string& service,
         }
         return bytes;
       });
+}
+
+// Opens a service's store: PostgreSQL at options.database when set (with
+// `open_postgres`), else the SQLite file `file` in options.data_dir (with
+// `open_sqlite`, and its size as vla_database_size_bytes{service}).
+template <typename Store, typename OpenSqlite, typename OpenPostgres>
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const ServerOptions& options,
+                                                 metrics::Registry* metrics,
+                                                 const std::string& service,
+                                                 const std::string& file,
+                                                 OpenSqlite open_sqlite,
+                                                 OpenPostgres open_postgres) {
+  if (!options.database.empty()) {
+    if (!pg::IsPostgresUri(options.database)) {
+      return absl::InvalidArgumentError(
+          "database: must be a postgresql:// URI (or empty: SQLite files in "
+          "data_dir)");
+    }
+    return open_postgres(options.database);
+  }
+  const std::string path =
+      (std::filesystem::path(options.data_dir) / file).string();
+  VLA_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, open_sqlite(path));
+  AddDatabaseSize(metrics, service, path);
+  return store;
 }
 
 // vla_watch_subscribers{method}: open streams of a watch method, read at
@@ -75,12 +101,19 @@ class VmdbModule final : public ServiceModule {
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
       const ServerOptions& options, const AccessPolicy* policy,
       metrics::Registry* metrics) {
-    const std::string path =
-        (std::filesystem::path(options.data_dir) / "vmdb.db").string();
-    VLA_ASSIGN_OR_RETURN(auto store, vmdb::OpenSqliteVmdbStore(path));
+    VLA_ASSIGN_OR_RETURN(auto store,
+                         OpenStore<vmdb::VmdbStore>(
+                             options, metrics, "vmdb", "vmdb.db",
+                             [](const std::string& path) {
+                               return vmdb::OpenSqliteVmdbStore(path);
+                             },
+                             [](const std::string& uri) {
+                               return vmdb::OpenPostgresVmdbStore(uri);
+                             }));
+    vmdb::VmdbStore* raw = store.get();
     auto module = std::unique_ptr<VmdbModule>(
         new VmdbModule(std::move(store), options.clock, policy));
-    AddDatabaseSize(metrics, "vmdb", path);
+    module->store_ = raw;
     AddWatchSubscribers(metrics, "/vla.v1.VmdbService/WatchChanges",
                         [core = &module->core_] {
                           return static_cast<double>(core->subscriber_count());
@@ -92,6 +125,7 @@ class VmdbModule final : public ServiceModule {
     return v1::VmdbService::service_full_name();
   }
   grpc::Service* service() override { return &service_; }
+  absl::Status CheckHealth() override { return store_->CheckHealth(); }
   void BeginShutdown(absl::Duration wait) override {
     core_.CloseSubscriptions(wait);
   }
@@ -104,6 +138,7 @@ class VmdbModule final : public ServiceModule {
         service_(&core_, &writer_, policy) {}
 
   vmdb::VmdbCore core_;
+  vmdb::VmdbStore* store_ = nullptr;  // owned by core_
   Executor writer_;
   vmdb::VmdbServiceImpl service_;
 };
@@ -129,8 +164,6 @@ class EvaluatorModule final : public ServiceModule {
   static absl::StatusOr<std::unique_ptr<ServiceModule>> Make(
       const ServerOptions& options, const AccessPolicy* policy,
       metrics::Registry* metrics) {
-    const std::string path =
-        (std::filesystem::path(options.data_dir) / "evaluator.db").string();
     evaluator::EvaluatorOptions eo;
     eo.debounce = options.evaluation_debounce;
     eo.tick = options.evaluation_tick;
@@ -138,9 +171,19 @@ class EvaluatorModule final : public ServiceModule {
     eo.min_free_bytes = static_cast<uint64_t>(options.min_free_bytes);
     eo.max_batch_records = options.max_ingest_batch_records;
     eo.metrics = metrics;
-    VLA_ASSIGN_OR_RETURN(auto ev,
-                         evaluator::Evaluator::Open(path, options.clock, eo));
-    AddDatabaseSize(metrics, "evaluator", path);
+    // SQLite in data_dir: checkpoints and the free-space reserve there.
+    if (options.database.empty()) eo.local_dir = options.data_dir;
+    VLA_ASSIGN_OR_RETURN(
+        auto store, OpenStore<evaluator::EvaluatorStore>(
+                        options, metrics, "evaluator", "evaluator.db",
+                        [](const std::string& path) {
+                          return evaluator::OpenSqliteEvaluatorStore(path);
+                        },
+                        [](const std::string& uri) {
+                          return evaluator::OpenPostgresEvaluatorStore(uri);
+                        }));
+    VLA_ASSIGN_OR_RETURN(auto ev, evaluator::Evaluator::Open(
+                                      std::move(store), options.clock, eo));
     AddBoardMetrics(metrics, "/vla.v1.EvaluationService/WatchVlaStatuses",
                     &ev->board());
     return std::unique_ptr<ServiceModule>(
@@ -152,8 +195,15 @@ class EvaluatorModule final : public ServiceModule {
   }
   grpc::Service* service() override { return &service_; }
   void ServeAsync(AsyncQueues* queues) override { service_.ServeAsync(queues); }
+  absl::Status CheckHealth() override { return evaluator_->CheckHealth(); }
 
-  absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
+  absl::Status Start(std::shared_ptr<grpc::Channel> self,
+                     const std::string& address) override {
+    evaluator::ReplicationOptions replication;
+    replication.address = address;
+    replication.heartbeat = options_.evaluator_heartbeat;
+    replication.ttl = options_.evaluator_lease_ttl;
+    VLA_RETURN_IF_ERROR(evaluator_->StartReplication(replication));
     VLA_ASSIGN_OR_RETURN(auto channel, VmdbChannel(options_, self));
     // With definitions stored from an earlier run, ingest need not wait for
     // the VMDB; the feed resumes after the stored revision.
@@ -171,6 +221,7 @@ class EvaluatorModule final : public ServiceModule {
   }
 
   void BeginShutdown(absl::Duration) override {
+    evaluator_->LeaveReplicas();
     follower_.reset();
     evaluator_->board().Close();
     evaluator_->kvi_board().Close();
@@ -181,7 +232,10 @@ class EvaluatorModule final : public ServiceModule {
                   const ServerOptions& options, const AccessPolicy* policy)
       : evaluator_(std::move(ev)),
         options_(options),
-        service_(evaluator_.get(), policy) {}
+        service_(evaluator_.get(), policy,
+                 [options](const std::string& address) {
+                   return MakePeerChannel(address, options);
+                 }) {}
 
   std::unique_ptr<evaluator::Evaluator> evaluator_;
   ServerOptions options_;
@@ -213,11 +267,18 @@ class OkrModule final : public ServiceModule {
     auto kvis = std::make_unique<okr::GrpcKviSource>();
     okr::OkrOptions oo;
     oo.tick = options.evaluation_tick;
-    const std::string path =
-        (std::filesystem::path(options.data_dir) / "okr.db").string();
+    VLA_ASSIGN_OR_RETURN(auto store,
+                         OpenStore<okr::OkrStore>(
+                             options, metrics, "okr-status", "okr.db",
+                             [](const std::string& path) {
+                               return okr::OpenSqliteOkrStore(path);
+                             },
+                             [](const std::string& uri) {
+                               return okr::OpenPostgresOkrStore(uri);
+                             }));
     VLA_ASSIGN_OR_RETURN(
-        auto core, okr::OkrCore::Open(path, options.clock, kvis.get(), oo));
-    AddDatabaseSize(metrics, "okr-status", path);
+        auto core,
+        okr::OkrCore::Open(std::move(store), options.clock, kvis.get(), oo));
     AddBoardMetrics(metrics, "/vla.v1.OkrStatusService/WatchObjectiveStatuses",
                     &core->board());
     return std::unique_ptr<ServiceModule>(
@@ -229,8 +290,10 @@ class OkrModule final : public ServiceModule {
   }
   grpc::Service* service() override { return &service_; }
   void ServeAsync(AsyncQueues* queues) override { service_.ServeAsync(queues); }
+  absl::Status CheckHealth() override { return core_->CheckHealth(); }
 
-  absl::Status Start(std::shared_ptr<grpc::Channel> self) override {
+  absl::Status Start(std::shared_ptr<grpc::Channel> self,
+                     const std::string&) override {
     VLA_ASSIGN_OR_RETURN(auto vmdb, VmdbChannel(options_, self));
     VLA_ASSIGN_OR_RETURN(auto evaluator, EvaluatorChannel(options_, self));
     kvis_->Connect(evaluator);

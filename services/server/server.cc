@@ -3,6 +3,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -104,6 +105,18 @@ void AddStorageMetrics(metrics::Registry* registry,
   }
 }
 
+// options.advertise_address, else the listen host (the host name for a
+// wildcard) with the bound port.
+std::string AdvertisedAddress(const ServerOptions& options, int port) {
+  if (!options.advertise_address.empty()) return options.advertise_address;
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
+  }
+  return absl::StrCat(host, ":", port);
+}
+
 }  // namespace
 
 Server::Server() : metrics_(std::make_unique<metrics::Registry>()) {}
@@ -126,11 +139,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (options.watch_queues < 1 || options.watch_queues > 64) {
     return absl::InvalidArgumentError("watch_queues: must be in [1, 64]");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data_dir: cannot create ", options.data_dir, ": ", ec.message()));
+  if (options.health_check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "health_check_interval: must be positive");
+  }
+  if (options.database.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data_dir: cannot create ", options.data_dir, ": ", ec.message()));
+    }
   }
   auto server = std::unique_ptr<Server>(new Server());
   server->options_ = options;
@@ -196,21 +215,60 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
           "health_listen: cannot listen on ", options.health_listen));
     }
   }
-  for (grpc::Server* s :
-       {server->server_.get(), server->health_server_.get()}) {
+  server->SetHealth(std::vector<bool>(server->modules_.size(), true));
+  auto self = server->InProcessChannel();
+  const std::string address = AdvertisedAddress(options, server->port_);
+  for (auto& module : server->modules_) {
+    VLA_RETURN_IF_ERROR(module->Start(self, address));
+  }
+  VLA_RETURN_IF_ERROR(server->StartHttp());
+  server->health_thread_ = std::thread([p = server.get()] { p->HealthLoop(); });
+  return server;
+}
+
+void Server::SetHealth(const std::vector<bool>& healthy) {
+  bool all = true;
+  for (bool h : healthy) all = all && h;
+  for (grpc::Server* s : {server_.get(), health_server_.get()}) {
     if (s == nullptr) continue;
     auto* health = s->GetHealthCheckService();
-    health->SetServingStatus("", true);
-    for (size_t i = 0; i < server->modules_.size(); ++i) {
-      health->SetServingStatus(server->modules_[i]->grpc_service_name(), true);
-      health->SetServingStatus(options.services[i], true);
+    health->SetServingStatus("", all);
+    // "liveness": SERVING while the process runs (until shutdown), whatever
+    // its dependencies: restarting the process cures neither a lost
+    // database nor a full disk, so liveness probes ask this one.
+    health->SetServingStatus("liveness", true);
+    for (size_t i = 0; i < modules_.size(); ++i) {
+      health->SetServingStatus(modules_[i]->grpc_service_name(), healthy[i]);
+      health->SetServingStatus(options_.services[i], healthy[i]);
     }
   }
-  auto self = server->InProcessChannel();
-  for (auto& module : server->modules_)
-    VLA_RETURN_IF_ERROR(module->Start(self));
-  VLA_RETURN_IF_ERROR(server->StartHttp());
-  return server;
+}
+
+void Server::HealthLoop() {
+  std::vector<bool> healthy(modules_.size(), true);
+  std::unique_lock<std::mutex> lock(health_mu_);
+  while (!health_cv_.wait_for(
+      lock, absl::ToChronoMilliseconds(options_.health_check_interval),
+      [this] { return health_stopping_; })) {
+    lock.unlock();
+    std::vector<bool> now(modules_.size());
+    for (size_t i = 0; i < modules_.size(); ++i) {
+      const absl::Status s = modules_[i]->CheckHealth();
+      now[i] = s.ok();
+      if (now[i] != healthy[i]) {
+        Log(now[i] ? LogLevel::kInfo : LogLevel::kError,
+            now[i] ? "service serving again" : "service not serving",
+            {{"service", options_.services[i]}, {"error", s.ToString()}});
+      }
+    }
+    lock.lock();
+    // Shutdown owns the health statuses from its start.
+    if (health_stopping_) return;
+    if (now != healthy) {
+      healthy = now;
+      SetHealth(healthy);
+    }
+  }
 }
 
 absl::Status Server::StartHttp() {
@@ -311,6 +369,12 @@ void Server::Shutdown() {
     if (server_ == nullptr) return;
     Log(LogLevel::kInfo, "shutting down",
         {{"grace", absl::FormatDuration(options_.shutdown_grace)}});
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      health_stopping_ = true;
+    }
+    health_cv_.notify_all();
+    if (health_thread_.joinable()) health_thread_.join();
     server_->GetHealthCheckService()->Shutdown();
     if (health_server_ != nullptr) {
       health_server_->GetHealthCheckService()->Shutdown();

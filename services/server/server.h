@@ -13,9 +13,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,8 +39,26 @@ inline const std::vector<std::string>& AllServiceNames() {
 struct ServerOptions {
   // HOST:PORT; port 0 picks a free port (see Server::port()).
   std::string listen = "127.0.0.1:50051";
-  // Folder for the services' SQLite files; created if missing.
+  // Folder for the services' SQLite files; created if missing (unused
+  // with `database`).
   std::string data_dir = "data";
+  // Empty: each service keeps its data in a SQLite file in data_dir. Else
+  // a PostgreSQL URI (postgresql://...): each service keeps its own schema
+  // there (vla_vmdb, vla_evaluator, vla_okr), and every replica of a
+  // service shares it.
+  std::string database;
+  // How often each hosted service checks that its database answers (its
+  // health is NOT_SERVING while it does not).
+  absl::Duration health_check_interval = absl::Seconds(1);
+  // HOST:PORT where other processes reach this server (evaluator replicas
+  // forward calls to the owner of a value stream); empty: the listen host
+  // (this machine's host name for a wildcard) and the bound port.
+  std::string advertise_address;
+  // Evaluator replicas (with `database`): how often each renews its leases,
+  // and how long a lease lives without renewal (a stopped replica's value
+  // streams move to the others after about lease_ttl + heartbeat).
+  absl::Duration evaluator_heartbeat = absl::Seconds(1);
+  absl::Duration evaluator_lease_ttl = absl::Seconds(4);
   // Subset of AllServiceNames().
   std::vector<std::string> services = AllServiceNames();
   // Where the evaluator and okr-status reach the VMDB when it is not hosted
@@ -127,11 +147,16 @@ class ServiceModule {
   // Starts the service's async methods (its watch streams) on `queues`;
   // called once the server is built, before Start.
   virtual void ServeAsync(AsyncQueues* queues) { (void)queues; }
-  // Called once the server listens; `self` reaches this server in-process.
-  virtual absl::Status Start(std::shared_ptr<grpc::Channel> self) {
+  // Called once the server listens; `self` reaches this server in-process,
+  // other processes reach it at `address` (HOST:PORT).
+  virtual absl::Status Start(std::shared_ptr<grpc::Channel> self,
+                             const std::string& address) {
     (void)self;
+    (void)address;
     return absl::OkStatus();
   }
+  // OK while the service can do its work (its database answers).
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
   // Ends the module's streams, waiting up to `wait` for them to finish,
   // and drops its channels to other services (an idle channel would hold
   // the server's shutdown); called before the gRPC server shuts down.
@@ -173,6 +198,11 @@ class Server {
   Server();
   // Builds policy_ (limits, tokens) from options_.
   absl::Status ConfigureAccess();
+  // Sets the health of the modules (each by both of its names) and overall
+  // (every module healthy) on the main and the health-only server.
+  void SetHealth(const std::vector<bool>& healthy);
+  // Checks the modules' health every health_check_interval until Shutdown.
+  void HealthLoop();
   // Starts http_ when options_.http_listen is set.
   absl::Status StartHttp();
 
@@ -192,6 +222,10 @@ class Server {
   std::unique_ptr<grpc::Server> health_server_;  // --health_listen
   int health_port_ = 0;
   std::once_flag shutdown_once_;
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  bool health_stopping_ = false;  // guarded by health_mu_
+  std::thread health_thread_;
   // Declared last: stops serving before the modules it samples go away.
   std::unique_ptr<MetricsHttpServer> metrics_http_;
 };

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "services/common/access.h"
+#include "services/common/pg_util.h"
 #include "services/server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -26,6 +27,25 @@ ABSL_FLAG(std::string, data_dir, "data",
           "Folder for the SQLite databases (one file per service: vmdb.db, "
           "...); created if missing. Restarting on the same folder keeps "
           "everything.");
+ABSL_FLAG(std::string, database, "",
+          "Where the services keep their data: empty for SQLite files in "
+          "--data_dir, or a PostgreSQL URI (postgresql://USER@HOST:PORT/DB; "
+          "the password from PGPASSWORD or ~/.pgpass) that every replica "
+          "of a service shares.");
+ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(1),
+          "How often each service checks that its database answers (its "
+          "health is NOT_SERVING while it does not).");
+ABSL_FLAG(std::string, advertise_address, "",
+          "HOST:PORT where other processes reach this server (evaluator "
+          "replicas forward calls to a value stream's owner); default: the "
+          "--listen host (the host name for 0.0.0.0) and port.");
+ABSL_FLAG(absl::Duration, evaluator_heartbeat, absl::Seconds(1),
+          "Evaluator replicas on --database: how often each renews its "
+          "leases on value streams.");
+ABSL_FLAG(absl::Duration, evaluator_lease_ttl, absl::Seconds(4),
+          "Evaluator replicas on --database: how long a lease lives without "
+          "renewal; a stopped replica's value streams move to the others "
+          "after about this plus --evaluator_heartbeat.");
 ABSL_FLAG(std::string, services, "vmdb,evaluator,okr-status",
           "Comma-separated services to host: vmdb, evaluator, okr-status.");
 ABSL_FLAG(std::string, vmdb_address, "",
@@ -173,6 +193,11 @@ int main(int argc, char** argv) {
   vla::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.database = absl::GetFlag(FLAGS_database);
+  options.health_check_interval = absl::GetFlag(FLAGS_health_check_interval);
+  options.advertise_address = absl::GetFlag(FLAGS_advertise_address);
+  options.evaluator_heartbeat = absl::GetFlag(FLAGS_evaluator_heartbeat);
+  options.evaluator_lease_ttl = absl::GetFlag(FLAGS_evaluator_lease_ttl);
   options.services = absl::StrSplit(absl::GetFlag(FLAGS_services), ',',
                                     absl::SkipWhitespace());
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
@@ -222,7 +247,9 @@ int main(int argc, char** argv) {
            {{"address", absl::StrCat(host, ":", (*server)->port())},
             {"port", absl::StrCat((*server)->port())},
             {"services", absl::GetFlag(FLAGS_services)},
-            {"data_dir", options.data_dir}});
+            {"data", options.database.empty()
+                         ? options.data_dir
+                         : vla::pg::RedactDsn(options.database)}});
   if ((*server)->metrics_port() != 0) {
     const std::string& ml = options.metrics_listen;
     vla::Log(vla::LogLevel::kInfo, "metrics listening",

@@ -90,12 +90,17 @@ absl::StatusOr<FieldMask> EffectiveMask(const Descriptor* d,
 }  // namespace
 
 VmdbCore::VmdbCore(std::unique_ptr<VmdbStore> store, const Clock* clock)
-    : store_(std::move(store)), clock_(clock), page_tokens_(store_->secret()) {}
+    : store_(std::move(store)), clock_(clock), page_tokens_(store_->secret()) {
+  // Commits of this process and of others sharing the store wake watchers.
+  store_->OnCommitted([this](int64_t revision) { Notify(revision); });
+}
+
+VmdbCore::~VmdbCore() { store_->OnCommitted(nullptr); }
 
 // Validates `resource` and everything it refers to; on success `refs` holds
 // its outgoing references.
 static absl::Status ValidateWithReferences(
-    VmdbStore& store, const ResourceKind& kind,
+    VmdbReader& store, const ResourceKind& kind,
     const google::protobuf::Message& resource, std::vector<Reference>* refs) {
   VLA_RETURN_IF_ERROR(kind.validate(resource, refs));
   std::map<std::string, std::unique_ptr<google::protobuf::Message>> resolved;
@@ -139,27 +144,32 @@ absl::Status VmdbCore::Create(absl::string_view id,
   const std::string request_key =
       request_id.empty() ? "" : absl::StrCat(kind.collection, "\n", request_id);
 
-  std::lock_guard<std::mutex> lock(write_mu_);
-  if (!request_key.empty()) {
-    VLA_ASSIGN_OR_RETURN(std::optional<std::string> first,
-                         store_->FindRequest(request_key));
-    if (first.has_value()) return ParseStored(*first, out);
-  }
-  out->CopyFrom(resource);
-  ClearOutputFields(out);
-  std::vector<Reference> refs;
-  VLA_RETURN_IF_ERROR(ValidateWithReferences(*store_, kind, *out, &refs));
-  VLA_ASSIGN_OR_RETURN(std::optional<std::string> existing, store_->Get(name));
-  if (existing.has_value()) {
-    return absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
-  }
-  const auto now = ToProtoTime(clock_->Now());
-  SetOutputFields(out, name, now, now, 1);
-  Mutation m{v1::CHANGE_KIND_CREATED,  kind.collection, std::string(id),
-             out->SerializeAsString(), std::move(refs), request_key};
-  VLA_ASSIGN_OR_RETURN(int64_t revision, store_->Apply(m));
-  Notify(revision);
-  return absl::OkStatus();
+  return store_
+      ->Write([&](VmdbReader& tx) -> absl::StatusOr<std::optional<Mutation>> {
+        if (!request_key.empty()) {
+          VLA_ASSIGN_OR_RETURN(std::optional<std::string> first,
+                               tx.FindRequest(request_key));
+          if (first.has_value()) {
+            VLA_RETURN_IF_ERROR(ParseStored(*first, out));
+            return std::nullopt;
+          }
+        }
+        out->CopyFrom(resource);
+        ClearOutputFields(out);
+        std::vector<Reference> refs;
+        VLA_RETURN_IF_ERROR(ValidateWithReferences(tx, kind, *out, &refs));
+        VLA_ASSIGN_OR_RETURN(std::optional<std::string> existing, tx.Get(name));
+        if (existing.has_value()) {
+          return absl::AlreadyExistsError(
+              absl::StrCat(name, " already exists"));
+        }
+        const auto now = ToProtoTime(clock_->Now());
+        SetOutputFields(out, name, now, now, 1);
+        return Mutation{v1::CHANGE_KIND_CREATED, kind.collection,
+                        std::string(id),         out->SerializeAsString(),
+                        std::move(refs),         request_key};
+      })
+      .status();
 }
 
 absl::Status VmdbCore::Get(absl::string_view name,
@@ -232,36 +242,37 @@ absl::Status VmdbCore::Update(const google::protobuf::Message& resource,
   VLA_ASSIGN_OR_RETURN(FieldMask effective,
                        EffectiveMask(kind.descriptor, mask));
 
-  std::lock_guard<std::mutex> lock(write_mu_);
-  VLA_ASSIGN_OR_RETURN(std::optional<std::string> data, store_->Get(name));
-  if (!data.has_value()) return NotFound(name);
-  VLA_RETURN_IF_ERROR(ParseStored(*data, out));
-  VLA_RETURN_IF_ERROR(CheckEtag(GetEtag(resource), *out));
-  std::unique_ptr<google::protobuf::Message> current(out->New());
-  current->CopyFrom(*out);
+  return store_
+      ->Write([&](VmdbReader& tx) -> absl::StatusOr<std::optional<Mutation>> {
+        VLA_ASSIGN_OR_RETURN(std::optional<std::string> data, tx.Get(name));
+        if (!data.has_value()) return NotFound(name);
+        VLA_RETURN_IF_ERROR(ParseStored(*data, out));
+        VLA_RETURN_IF_ERROR(CheckEtag(GetEtag(resource), *out));
+        std::unique_ptr<google::protobuf::Message> current(out->New());
+        current->CopyFrom(*out);
 
-  FieldMaskUtil::MergeOptions options;
-  options.set_replace_message_fields(true);
-  options.set_replace_repeated_fields(true);
-  FieldMaskUtil::MergeMessageTo(resource, effective, options, out);
+        FieldMaskUtil::MergeOptions options;
+        options.set_replace_message_fields(true);
+        options.set_replace_repeated_fields(true);
+        FieldMaskUtil::MergeMessageTo(resource, effective, options, out);
 
-  std::vector<Reference> refs;
-  VLA_RETURN_IF_ERROR(ValidateWithReferences(*store_, kind, *out, &refs));
-  if (google::protobuf::util::MessageDifferencer::Equals(*out, *current)) {
-    return absl::OkStatus();  // Nothing changed: no new revision.
-  }
-  const auto* reflection = out->GetReflection();
-  google::protobuf::Timestamp create_time;
-  create_time.CopyFrom(reflection->GetMessage(
-      *out, kind.descriptor->FindFieldByName("create_time")));
-  SetOutputFields(out, name, create_time, ToProtoTime(clock_->Now()),
-                  GetRevision(*current) + 1);
-  const std::string id = name.substr(kind.collection.size() + 1);
-  Mutation m{v1::CHANGE_KIND_UPDATED,  kind.collection, id,
-             out->SerializeAsString(), std::move(refs), ""};
-  VLA_ASSIGN_OR_RETURN(int64_t revision, store_->Apply(m));
-  Notify(revision);
-  return absl::OkStatus();
+        std::vector<Reference> refs;
+        VLA_RETURN_IF_ERROR(ValidateWithReferences(tx, kind, *out, &refs));
+        if (google::protobuf::util::MessageDifferencer::Equals(*out,
+                                                               *current)) {
+          return std::nullopt;  // Nothing changed: no new revision.
+        }
+        const auto* reflection = out->GetReflection();
+        google::protobuf::Timestamp create_time;
+        create_time.CopyFrom(reflection->GetMessage(
+            *out, kind.descriptor->FindFieldByName("create_time")));
+        SetOutputFields(out, name, create_time, ToProtoTime(clock_->Now()),
+                        GetRevision(*current) + 1);
+        const std::string id = name.substr(kind.collection.size() + 1);
+        return Mutation{v1::CHANGE_KIND_UPDATED,  kind.collection, id,
+                        out->SerializeAsString(), std::move(refs), ""};
+      })
+      .status();
 }
 
 absl::Status VmdbCore::Delete(const Descriptor* descriptor,
@@ -270,32 +281,34 @@ absl::Status VmdbCore::Delete(const Descriptor* descriptor,
   VLA_ASSIGN_OR_RETURN(std::string id,
                        ParseName("name", name, kind.collection));
 
-  std::lock_guard<std::mutex> lock(write_mu_);
-  VLA_ASSIGN_OR_RETURN(std::optional<std::string> data, store_->Get(name));
-  if (!data.has_value()) return NotFound(name);
-  std::unique_ptr<google::protobuf::Message> current(
-      google::protobuf::MessageFactory::generated_factory()
-          ->GetPrototype(descriptor)
-          ->New());
-  VLA_RETURN_IF_ERROR(ParseStored(*data, current.get()));
-  VLA_RETURN_IF_ERROR(CheckEtag(etag, *current));
-  constexpr int kShown = 5;
-  VLA_ASSIGN_OR_RETURN(std::vector<Reference> users,
-                       store_->Referrers(name, kShown + 1));
-  if (!users.empty()) {
-    std::vector<std::string> shown;
-    for (int i = 0; i < std::min<int>(kShown, users.size()); ++i) {
-      shown.push_back(absl::StrCat(users[i].name, " (", users[i].field, ")"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat(name, " is still used by ", absl::StrJoin(shown, ", "),
-                     users.size() > kShown ? " and others" : "",
-                     "; remove those references first"));
-  }
-  Mutation m{v1::CHANGE_KIND_DELETED, kind.collection, id, *data, {}, ""};
-  VLA_ASSIGN_OR_RETURN(int64_t revision, store_->Apply(m));
-  Notify(revision);
-  return absl::OkStatus();
+  return store_
+      ->Write([&](VmdbReader& tx) -> absl::StatusOr<std::optional<Mutation>> {
+        VLA_ASSIGN_OR_RETURN(std::optional<std::string> data, tx.Get(name));
+        if (!data.has_value()) return NotFound(name);
+        std::unique_ptr<google::protobuf::Message> current(
+            google::protobuf::MessageFactory::generated_factory()
+                ->GetPrototype(descriptor)
+                ->New());
+        VLA_RETURN_IF_ERROR(ParseStored(*data, current.get()));
+        VLA_RETURN_IF_ERROR(CheckEtag(etag, *current));
+        constexpr int kShown = 5;
+        VLA_ASSIGN_OR_RETURN(std::vector<Reference> users,
+                             tx.Referrers(name, kShown + 1));
+        if (!users.empty()) {
+          std::vector<std::string> shown;
+          for (int i = 0; i < std::min<int>(kShown, users.size()); ++i) {
+            shown.push_back(
+                absl::StrCat(users[i].name, " (", users[i].field, ")"));
+          }
+          return absl::FailedPreconditionError(absl::StrCat(
+              name, " is still used by ", absl::StrJoin(shown, ", "),
+              users.size() > kShown ? " and others" : "",
+              "; remove those references first"));
+        }
+        return Mutation{
+            v1::CHANGE_KIND_DELETED, kind.collection, id, *data, {}, ""};
+      })
+      .status();
 }
 
 absl::Status VmdbCore::ListVlaRevisions(

@@ -41,6 +41,7 @@ class ChangeListener {
 class VmdbCore {
  public:
   VmdbCore(std::unique_ptr<VmdbStore> store, const Clock* clock);
+  ~VmdbCore();
 
   // Standard methods. `resource`/`out` are Team, ValueStream, Kvi, Vla or
   // Objective; `response` is the matching List*Response.
@@ -85,8 +86,6 @@ class VmdbCore {
   std::unique_ptr<VmdbStore> store_;
   const Clock* clock_;
   PageTokenCodec page_tokens_;
-  // Serializes writes, so that checks and the write they guard are atomic.
-  std::mutex write_mu_;
 
   std::mutex listeners_mu_;
   std::condition_variable listeners_cv_;

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "services/common/sqlite_util.h"
 
 namespace vla::vmdb {
@@ -45,36 +46,6 @@ const std::vector<std::string>& Migrations() {
   return *m;
 }
 
-std::pair<std::string, std::string> SplitName(absl::string_view name) {
-  const size_t slash = name.find('/');
-  if (slash == absl::string_view::npos) return {std::string(name), ""};
-  return {std::string(name.substr(0, slash)),
-          std::string(name.substr(slash + 1))};
-}
-
-// A reader connection with its prepared statements.
-struct Reader {
-  explicit Reader(const std::string& path)
-      : db(OpenReader(path)),
-        get(*db, "SELECT data FROM resources WHERE collection = ? AND id = ?"),
-        list(*db,
-             "SELECT id, data FROM resources WHERE collection = ? AND id > ? "
-             "ORDER BY id LIMIT ?"),
-        referrers(*db,
-                  "SELECT from_name, field FROM refs WHERE to_name = ? "
-                  "ORDER BY from_name, field LIMIT ?"),
-        request(*db, "SELECT response FROM requests WHERE request_key = ?"),
-        changes(*db,
-                "SELECT revision, kind, name, data FROM changes "
-                "WHERE revision > ? ORDER BY revision LIMIT ?"),
-        history(*db,
-                "SELECT data FROM changes WHERE name = ? AND kind != ? "
-                "ORDER BY revision") {}
-
-  std::unique_ptr<SQLite::Database> db;
-  SQLite::Statement get, list, referrers, request, changes, history;
-};
-
 // Resets a statement when a read is done (or throws), so that it holds no
 // read snapshot between calls.
 class ResetOnExit {
@@ -90,6 +61,78 @@ class ResetOnExit {
 
  private:
   SQLite::Statement& st_;
+};
+
+// The read statements of one connection, and the reads of VmdbReader over
+// them (a reader connection's, or the writer's inside a write).
+struct Reads final : public VmdbReader {
+  explicit Reads(SQLite::Database& db)
+      : get(db, "SELECT data FROM resources WHERE collection = ? AND id = ?"),
+        list(db,
+             "SELECT id, data FROM resources WHERE collection = ? AND id > ? "
+             "ORDER BY id LIMIT ?"),
+        referrers(db,
+                  "SELECT from_name, field FROM refs WHERE to_name = ? "
+                  "ORDER BY from_name, field LIMIT ?"),
+        request(db, "SELECT response FROM requests WHERE request_key = ?"),
+        changes(db,
+                "SELECT revision, kind, name, data FROM changes "
+                "WHERE revision > ? ORDER BY revision LIMIT ?"),
+        history(db,
+                "SELECT data FROM changes WHERE name = ? AND kind != ? "
+                "ORDER BY revision") {}
+
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view name) override {
+    try {
+      ResetOnExit reset(get);
+      const auto [collection, id] = SplitResourceName(name);
+      get.bind(1, collection);
+      get.bind(2, id);
+      if (!get.executeStep()) return std::optional<std::string>();
+      return std::optional<std::string>(get.getColumn(0).getString());
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading a resource");
+    }
+  }
+
+  absl::StatusOr<std::vector<Reference>> Referrers(absl::string_view name,
+                                                   int limit) override {
+    try {
+      ResetOnExit reset(referrers);
+      referrers.bind(1, std::string(name));
+      referrers.bind(2, limit);
+      std::vector<Reference> out;
+      while (referrers.executeStep()) {
+        out.push_back({referrers.getColumn(1).getString(),
+                       referrers.getColumn(0).getString()});
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading references");
+    }
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindRequest(
+      absl::string_view request_key) override {
+    try {
+      ResetOnExit reset(request);
+      request.bind(1, std::string(request_key));
+      if (!request.executeStep()) return std::optional<std::string>();
+      return std::optional<std::string>(request.getColumn(0).getString());
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading a request id");
+    }
+  }
+
+  SQLite::Statement get, list, referrers, request, changes, history;
+};
+
+// A reader connection with its prepared statements.
+struct Reader {
+  explicit Reader(const std::string& path) : db(OpenReader(path)), reads(*db) {}
+  std::unique_ptr<SQLite::Database> db;
+  Reads reads;
 };
 
 class SqliteVmdbStore final : public VmdbStore {
@@ -118,31 +161,35 @@ class SqliteVmdbStore final : public VmdbStore {
   absl::StatusOr<std::optional<std::string>> Get(
       absl::string_view name) override {
     auto r = readers_.Acquire();
-    try {
-      ResetOnExit reset(r->get);
-      const auto [collection, id] = SplitName(name);
-      r->get.bind(1, collection);
-      r->get.bind(2, id);
-      if (!r->get.executeStep()) return std::optional<std::string>();
-      return std::optional<std::string>(r->get.getColumn(0).getString());
-    } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "reading a resource");
-    }
+    return r->reads.Get(name);
+  }
+
+  absl::StatusOr<std::vector<Reference>> Referrers(absl::string_view name,
+                                                   int limit) override {
+    auto r = readers_.Acquire();
+    return r->reads.Referrers(name, limit);
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindRequest(
+      absl::string_view request_key) override {
+    auto r = readers_.Acquire();
+    return r->reads.FindRequest(request_key);
   }
 
   absl::StatusOr<std::vector<StoredResource>> List(absl::string_view collection,
                                                    absl::string_view after_id,
                                                    int limit) override {
     auto r = readers_.Acquire();
+    SQLite::Statement& list = r->reads.list;
     try {
-      ResetOnExit reset(r->list);
-      r->list.bind(1, std::string(collection));
-      r->list.bind(2, std::string(after_id));
-      r->list.bind(3, limit);
+      ResetOnExit reset(list);
+      list.bind(1, std::string(collection));
+      list.bind(2, std::string(after_id));
+      list.bind(3, limit);
       std::vector<StoredResource> out;
-      while (r->list.executeStep()) {
-        out.push_back({r->list.getColumn(0).getString(),
-                       r->list.getColumn(1).getString()});
+      while (list.executeStep()) {
+        out.push_back(
+            {list.getColumn(0).getString(), list.getColumn(1).getString()});
       }
       return out;
     } catch (const SQLite::Exception& e) {
@@ -150,99 +197,41 @@ class SqliteVmdbStore final : public VmdbStore {
     }
   }
 
-  absl::StatusOr<std::vector<Reference>> Referrers(absl::string_view name,
-                                                   int limit) override {
-    auto r = readers_.Acquire();
-    try {
-      ResetOnExit reset(r->referrers);
-      r->referrers.bind(1, std::string(name));
-      r->referrers.bind(2, limit);
-      std::vector<Reference> out;
-      while (r->referrers.executeStep()) {
-        out.push_back({r->referrers.getColumn(1).getString(),
-                       r->referrers.getColumn(0).getString()});
+  absl::StatusOr<int64_t> Write(const WriteFn& fn) override {
+    int64_t revision = 0;
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      try {
+        SQLite::Transaction tx(*db_);
+        VLA_ASSIGN_OR_RETURN(std::optional<Mutation> m, fn(*writer_reads_));
+        if (!m.has_value()) return 0;
+        revision = last_revision_ + 1;
+        ApplyLocked(*m, revision);
+        tx.commit();
+      } catch (const SQLite::Exception& e) {
+        return SqliteError(e, "writing", db_.get());
       }
-      return out;
-    } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "reading references");
+      last_revision_ = revision;
     }
-  }
-
-  absl::StatusOr<std::optional<std::string>> FindRequest(
-      absl::string_view request_key) override {
-    auto r = readers_.Acquire();
-    try {
-      ResetOnExit reset(r->request);
-      r->request.bind(1, std::string(request_key));
-      if (!r->request.executeStep()) return std::optional<std::string>();
-      return std::optional<std::string>(r->request.getColumn(0).getString());
-    } catch (const SQLite::Exception& e) {
-      return SqliteError(e, "reading a request id");
-    }
-  }
-
-  absl::StatusOr<int64_t> Apply(const Mutation& m) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    const std::string name = absl::StrCat(m.collection, "/", m.id);
-    const int64_t revision = last_revision_ + 1;
-    try {
-      SQLite::Transaction tx(*db_);
-      if (m.kind == v1::CHANGE_KIND_DELETED) {
-        Run(*delete_resource_, [&](SQLite::Statement& st) {
-          st.bind(1, m.collection);
-          st.bind(2, m.id);
-        });
-      } else {
-        Run(*upsert_resource_, [&](SQLite::Statement& st) {
-          st.bind(1, m.collection);
-          st.bind(2, m.id);
-          BindBlob(st, 3, m.data);
-        });
-      }
-      Run(*delete_refs_, [&](SQLite::Statement& st) { st.bind(1, name); });
-      if (m.kind != v1::CHANGE_KIND_DELETED) {
-        for (const Reference& ref : m.references) {
-          Run(*insert_ref_, [&](SQLite::Statement& st) {
-            st.bind(1, ref.name);
-            st.bind(2, name);
-            st.bind(3, ref.field);
-          });
-        }
-      }
-      Run(*insert_change_, [&](SQLite::Statement& st) {
-        st.bind(1, static_cast<int64_t>(revision));
-        st.bind(2, static_cast<int>(m.kind));
-        st.bind(3, name);
-        BindBlob(st, 4, m.data);
-      });
-      if (!m.request_key.empty()) {
-        Run(*insert_request_, [&](SQLite::Statement& st) {
-          st.bind(1, m.request_key);
-          BindBlob(st, 2, m.data);
-        });
-      }
-      tx.commit();
-    } catch (const SQLite::Exception& e) {
-      return SqliteError(e, absl::StrCat("writing ", name), db_.get());
-    }
-    last_revision_ = revision;
+    if (on_committed_) on_committed_(revision);
     return revision;
   }
 
   absl::StatusOr<std::vector<StoredChange>> Changes(int64_t after,
                                                     int limit) override {
     auto r = readers_.Acquire();
+    SQLite::Statement& changes = r->reads.changes;
     try {
-      ResetOnExit reset(r->changes);
-      r->changes.bind(1, static_cast<int64_t>(after));
-      r->changes.bind(2, limit);
+      ResetOnExit reset(changes);
+      changes.bind(1, static_cast<int64_t>(after));
+      changes.bind(2, limit);
       std::vector<StoredChange> out;
-      while (r->changes.executeStep()) {
+      while (changes.executeStep()) {
         StoredChange c;
-        c.revision = r->changes.getColumn(0).getInt64();
-        c.kind = static_cast<v1::ChangeKind>(r->changes.getColumn(1).getInt());
-        c.name = r->changes.getColumn(2).getString();
-        c.data = r->changes.getColumn(3).getString();
+        c.revision = changes.getColumn(0).getInt64();
+        c.kind = static_cast<v1::ChangeKind>(changes.getColumn(1).getInt());
+        c.name = changes.getColumn(2).getString();
+        c.data = changes.getColumn(3).getString();
         out.push_back(std::move(c));
       }
       return out;
@@ -254,13 +243,14 @@ class SqliteVmdbStore final : public VmdbStore {
   absl::StatusOr<std::vector<std::string>> History(
       absl::string_view name) override {
     auto r = readers_.Acquire();
+    SQLite::Statement& history = r->reads.history;
     try {
-      ResetOnExit reset(r->history);
-      r->history.bind(1, std::string(name));
-      r->history.bind(2, static_cast<int>(v1::CHANGE_KIND_DELETED));
+      ResetOnExit reset(history);
+      history.bind(1, std::string(name));
+      history.bind(2, static_cast<int>(v1::CHANGE_KIND_DELETED));
       std::vector<std::string> out;
-      while (r->history.executeStep()) {
-        out.push_back(r->history.getColumn(0).getString());
+      while (history.executeStep()) {
+        out.push_back(history.getColumn(0).getString());
       }
       return out;
     } catch (const SQLite::Exception& e) {
@@ -275,6 +265,10 @@ class SqliteVmdbStore final : public VmdbStore {
 
   const std::string& secret() const override { return secret_; }
 
+  void OnCommitted(std::function<void(int64_t)> fn) override {
+    on_committed_ = std::move(fn);
+  }
+
  private:
   SqliteVmdbStore() = default;
 
@@ -282,6 +276,7 @@ class SqliteVmdbStore final : public VmdbStore {
     auto prepare = [this](const char* sql) {
       return std::make_unique<SQLite::Statement>(*db_, sql);
     };
+    writer_reads_ = std::make_unique<Reads>(*db_);
     upsert_resource_ = prepare(
         "INSERT INTO resources (collection, id, data) VALUES (?, ?, ?) "
         "ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data");
@@ -297,6 +292,45 @@ class SqliteVmdbStore final : public VmdbStore {
         prepare("INSERT INTO requests (request_key, response) VALUES (?, ?)");
   }
 
+  // Writes `m` as change `revision` inside the open transaction. Throws.
+  void ApplyLocked(const Mutation& m, int64_t revision) {
+    const std::string name = absl::StrCat(m.collection, "/", m.id);
+    if (m.kind == v1::CHANGE_KIND_DELETED) {
+      Run(*delete_resource_, [&](SQLite::Statement& st) {
+        st.bind(1, m.collection);
+        st.bind(2, m.id);
+      });
+    } else {
+      Run(*upsert_resource_, [&](SQLite::Statement& st) {
+        st.bind(1, m.collection);
+        st.bind(2, m.id);
+        BindBlob(st, 3, m.data);
+      });
+    }
+    Run(*delete_refs_, [&](SQLite::Statement& st) { st.bind(1, name); });
+    if (m.kind != v1::CHANGE_KIND_DELETED) {
+      for (const Reference& ref : m.references) {
+        Run(*insert_ref_, [&](SQLite::Statement& st) {
+          st.bind(1, ref.name);
+          st.bind(2, name);
+          st.bind(3, ref.field);
+        });
+      }
+    }
+    Run(*insert_change_, [&](SQLite::Statement& st) {
+      st.bind(1, static_cast<int64_t>(revision));
+      st.bind(2, static_cast<int>(m.kind));
+      st.bind(3, name);
+      BindBlob(st, 4, m.data);
+    });
+    if (!m.request_key.empty()) {
+      Run(*insert_request_, [&](SQLite::Statement& st) {
+        st.bind(1, m.request_key);
+        BindBlob(st, 2, m.data);
+      });
+    }
+  }
+
   template <typename BindFn>
   static void Run(SQLite::Statement& st, BindFn bind) {
     ResetOnExit reset(st);
@@ -306,14 +340,23 @@ class SqliteVmdbStore final : public VmdbStore {
 
   std::mutex write_mu_;
   std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<Reads> writer_reads_;
   std::unique_ptr<SQLite::Statement> upsert_resource_, delete_resource_,
       delete_refs_, insert_ref_, insert_change_, insert_request_;
   int64_t last_revision_ = 0;
   std::string secret_;
+  std::function<void(int64_t)> on_committed_;
   ReaderPool<Reader> readers_;
 };
 
 }  // namespace
+
+std::pair<std::string, std::string> SplitResourceName(absl::string_view name) {
+  const size_t slash = name.find('/');
+  if (slash == absl::string_view::npos) return {std::string(name), ""};
+  return {std::string(name.substr(0, slash)),
+          std::string(name.substr(slash + 1))};
+}
 
 absl::StatusOr<std::unique_ptr<VmdbStore>> OpenSqliteVmdbStore(
     const std::string& path, int readers) {

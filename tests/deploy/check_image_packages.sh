@@ -26,6 +26,7 @@ declare -A NOT_FOR_THE_IMAGE_BUILD=(
   [git]="the build context is a plain copy of the sources"
   [tzdata]="tests only; the runtime stage installs it"
   [ca-certificates]="downloads in setup.sh only"
+  [postgresql-15]="tests only: the throwaway PostgreSQL server of the conformance suite"
 )
 
 # The words of `ARG NAME="..."` in a Dockerfile (continuation lines joined).

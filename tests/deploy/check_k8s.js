@@ -5,8 +5,14 @@
 //  - every container: native gRPC readiness and liveness probes on a declared port, the hardened
 //    securityContext, CPU and memory requests and limits;
 //  - every StatefulSet: one replica (one SQLite writer) with a ReadWriteOnce volume at --data_dir,
-//    terminationGracePeriodSeconds above --shutdown_grace, a PodDisruptionBudget, a Service and a
-//    NetworkPolicy that select its pods, no service-account token;
+//    or, with --database (PostgreSQL, overlays/ha), at least 2 replicas whose database URI comes
+//    from a Secret (an environment variable from a secretKeyRef: CloudNativePG's app Secret of a
+//    rendered Cluster, or a documented one) and evaluators that advertise their address on the
+//    gRPC port and may call each other; terminationGracePeriodSeconds above --shutdown_grace, a
+//    PodDisruptionBudget, a Service and a NetworkPolicy that select its pods, no service-account
+//    token;
+//  - CloudNativePG Clusters (no OpenAPI schema offline: checked field by field): at least 2
+//    instances, a synchronous standby, storage, a bootstrap database and owner;
 //  - the flags, assembled from the ConfigMap flag files named by --flagfile: each one known to
 //    vlad, every file flag pointing into a mounted Secret, ports matching the container's ports,
 //    peer addresses naming a Service of the workload that hosts that peer, each service hosted
@@ -79,8 +85,40 @@ function render(kubectl, dir) {
   }).filter((o) => o);
 }
 
+// Custom resources the manifests render, checked by hand (their CRDs' schemas are not offline).
+const CUSTOM_KINDS = {
+  'postgresql.cnpg.io/v1/Cluster': (o) => {
+    const errors = [];
+    const spec = o.spec || {};
+    const known = ['instances', 'imageName', 'minSyncReplicas', 'maxSyncReplicas',
+      'primaryUpdateStrategy', 'postgresql', 'bootstrap', 'storage', 'resources', 'affinity',
+      'monitoring', 'backup', 'superuserSecret', 'enableSuperuserAccess'];
+    for (const k of Object.keys(spec)) if (!known.includes(k)) errors.push(`unknown field spec.${k}`);
+    if (!Number.isInteger(spec.instances) || spec.instances < 2) {
+      errors.push(`spec.instances must be an integer of at least 2 (high availability), not ${spec.instances}`);
+    }
+    if (!(spec.minSyncReplicas >= 1)) {
+      errors.push('spec.minSyncReplicas must be at least 1 (an acknowledged commit survives the primary)');
+    }
+    if (!(spec.maxSyncReplicas >= spec.minSyncReplicas) || spec.maxSyncReplicas >= spec.instances) {
+      errors.push('spec.maxSyncReplicas must be in [minSyncReplicas, instances)');
+    }
+    if (typeof (spec.storage || {}).size !== 'string') errors.push('spec.storage.size is required');
+    const initdb = (spec.bootstrap || {}).initdb || {};
+    for (const k of ['database', 'owner']) {
+      if (typeof initdb[k] !== 'string' || !initdb[k]) errors.push(`spec.bootstrap.initdb.${k} is required`);
+    }
+    for (const [k, v] of Object.entries((spec.postgresql || {}).parameters || {})) {
+      if (typeof v !== 'string') errors.push(`spec.postgresql.parameters.${k} must be a string`);
+    }
+    return errors;
+  },
+};
+
 function schemaErrors(obj) {
   const where = `${obj.kind}/${obj.metadata && obj.metadata.name}`;
+  const custom = CUSTOM_KINDS[`${obj.apiVersion}/${obj.kind}`];
+  if (custom) return custom(obj).map((e) => `${where}: ${e}`);
   let mod;
   try {
     mod = require(path.join(modelsDir, obj.apiVersion));
@@ -168,9 +206,6 @@ function checkRender(name, objs, known, notes) {
     const pod = w.spec.template.spec;
     const labels = w.spec.template.metadata.labels;
     const psc = pod.securityContext || {};
-    if (w.kind === 'StatefulSet' && w.spec.replicas !== 1) {
-      errors.push(`${where}: replicas must be 1 (one SQLite writer per volume), not ${w.spec.replicas}`);
-    }
     if (pod.automountServiceAccountToken !== false) {
       errors.push(`${where}: automountServiceAccountToken must be false`);
     }
@@ -228,11 +263,19 @@ function checkRender(name, objs, known, notes) {
           }
         }
       }
-      const dataMount = (c.volumeMounts || []).find((vm) => vm.mountPath === flags.get('data_dir'));
-      const claim = dataMount && (w.spec.volumeClaimTemplates || [])
-        .find((t) => t.metadata.name === dataMount.name);
-      if (!claim || !(claim.spec.accessModes || []).includes('ReadWriteOnce')) {
-        errors.push(`${cw}: --data_dir ${flags.get('data_dir')} is not a ReadWriteOnce volumeClaimTemplate`);
+      const shared = flags.has('database');
+      if (!shared) {
+        if (w.kind === 'StatefulSet' && w.spec.replicas !== 1) {
+          errors.push(`${where}: replicas must be 1 (one SQLite writer per volume), not ${w.spec.replicas}`);
+        }
+        const dataMount = (c.volumeMounts || []).find((vm) => vm.mountPath === flags.get('data_dir'));
+        const claim = dataMount && (w.spec.volumeClaimTemplates || [])
+          .find((t) => t.metadata.name === dataMount.name);
+        if (!claim || !(claim.spec.accessModes || []).includes('ReadWriteOnce')) {
+          errors.push(`${cw}: --data_dir ${flags.get('data_dir')} is not a ReadWriteOnce volumeClaimTemplate`);
+        }
+      } else {
+        errors.push(...sharedDatabaseErrors(w, c, flags, byKind, cw, notes));
       }
       for (const f of SECRET_FILE_FLAGS) {
         if (!flags.has(f)) continue;
@@ -265,7 +308,7 @@ function checkRender(name, objs, known, notes) {
       if (ready && !mine.includes(ready)) {
         errors.push(`${cw}: readinessProbe asks for ${ready}, which this vlad does not host`);
       }
-      info.push({ w, labels, flags, services: mine });
+      info.push({ w, labels, flags, services: mine, shared });
     }
     for (const [kind, sel] of [['PodDisruptionBudget', (o) => o.spec.selector],
       ['Service', (o) => ({ matchLabels: o.spec.selector })],
@@ -302,10 +345,14 @@ function checkRender(name, objs, known, notes) {
       calls.add(`${w.metadata.name}->${callee.metadata.name}`);
     }
   }
-  // NetworkPolicies: workload A may reach workload B's gRPC port exactly when A calls B.
+  // Evaluator replicas on a shared database forward calls to each other.
+  for (const { w, services, shared } of info) {
+    if (shared && services.includes('evaluator')) calls.add(`${w.metadata.name}->${w.metadata.name}`);
+  }
+  // NetworkPolicies: workload A may reach workload B's gRPC port exactly when A calls B (its own
+  // replicas included).
   for (const a of info) {
     for (const b of info) {
-      if (a === b) continue;
       const grpcPort = (b.w.spec.template.spec.containers[0].ports || []).find((p) => p.name === 'grpc');
       const allowed = (byKind.NetworkPolicy || [])
         .filter((np) => matches(np.spec.podSelector, b.labels))
@@ -316,9 +363,42 @@ function checkRender(name, objs, known, notes) {
       const should = calls.has(`${a.w.metadata.name}->${b.w.metadata.name}`);
       if (should && !allowed) {
         errors.push(`${name}: NetworkPolicy keeps ${a.w.metadata.name} from ${b.w.metadata.name}, which it calls`);
-      } else if (!should && allowed) {
+      } else if (!should && allowed && a !== b) {
         errors.push(`${name}: NetworkPolicy lets ${a.w.metadata.name} reach ${b.w.metadata.name}, which it does not call`);
       }
+    }
+  }
+  return errors;
+}
+
+// The rules of a workload whose services keep their data in PostgreSQL (--database).
+function sharedDatabaseErrors(w, c, flags, byKind, cw, notes) {
+  const errors = [];
+  if (!(w.spec.replicas >= 2)) {
+    errors.push(`${cw}: replicas must be at least 2 on a shared --database (high availability), ` +
+                `not ${w.spec.replicas}`);
+  }
+  const m = /^\$\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(flags.get('database'));
+  const env = m && (c.env || []).find((e) => e.name === m[1]);
+  const ref = env && env.valueFrom && env.valueFrom.secretKeyRef;
+  if (!ref) {
+    errors.push(`${cw}: --database must come from a Secret ($(VAR) of an env var from a ` +
+                'secretKeyRef), not be written in the manifests');
+  } else {
+    const clusters = (byKind.Cluster || []).map((o) => `${o.metadata.name}-app`);
+    if (clusters.includes(ref.name)) {
+      if (ref.key !== 'uri') errors.push(`${cw}: --database: CloudNativePG's Secret ${ref.name} has the URI in key uri`);
+      notes.add(`Secret ${ref.name} is written by the CloudNativePG operator`);
+    } else if (!EXTERNAL_SECRETS.has(ref.name)) {
+      errors.push(`${cw}: --database: Secret ${ref.name} is neither a rendered Cluster's app Secret nor documented`);
+    }
+  }
+  if ((flags.get('services') || SERVICES.join(',')).split(',').includes('evaluator')) {
+    const grpc = (c.ports || []).find((p) => p.name === 'grpc');
+    if (!flags.has('advertise_address')) {
+      errors.push(`${cw}: evaluator replicas need --advertise_address (their peers forward calls to it)`);
+    } else if (!grpc || portOf(flags.get('advertise_address')) !== grpc.containerPort) {
+      errors.push(`${cw}: --advertise_address=${flags.get('advertise_address')} is not the gRPC port`);
     }
   }
   return errors;
@@ -357,10 +437,32 @@ function selfTest(name, objs, known) {
         cm.data['service.flags'] = cm.data['service.flags'].replace('vla-vmdb:', 'vla-nowhere:');
       }],
   ];
+  const haCases = [
+    ['literal database URI', /--database must come from a Secret/,
+      (o) => {
+        const c = evaluator(o).spec.template.spec.containers[0];
+        c.args = c.args.map((a) => a.replace('$(VLA_DATABASE)', 'postgresql://vla:pw@db/vla'));
+      }],
+    ['one replica on a database', /replicas must be at least 2 on a shared --database/,
+      (o) => { evaluator(o).spec.replicas = 1; }],
+    ['no advertised address', /need --advertise_address/,
+      (o) => {
+        const c = evaluator(o).spec.template.spec.containers[0];
+        c.args = c.args.filter((a) => !a.startsWith('--advertise_address'));
+      }],
+    ['evaluator replicas shut out', /keeps vla-evaluator from vla-evaluator/,
+      (o) => o.splice(o.findIndex((x) => x.metadata.name === 'vla-peers-evaluator-replicas'), 1)],
+    ['one database instance', /spec\.instances must be an integer of at least 2/,
+      (o) => { o.find((x) => x.kind === 'Cluster').spec.instances = 1; }],
+    ['asynchronous standbys only', /minSyncReplicas must be at least 1/,
+      (o) => { delete o.find((x) => x.kind === 'Cluster').spec.minSyncReplicas; }],
+  ];
+  function evaluator(o) { return o.find((x) => x.kind === 'StatefulSet' && x.metadata.name === 'vla-evaluator'); }
   function sts(o) { return o.find((x) => x.kind === 'StatefulSet'); }
   function np(o, n) { return o.find((x) => x.kind === 'NetworkPolicy' && x.metadata.name === n); }
   const failures = [];
-  for (const [what, want, breakIt] of cases) {
+  const mine = name === path.join('overlays', 'ha') ? haCases : cases;
+  for (const [what, want, breakIt] of mine) {
     const copy = JSON.parse(JSON.stringify(objs));
     breakIt(copy);
     const errors = checkRender(name, copy, known, new Set());
@@ -390,7 +492,9 @@ function main() {
       continue;
     }
     const errors = checkRender(name, objs, known, notes);
-    if (args.selfTest && name === path.join('overlays', 'prod')) errors.push(...selfTest(name, objs, known));
+    if (args.selfTest && [path.join('overlays', 'prod'), path.join('overlays', 'ha')].includes(name)) {
+      errors.push(...selfTest(name, objs, known));
+    }
     for (const e of errors) console.log(`FAIL: ${e}`);
     if (errors.length) failed++;
     else console.log(`OK: ${name}: ${objs.length} objects valid (${[...new Set(objs.map((o) => o.kind))].join(', ')})`);

@@ -19,6 +19,7 @@
 #define VLA_SERVICES_COMMON_ASYNC_WATCH_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/async_stream.h>
 
 #include <atomic>
 #include <functional>
@@ -34,6 +35,7 @@
 #include "services/common/filter.h"
 #include "services/common/status_board.h"
 #include "services/common/status_util.h"
+#include "services/common/stream_items.h"
 
 namespace vla {
 
@@ -125,19 +127,22 @@ class AsyncQueues {
 };
 
 // One server-streaming watch method (WatchObjectiveStatuses,
-// WatchVlaStatuses, WatchKviValues) over a StatusBoard, on AsyncQueues. Each
-// call checks its request with `open`, then follows the board: it writes
-// one event at a time as the board delivers them, and ends with UNAVAILABLE
-// when the board closes (server shutdown) or the client goes away.
-template <typename Status, typename EventProto, typename Request>
+// WatchVlaStatuses, WatchKviValues) over an EncodedBoard, on AsyncQueues.
+// The method is served raw (the generated WithRawMethod_ wrapper): each
+// message is the board's batch of encoded items (stream_items.h), written
+// without serializing anything per subscriber. Each call parses and checks
+// its request with `open`, then follows the board: one message in flight
+// at a time, as the board delivers them, ending with UNAVAILABLE when the
+// board closes (server shutdown) or the client goes away.
+template <typename Status, typename Request>
 class AsyncBoardWatch {
  public:
-  using Board = StatusBoard<Status, EventProto>;
-  using Writer = grpc::ServerAsyncWriter<EventProto>;
-  // Asks the server for one call of the method on `cq` (the generated
+  using Board = EncodedBoard<Status>;
+  using Writer = grpc::ServerAsyncWriter<grpc::ByteBuffer>;
+  // Asks the server for one call of the method on `cq` (the generated raw
   // Request<Method> of the service), completing `tag`.
   using RequestCall = std::function<void(
-      grpc::ServerContext* ctx, Request* request, Writer* writer,
+      grpc::ServerContext* ctx, grpc::ByteBuffer* request, Writer* writer,
       grpc::ServerCompletionQueue* cq, void* tag)>;
   // What a call follows: the board's statuses matching `filter`, after
   // `resume_after` (-1: from a snapshot).
@@ -150,13 +155,13 @@ class AsyncBoardWatch {
   using Open = std::function<absl::StatusOr<Subscription>(
       grpc::ServerContext* ctx, const Request& request)>;
 
-  // The RequestCall of a generated async method, e.g.
+  // The RequestCall of a generated raw async method, e.g.
   // RequestCallOf(this, &Impl::RequestWatchVlaStatuses).
   template <typename Service, typename Method>
   static RequestCall RequestCallOf(Service* service, Method method) {
-    return [service, method](grpc::ServerContext* ctx, Request* request,
-                             Writer* writer, grpc::ServerCompletionQueue* cq,
-                             void* tag) {
+    return [service, method](grpc::ServerContext* ctx,
+                             grpc::ByteBuffer* request, Writer* writer,
+                             grpc::ServerCompletionQueue* cq, void* tag) {
       (service->*method)(ctx, request, writer, cq, cq, tag);
     };
   }
@@ -211,11 +216,11 @@ class AsyncBoardWatch {
     }
 
    protected:
-    void Deliver(typename Board::MessagePtr message) override {
-      // Shared with the other streams: written as is. Nothing after Write:
-      // it may complete (and the call end) on the queue's thread at once.
-      current_ = std::move(message);
-      writer_.Write(*current_, &written_);
+    void Deliver(typename Board::Batch batch) override {
+      // The items are shared with the other streams: the message refers to
+      // them. Nothing after Write: it may complete (and the call end) on
+      // the queue's thread at once.
+      writer_.Write(BatchMessage(batch), &written_);
     }
     void End() override {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -232,8 +237,15 @@ class AsyncBoardWatch {
         return;
       }
       (new Call(method_, queues_, cq_))->Await();  // the next call
+      Request request;
+      if (!grpc::SerializationTraits<Request>::Deserialize(&request_, &request)
+               .ok()) {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "request: not a valid message"));
+        return;
+      }
       absl::StatusOr<Subscription> subscription =
-          method_->open_(&ctx_, request_);
+          method_->open_(&ctx_, request);
       if (!subscription.ok()) {
         Finish(ToGrpcStatus(subscription.status()));
         return;
@@ -265,9 +277,8 @@ class AsyncBoardWatch {
     AsyncQueues* queues_;
     grpc::ServerCompletionQueue* cq_;
     grpc::ServerContext ctx_;
-    Request request_;
+    grpc::ByteBuffer request_;
     Writer writer_;
-    typename Board::MessagePtr current_;  // the write in flight
     bool attached_ = false;               // set on cq_'s thread
     std::atomic<int> outstanding_{2};     // done_ and finished_
     MemberTag<Call, &Call::OnAccepted> accepted_{this};

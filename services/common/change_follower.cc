@@ -9,12 +9,12 @@
 namespace vla {
 
 class ChangeFollower::Reactor final
-    : public grpc::ClientReadReactor<v1::Change> {
+    : public grpc::ClientReadReactor<v1::WatchChangesResponse> {
  public:
   Reactor(ChangeFollower* follower, int64_t since) : follower_(follower) {
     request_.set_since_revision(since);
     follower_->stub_->async()->WatchChanges(&context_, &request_, this);
-    StartRead(&change_);
+    StartRead(&message_);
     StartCall();
   }
 
@@ -34,9 +34,9 @@ class ChangeFollower::Reactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
-    follower_->OnChange(std::move(change_));
-    change_.Clear();
-    StartRead(&change_);
+    follower_->OnChanges(message_.mutable_changes());
+    message_.Clear();
+    StartRead(&message_);
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -47,7 +47,7 @@ class ChangeFollower::Reactor final
   ChangeFollower* follower_;
   grpc::ClientContext context_;
   v1::WatchChangesRequest request_;
-  v1::Change change_;
+  v1::WatchChangesResponse message_;
 };
 
 ChangeFollower::ChangeFollower(std::shared_ptr<grpc::Channel> channel,
@@ -106,9 +106,10 @@ void ChangeFollower::OnHead(int64_t head) {
   if (first && on_caught_up_) on_caught_up_();
 }
 
-void ChangeFollower::OnChange(v1::Change change) {
+void ChangeFollower::OnChanges(
+    google::protobuf::RepeatedPtrField<v1::Change>* changes) {
   std::lock_guard<std::mutex> lock(mu_);
-  queue_.push_back(std::move(change));
+  for (v1::Change& change : *changes) queue_.push_back(std::move(change));
   cv_.notify_all();
 }
 

@@ -1,5 +1,6 @@
 // ChangeFollower: follows VmdbService.WatchChanges from a revision and hands
-// the changes, in commit order and in batches, to a handler on its own
+// the changes, in commit order and in batches (what arrived since the
+// handler last ran, whatever messages carried it), to a handler on its own
 // thread. After a dropped stream it reconnects with backoff and resumes after
 // the last revision the handler accepted, so every change is applied once.
 //
@@ -58,7 +59,8 @@ class ChangeFollower {
   void Loop();
   // From the reactor.
   void OnHead(int64_t head);
-  void OnChange(v1::Change change);
+  // Takes the changes of one message.
+  void OnChanges(google::protobuf::RepeatedPtrField<v1::Change>* changes);
   void OnStreamDone(const grpc::Status& status);
   // Marks caught up; returns true the first time.
   bool SetCaughtUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,15 +1,16 @@
 // StreamFollower: keeps one server-streaming call open for as long as it
-// runs. Each event goes to a handler (on a gRPC thread: keep it short);
-// after the stream ends it reconnects with backoff (100 ms doubling to 5 s,
-// reset once an event arrives). Used for status streams whose snapshot
-// re-establishes everything after a reconnect (WatchKviValues).
+// runs. Each message (a batch of events, api.md "Streams carry batches")
+// goes to a handler (on a gRPC thread: keep it short); after the stream
+// ends it reconnects with backoff (100 ms doubling to 5 s, reset once a
+// message arrives). Used for status streams whose snapshot re-establishes
+// everything after a reconnect (WatchKviValues).
 //
-//   StreamFollower<v1::KviValueEvent> follower(
+//   StreamFollower<v1::WatchKviValuesResponse> follower(
 //       [stub](grpc::ClientContext* ctx,
-//              grpc::ClientReadReactor<v1::KviValueEvent>* reactor) {
-//         stub->async()->WatchKviValues(ctx, &request, reactor);
+//              grpc::ClientReadReactor<v1::WatchKviValuesResponse>* r) {
+//         stub->async()->WatchKviValues(ctx, &request, r);
 //       },
-//       [&](const v1::KviValueEvent& e) { ... });
+//       [&](const v1::WatchKviValuesResponse& m) { for (e : m.events()) ...; });
 //   follower.Start();
 #ifndef VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
 #define VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
@@ -31,13 +32,13 @@
 
 namespace vla {
 
-template <typename Event>
+template <typename Message>
 class StreamFollower {
  public:
   // Starts the call on `context` with `reactor` (e.g. stub->async()->Watch).
   using StartCall = std::function<void(
-      grpc::ClientContext* context, grpc::ClientReadReactor<Event>* reactor)>;
-  using Handler = std::function<void(const Event&)>;
+      grpc::ClientContext* context, grpc::ClientReadReactor<Message>* reactor)>;
+  using Handler = std::function<void(const Message&)>;
 
   // `what` names the stream in logs.
   StreamFollower(std::string what, StartCall start, Handler handler)
@@ -69,19 +70,19 @@ class StreamFollower {
   }
 
  private:
-  class Reactor final : public grpc::ClientReadReactor<Event> {
+  class Reactor final : public grpc::ClientReadReactor<Message> {
    public:
     explicit Reactor(StreamFollower* follower) : follower_(follower) {
       follower_->start_(&context_, this);
-      this->StartRead(&event_);
+      this->StartRead(&message_);
       this->StartCall();
     }
     void Cancel() { context_.TryCancel(); }
     void OnReadDone(bool ok) override {
       if (!ok) return;
-      follower_->OnEvent(event_);
-      event_.Clear();
-      this->StartRead(&event_);
+      follower_->OnMessage(message_);
+      message_.Clear();
+      this->StartRead(&message_);
     }
     void OnDone(const grpc::Status& status) override {
       follower_->OnStreamDone(status);
@@ -90,15 +91,15 @@ class StreamFollower {
    private:
     StreamFollower* follower_;
     grpc::ClientContext context_;
-    Event event_;
+    Message message_;
   };
 
-  void OnEvent(const Event& event) {
+  void OnMessage(const Message& message) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       received_ = true;
     }
-    handler_(event);
+    handler_(message);
   }
 
   void OnStreamDone(const grpc::Status& status) {

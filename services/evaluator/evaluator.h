@@ -27,7 +27,7 @@
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
 #include "services/common/page_token.h"
-#include "services/common/status_board.h"
+#include "services/common/stream_items.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator_store.h"
 #include "vla/v1/evaluation.pb.h"
@@ -35,10 +35,12 @@
 
 namespace vla::evaluator {
 
-// The boards WatchVlaStatuses and WatchKviValues stream from: their messages
-// are the streams' events, each built once and shared by every subscriber.
-using VlaBoard = StatusBoard<v1::VlaStatus, v1::VlaStatusEvent>;
-using KviBoard = StatusBoard<v1::KviValue, v1::KviValueEvent>;
+// The boards WatchVlaStatuses and WatchKviValues stream from: their items
+// are the streams' events, each encoded once and shared by every subscriber
+// (stream_items.h). They also hold what status reads without a time answer:
+// the latest evaluation pass's statuses.
+using VlaBoard = EncodedBoard<v1::VlaStatus>;
+using KviBoard = EncodedBoard<v1::KviValue>;
 
 struct EvaluatorOptions {
   // Records per batch; more is RESOURCE_EXHAUSTED.
@@ -52,6 +54,8 @@ struct EvaluatorOptions {
   // Where ingest counts and pass durations go (none when null); must
   // outlive the evaluator.
   metrics::Registry* metrics = nullptr;
+  // Largest message of the watch streams, in bytes (--watch_batch_bytes).
+  size_t watch_batch_bytes = StatusBoardOptions().max_batch_size;
 };
 
 class Evaluator {
@@ -78,6 +82,9 @@ class Evaluator {
   absl::StatusOr<v1::IngestResponse> Ingest(const v1::IngestRequest& batch);
 
   // --- Queries ---
+  // At `at`, computed; without it, the latest evaluation pass's value or
+  // status as published on the boards (computed only when the pass has not
+  // reached the KVI or VLA yet, e.g. right after it was created).
   absl::StatusOr<v1::KviValue> GetKviValue(const std::string& kvi,
                                            std::optional<absl::Time> at);
   absl::StatusOr<v1::VlaStatus> GetVlaStatus(const std::string& vla,
@@ -99,7 +106,9 @@ class Evaluator {
   static const std::vector<FilterField>& KviFilterFields();
 
   // One evaluation pass at the clock's now: every VLA if `all`, else those
-  // whose inputs changed.
+  // whose inputs changed. Changed statuses are published (each board's in
+  // one Publish, so an idle subscriber gets them in one message); the
+  // others replace their board entries silently (reads answer the newest).
   void EvaluatePass(bool all);
 
   // Stops the threads; pending ingests get UNAVAILABLE.

@@ -68,6 +68,11 @@ void AddBoardMetrics(metrics::Registry* registry, const std::string& method,
       "vla_watch_events_sent_total", "Events written to watch streams.",
       metrics::Registry::Type::kCounter, {{"method", method}},
       [board] { return static_cast<double>(board->delivered_count()); });
+  registry->AddSampled(
+      "vla_watch_messages_sent_total",
+      "Messages written to watch streams (each a batch of events).",
+      metrics::Registry::Type::kCounter, {{"method", method}},
+      [board] { return static_cast<double>(board->message_count()); });
 }
 
 class VmdbModule final : public ServiceModule {
@@ -79,7 +84,7 @@ class VmdbModule final : public ServiceModule {
         (std::filesystem::path(options.data_dir) / "vmdb.db").string();
     VLA_ASSIGN_OR_RETURN(auto store, vmdb::OpenSqliteVmdbStore(path));
     auto module = std::unique_ptr<VmdbModule>(
-        new VmdbModule(std::move(store), options.clock, policy));
+        new VmdbModule(std::move(store), options, policy));
     AddDatabaseSize(metrics, "vmdb", path);
     AddWatchSubscribers(metrics, "/vla.v1.VmdbService/WatchChanges",
                         [core = &module->core_] {
@@ -97,11 +102,12 @@ class VmdbModule final : public ServiceModule {
   }
 
  private:
-  VmdbModule(std::unique_ptr<vmdb::VmdbStore> store, const Clock* clock,
-             const AccessPolicy* policy)
-      : core_(std::move(store), clock),
+  VmdbModule(std::unique_ptr<vmdb::VmdbStore> store,
+             const ServerOptions& options, const AccessPolicy* policy)
+      : core_(std::move(store), options.clock),
         writer_(4),
-        service_(&core_, &writer_, policy) {}
+        service_(&core_, &writer_, policy,
+                 static_cast<size_t>(options.watch_batch_bytes)) {}
 
   vmdb::VmdbCore core_;
   Executor writer_;
@@ -136,6 +142,7 @@ class EvaluatorModule final : public ServiceModule {
     eo.tick = options.evaluation_tick;
     eo.max_batch_records = options.max_ingest_batch_records;
     eo.metrics = metrics;
+    eo.watch_batch_bytes = static_cast<size_t>(options.watch_batch_bytes);
     VLA_ASSIGN_OR_RETURN(auto ev,
                          evaluator::Evaluator::Open(path, options.clock, eo));
     AddDatabaseSize(metrics, "evaluator", path);
@@ -211,6 +218,7 @@ class OkrModule final : public ServiceModule {
     auto kvis = std::make_unique<okr::GrpcKviSource>();
     okr::OkrOptions oo;
     oo.tick = options.evaluation_tick;
+    oo.watch_batch_bytes = static_cast<size_t>(options.watch_batch_bytes);
     const std::string path =
         (std::filesystem::path(options.data_dir) / "okr.db").string();
     VLA_ASSIGN_OR_RETURN(
@@ -233,18 +241,21 @@ class OkrModule final : public ServiceModule {
     VLA_ASSIGN_OR_RETURN(auto evaluator, EvaluatorChannel(options_, self));
     kvis_->Connect(evaluator);
     // KVI values moving re-score the objectives that use them.
-    kvi_follower_ = std::make_unique<StreamFollower<v1::KviValueEvent>>(
-        "KVI value stream",
-        [stub = std::shared_ptr<v1::EvaluationService::Stub>(
-             v1::EvaluationService::NewStub(evaluator)),
-         request = v1::WatchKviValuesRequest()](
-            grpc::ClientContext* ctx,
-            grpc::ClientReadReactor<v1::KviValueEvent>* reactor) {
-          stub->async()->WatchKviValues(ctx, &request, reactor);
-        },
-        [this](const v1::KviValueEvent& event) {
-          core_->KviChanged(event.value().kvi());
-        });
+    kvi_follower_ =
+        std::make_unique<StreamFollower<v1::WatchKviValuesResponse>>(
+            "KVI value stream",
+            [stub = std::shared_ptr<v1::EvaluationService::Stub>(
+                 v1::EvaluationService::NewStub(evaluator)),
+             request = v1::WatchKviValuesRequest()](
+                grpc::ClientContext* ctx,
+                grpc::ClientReadReactor<v1::WatchKviValuesResponse>* reactor) {
+              stub->async()->WatchKviValues(ctx, &request, reactor);
+            },
+            [this](const v1::WatchKviValuesResponse& message) {
+              for (const v1::KviValueEvent& event : message.events()) {
+                core_->KviChanged(event.value().kvi());
+              }
+            });
     kvi_follower_->Start();
     follower_ = std::make_unique<ChangeFollower>(
         vmdb, core_->definitions_revision(),
@@ -276,7 +287,7 @@ class OkrModule final : public ServiceModule {
   std::unique_ptr<okr::OkrCore> core_;
   okr::OkrStatusServiceImpl service_;
   std::unique_ptr<ChangeFollower> follower_;
-  std::unique_ptr<StreamFollower<v1::KviValueEvent>> kvi_follower_;
+  std::unique_ptr<StreamFollower<v1::WatchKviValuesResponse>> kvi_follower_;
 };
 
 }  // namespace

@@ -92,6 +92,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (options.watch_queues < 1 || options.watch_queues > 64) {
     return absl::InvalidArgumentError("watch_queues: must be in [1, 64]");
   }
+  if (options.watch_batch_bytes < 1024 ||
+      options.watch_batch_bytes > (4 << 20)) {
+    return absl::InvalidArgumentError(
+        "watch_batch_bytes: must be in [1024, 4194304] (clients accept "
+        "messages up to 4 MiB by default)");
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {

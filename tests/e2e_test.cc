@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/http_get.h"
 #include "tests/test_util.h"
@@ -154,18 +155,18 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
   // The change log after restart is gap-free and holds every acknowledged
   // write.
   grpc::ClientContext ctx;
-  auto stream = vlad.vmdb().WatchChanges(&ctx, v1::WatchChangesRequest());
+  auto stream = client::WatchEvents(vlad.vmdb().WatchChanges(&ctx, v1::WatchChangesRequest()));
   v1::Change change;
   std::set<std::string> logged;
   int64_t expect = 1;
-  while (logged.size() < acknowledged.size() && stream->Read(&change)) {
+  while (logged.size() < acknowledged.size() && stream.Read(&change)) {
     EXPECT_EQ(change.revision(), expect++);
     logged.insert(change.name());
   }
   for (const std::string& name : acknowledged)
     EXPECT_TRUE(logged.count(name)) << name;
   ctx.TryCancel();
-  stream->Finish();
+  stream.Finish();
 }
 
 TEST(EndToEndTest, SigtermEndsStreamsAndExitsCleanly) {
@@ -179,14 +180,14 @@ TEST(EndToEndTest, SigtermEndsStreamsAndExitsCleanly) {
   ASSERT_TRUE(vlad.vmdb().CreateTeam(Ctx().get(), req, &team).ok());
 
   auto ctx = std::make_unique<grpc::ClientContext>();
-  auto stream = vlad.vmdb().WatchChanges(ctx.get(), v1::WatchChangesRequest());
+  auto stream = client::WatchEvents(vlad.vmdb().WatchChanges(ctx.get(), v1::WatchChangesRequest()));
   v1::Change change;
-  ASSERT_TRUE(stream->Read(&change));
+  ASSERT_TRUE(stream.Read(&change));
   const auto start = std::chrono::steady_clock::now();
   vlad.Signal(SIGTERM);
   // The stream ends at once, before the server's grace period.
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(), IsCode(StatusCode::UNAVAILABLE));
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(), IsCode(StatusCode::UNAVAILABLE));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   stream.reset();
   ctx.reset();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/proto_time.h"
+#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -569,7 +570,7 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   grpc::ClientContext ctx;
   v1::WatchVlaStatusesRequest wreq;
   wreq.set_filter("value_stream = \"valueStreams/incident\"");
-  auto stream = eval().WatchVlaStatuses(&ctx, wreq);
+  auto stream = client::WatchEvents(eval().WatchVlaStatuses(&ctx, wreq));
   v1::VlaStatusEvent event;
   // Snapshot: the VLA (NO_DATA once evaluated), then the marker.
   ASSERT_TRUE(Eventually([&] {
@@ -581,7 +582,7 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
            list.statuses_size() == 1;
   }));
   bool complete = false;
-  while (!complete && stream->Read(&event))
+  while (!complete && stream.Read(&event))
     complete = event.snapshot_complete();
   ASSERT_TRUE(complete);
 
@@ -591,7 +592,7 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   // An event for the change: the happiness clause now has data. (The first
   // evaluation, NO_DATA, may come before it if it ran after the snapshot.)
   do {
-    ASSERT_TRUE(stream->Read(&event));
+    ASSERT_TRUE(stream.Read(&event));
     EXPECT_FALSE(event.snapshot());
     EXPECT_EQ(event.status().vla(), "vlas/incident-vla");
   } while (event.status().state() == v1::COMPLIANCE_STATE_NO_DATA);
@@ -618,9 +619,9 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   // A bad watch filter fails the stream.
   grpc::ClientContext bad_ctx;
   wreq.set_filter("state = PURPLE");
-  auto bad = eval().WatchVlaStatuses(&bad_ctx, wreq);
-  EXPECT_FALSE(bad->Read(&event));
-  EXPECT_THAT(bad->Finish(), IsCode(StatusCode::INVALID_ARGUMENT));
+  auto bad = client::WatchEvents(eval().WatchVlaStatuses(&bad_ctx, wreq));
+  EXPECT_FALSE(bad.Read(&event));
+  EXPECT_THAT(bad.Finish(), IsCode(StatusCode::INVALID_ARGUMENT));
   ctx.TryCancel();
 }
 
@@ -638,18 +639,18 @@ TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   ASSERT_TRUE(Eventually([&] {
     grpc::ClientContext probe;
     v1::WatchKviValuesRequest all;
-    auto s = eval().WatchKviValues(&probe, all);
+    auto s = client::WatchEvents(eval().WatchKviValues(&probe, all));
     v1::KviValueEvent e;
     int n = 0;
-    while (s->Read(&e) && !e.snapshot_complete()) ++n;
+    while (s.Read(&e) && !e.snapshot_complete()) ++n;
     probe.TryCancel();
-    s->Finish();
+    s.Finish();
     return n == 4;
   }));
-  auto stream = eval().WatchKviValues(&ctx, wreq);
+  auto stream = client::WatchEvents(eval().WatchKviValues(&ctx, wreq));
   v1::KviValueEvent event;
   std::set<std::string> snapshot;
-  while (stream->Read(&event) && !event.snapshot_complete()) {
+  while (stream.Read(&event) && !event.snapshot_complete()) {
     EXPECT_TRUE(event.snapshot());
     EXPECT_FALSE(event.value().has_value());
     snapshot.insert(event.value().kvi());
@@ -661,7 +662,7 @@ TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   *req.add_observations() = Obs("w1", "happiness", now - 3600, 80);
   *req.add_observations() = Obs("w2", "happiness", now - 1800, 60);
   Ingest(req);
-  ASSERT_TRUE(stream->Read(&event));
+  ASSERT_TRUE(stream.Read(&event));
   EXPECT_FALSE(event.snapshot());
   EXPECT_EQ(event.value().kvi(), "kvis/happiness");
   EXPECT_TRUE(event.value().has_value());
@@ -675,16 +676,16 @@ TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   const grpc::Status s = vmdb().DeleteKvi(Ctx().get(), del, &empty);
   ASSERT_TRUE(s.ok()) << s.error_message();
   do {
-    ASSERT_TRUE(stream->Read(&event));
+    ASSERT_TRUE(stream.Read(&event));
   } while (event.value().kvi() != "kvis/extra");
   EXPECT_TRUE(event.removed());
 
   // A bad filter fails the stream.
   grpc::ClientContext bad_ctx;
   wreq.set_filter("colour = RED");
-  auto bad = eval().WatchKviValues(&bad_ctx, wreq);
-  EXPECT_FALSE(bad->Read(&event));
-  EXPECT_THAT(bad->Finish(),
+  auto bad = client::WatchEvents(eval().WatchKviValues(&bad_ctx, wreq));
+  EXPECT_FALSE(bad.Read(&event));
+  EXPECT_THAT(bad.Finish(),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
   ctx.TryCancel();
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -194,11 +195,11 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   std::string token;
   {
     grpc::ClientContext ctx;
-    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
     bool complete = false;
     bool seen = false;
-    while (!complete && stream->Read(&e)) {
+    while (!complete && stream.Read(&e)) {
       complete = e.snapshot_complete();
       seen = seen || e.status().objective() == "objectives/faster";
       token = e.resume_token();
@@ -206,7 +207,7 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
     ASSERT_TRUE(complete);
     if (!seen) {
       // The first scoring may come right after the (empty) snapshot.
-      ASSERT_TRUE(stream->Read(&e));
+      ASSERT_TRUE(stream.Read(&e));
       EXPECT_EQ(e.status().objective(), "objectives/faster");
       token = e.resume_token();
     }
@@ -225,9 +226,9 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   {
     grpc::ClientContext ctx;
     wreq.set_resume_token(token);
-    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
-    ASSERT_TRUE(stream->Read(&e));
+    ASSERT_TRUE(stream.Read(&e));
     EXPECT_FALSE(e.snapshot());  // resumed: just what was missed
     EXPECT_FALSE(e.snapshot_complete());
     EXPECT_TRUE(e.status().key_results(1).has_value());
@@ -238,10 +239,10 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   {
     grpc::ClientContext ctx;
     wreq.set_resume_token(token + "x");
-    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
-    EXPECT_FALSE(stream->Read(&e));
-    EXPECT_THAT(stream->Finish(),
+    EXPECT_FALSE(stream.Read(&e));
+    EXPECT_THAT(stream.Finish(),
                 IsCodeWith(StatusCode::INVALID_ARGUMENT, "resume_token"));
   }
   v1::ListObjectiveStatusesRequest lreq;
@@ -291,15 +292,15 @@ TEST_F(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
       for (int i = 0; i < 25; ++i) {
         grpc::ClientContext ctx;
         ctx.set_deadline(deadline());
-        auto stream = stub.WatchObjectiveStatuses(
-            &ctx, v1::WatchObjectiveStatusesRequest());
+        auto stream = client::WatchEvents(stub.WatchObjectiveStatuses(
+            &ctx, v1::WatchObjectiveStatusesRequest()));
         v1::ObjectiveStatusEvent e;
-        while (stream->Read(&e) && !e.snapshot_complete()) {
+        while (stream.Read(&e) && !e.snapshot_complete()) {
         }
         if (e.snapshot_complete()) ++snapshots;
-        if (i % 2 == 0) stream->Read(&e);
+        if (i % 2 == 0) stream.Read(&e);
         ctx.TryCancel();
-        stream->Finish();
+        stream.Finish();
       }
     });
   }
@@ -309,14 +310,15 @@ TEST_F(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
   // Streams left open, reading, when the server shuts down.
   struct Open {
     grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReader<v1::ObjectiveStatusEvent>> stream;
+    std::optional<client::WatchReader<v1::WatchObjectiveStatusesResponse>>
+        stream;
   };
   std::vector<std::unique_ptr<Open>> open;
   for (int i = 0; i < 30; ++i) {
     auto o = std::make_unique<Open>();
     o->ctx.set_deadline(deadline());
-    o->stream = stubs[i % stubs.size()]->WatchObjectiveStatuses(
-        &o->ctx, v1::WatchObjectiveStatusesRequest());
+    o->stream = client::WatchEvents(stubs[i % stubs.size()]->WatchObjectiveStatuses(
+        &o->ctx, v1::WatchObjectiveStatusesRequest()));
     v1::ObjectiveStatusEvent e;
     while (o->stream->Read(&e) && !e.snapshot_complete()) {
     }
@@ -348,9 +350,9 @@ TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(10));
-    auto stream = server_.okr().WatchObjectiveStatuses(
-        &ctx, v1::WatchObjectiveStatusesRequest());
-    while (stream->Read(marker) && !marker->snapshot_complete()) {
+    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(
+        &ctx, v1::WatchObjectiveStatusesRequest()));
+    while (stream.Read(marker) && !marker->snapshot_complete()) {
     }
     ctx.TryCancel();
   };
@@ -389,13 +391,13 @@ TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::WatchObjectiveStatusesRequest req;
   req.set_resume_token(before.resume_token());
-  auto stream = server_.okr().WatchObjectiveStatuses(&ctx, req);
+  auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, req));
   v1::ObjectiveStatusEvent e;
-  ASSERT_TRUE(stream->Read(&e)) << "no fresh snapshot";
+  ASSERT_TRUE(stream.Read(&e)) << "no fresh snapshot";
   EXPECT_TRUE(e.snapshot());
   EXPECT_EQ(e.status().objective(), "objectives/faster");
   EXPECT_NE(e.status().key_results(1).current_value(), 10);
-  ASSERT_TRUE(stream->Read(&e));
+  ASSERT_TRUE(stream.Read(&e));
   EXPECT_TRUE(e.snapshot_complete());
   ctx.TryCancel();
   // A token of this run still resumes: nothing missed, no snapshot.
@@ -403,9 +405,9 @@ TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   ctx2.set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(500));
   req.set_resume_token(after.resume_token());
-  auto resumed = server_.okr().WatchObjectiveStatuses(&ctx2, req);
-  EXPECT_FALSE(resumed->Read(&e));
-  EXPECT_THAT(resumed->Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
+  auto resumed = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx2, req));
+  EXPECT_FALSE(resumed.Read(&e));
+  EXPECT_THAT(resumed.Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
 }
 
 // With a one-minute tick, only the evaluator's KVI value stream can re-score

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -565,11 +566,11 @@ TEST_F(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(2);  // skip the first two teams
-  auto stream = vmdb().WatchChanges(&ctx, req);
+  auto stream = client::WatchEvents(vmdb().WatchChanges(&ctx, req));
   std::vector<v1::Change> seen;
   v1::Change change;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(stream->Read(&change));
+    ASSERT_TRUE(stream.Read(&change));
     seen.push_back(change);
   }
   EXPECT_EQ(seen[0].revision(), 3);
@@ -595,7 +596,7 @@ TEST_F(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
       {7, v1::CHANGE_KIND_UPDATED},
       {8, v1::CHANGE_KIND_DELETED}};
   for (const auto& [revision, kind] : want) {
-    ASSERT_TRUE(stream->Read(&change));
+    ASSERT_TRUE(stream.Read(&change));
     EXPECT_EQ(change.revision(), revision);
     EXPECT_EQ(change.kind(), kind);
     EXPECT_EQ(change.name(), "vlas/v");
@@ -603,8 +604,8 @@ TEST_F(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
               revision == 6 ? "Incident VLA" : "v2");
   }
   ctx.TryCancel();
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(), IsCode(StatusCode::CANCELLED));
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(), IsCode(StatusCode::CANCELLED));
 }
 
 TEST_F(VmdbServiceTest, WatchChangesResumesAfterRestart) {
@@ -612,25 +613,25 @@ TEST_F(VmdbServiceTest, WatchChangesResumesAfterRestart) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(4);
-  auto stream = vmdb().WatchChanges(&ctx, req);
+  auto stream = client::WatchEvents(vmdb().WatchChanges(&ctx, req));
   v1::Change change;
-  ASSERT_TRUE(stream->Read(&change));
+  ASSERT_TRUE(stream.Read(&change));
   EXPECT_EQ(change.revision(), 5);
   EXPECT_EQ(change.name(), "kvis/lead-time");
   // Server shutdown ends the stream cleanly with UNAVAILABLE (retry later).
   server_.Stop();
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(), IsCode(StatusCode::UNAVAILABLE));
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(), IsCode(StatusCode::UNAVAILABLE));
 }
 
 TEST_F(VmdbServiceTest, WatchChangesRejectsNegativeRevision) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(-1);
-  auto stream = vmdb().WatchChanges(&ctx, req);
+  auto stream = client::WatchEvents(vmdb().WatchChanges(&ctx, req));
   v1::Change change;
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(),
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "since_revision"));
 }
 

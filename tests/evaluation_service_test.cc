@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "services/common/proto_time.h"
 #include "clients/lib/watch.h"
 #include "tests/fixtures.h"
@@ -38,7 +39,8 @@ google::protobuf::Timestamp At(int64_t unix_seconds) {
 
 class EvaluationServiceTest : public ::testing::Test {
  protected:
-  EvaluationServiceTest() : server_(FastOptions()) {}
+  explicit EvaluationServiceTest(ServerOptions options = FastOptions())
+      : server_(options) {}
 
   void SetUp() override {
     Team("business", v1::TEAM_KIND_CONSUMER);
@@ -688,6 +690,96 @@ TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   EXPECT_THAT(bad.Finish(),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
   ctx.TryCancel();
+}
+
+// Reads without a time answer the latest evaluation pass, not a
+// computation per call. The server's clock is a fake one at kT0 and its tick
+// an hour long, so passes run only after new data or definitions.
+class LatestPassTest : public EvaluationServiceTest {
+ protected:
+  LatestPassTest() : EvaluationServiceTest(Options()) {}
+  static FakeClock* clock() {
+    static FakeClock* const clock = new FakeClock(absl::FromUnixSeconds(kT0));
+    return clock;
+  }
+  static ServerOptions Options() {
+    clock()->Set(absl::FromUnixSeconds(kT0));
+    ServerOptions o = FastOptions();
+    o.evaluation_tick = absl::Hours(1);
+    o.clock = clock();
+    return o;
+  }
+  v1::VlaStatus Latest(grpc::Status* status = nullptr) {
+    v1::GetVlaStatusRequest req;
+    req.set_vla("vlas/incident-vla");
+    v1::VlaStatus v;
+    const grpc::Status s = eval().GetVlaStatus(Ctx().get(), req, &v);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return v;
+  }
+};
+
+TEST_F(LatestPassTest, StatusReadsWithoutATimeAnswerTheLatestPass) {
+  IngestExample();  // the pass after it evaluates at kT0: a watermelon
+  v1::ListVlaStatusesResponse list;
+  ASSERT_TRUE(Eventually([&] {
+    list.Clear();
+    return eval()
+               .ListVlaStatuses(Ctx().get(), v1::ListVlaStatusesRequest(),
+                                &list)
+               .ok() &&
+           list.statuses_size() == 1 &&
+           list.statuses(0).state() == v1::COMPLIANCE_STATE_BREACHED;
+  }));
+  v1::VlaStatus latest = Latest();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      latest, list.statuses(0)));
+  EXPECT_EQ(latest.evaluate_time().seconds(), kT0);
+  EXPECT_DOUBLE_EQ(latest.score(), 25);
+  EXPECT_TRUE(latest.watermelon());
+
+  // 40 days later the windows hold nothing, but no pass has run since: a
+  // read without a time still answers the pass at kT0; with a time it
+  // computes.
+  clock()->Advance(absl::Hours(24 * 40));
+  latest = Latest();
+  EXPECT_EQ(latest.evaluate_time().seconds(), kT0);
+  EXPECT_EQ(latest.state(), v1::COMPLIANCE_STATE_BREACHED);
+  const v1::VlaStatus computed = VlaAt("vlas/incident-vla", kT0 + 40 * kDay);
+  EXPECT_EQ(computed.state(), v1::COMPLIANCE_STATE_NO_DATA);
+  EXPECT_EQ(computed.evaluate_time().seconds(), kT0 + 40 * kDay);
+
+  v1::GetKviValueRequest kreq;
+  kreq.set_kvi("kvis/happiness");
+  v1::KviValue value;
+  ASSERT_TRUE(eval().GetKviValue(Ctx().get(), kreq, &value).ok());
+  EXPECT_EQ(value.kvi(), "kvis/happiness");
+  EXPECT_DOUBLE_EQ(value.value(), 50);
+  EXPECT_EQ(value.window_end().seconds(), kT0);
+  EXPECT_FALSE(KviAt("kvis/happiness", kT0 + 40 * kDay).has_value());
+
+  // A retired VLA is not answered for, with or without a time.
+  v1::UpdateVlaRequest update;
+  update.mutable_vla()->set_name("vlas/incident-vla");
+  update.mutable_vla()->set_state(v1::VLA_STATE_RETIRED);
+  update.mutable_update_mask()->add_paths("state");
+  v1::Vla out;
+  ASSERT_TRUE(vmdb().UpdateVla(Ctx().get(), update, &out).ok());
+  grpc::Status status;
+  EXPECT_TRUE(Eventually([&] {
+    Latest(&status);
+    return status.error_code() == StatusCode::FAILED_PRECONDITION;
+  })) << status.error_message();
+  // An unknown VLA: NOT_FOUND as before.
+  v1::GetVlaStatusRequest req;
+  req.set_vla("vlas/none");
+  v1::VlaStatus none;
+  EXPECT_THAT(eval().GetVlaStatus(Ctx().get(), req, &none),
+              IsCode(StatusCode::NOT_FOUND));
 }
 
 }  // namespace

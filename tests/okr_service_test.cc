@@ -3,11 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
@@ -410,16 +415,18 @@ TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   EXPECT_THAT(resumed.Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
 }
 
+// Fast debounce, one-minute tick: passes run only after changes.
+ServerOptions SlowTick() {
+  ServerOptions o = FastOptions();
+  o.evaluation_tick = absl::Minutes(1);
+  return o;
+}
+
 // With a one-minute tick, only the evaluator's KVI value stream can re-score
 // an objective within seconds of new data.
 class OkrKviStreamTest : public OkrServiceTest {
  protected:
   OkrKviStreamTest() : OkrServiceTest(SlowTick()) {}
-  static ServerOptions SlowTick() {
-    ServerOptions o = FastOptions();
-    o.evaluation_tick = absl::Minutes(1);
-    return o;
-  }
   // The published (not computed on demand) value of the happiness KR.
   std::optional<double> PublishedHappiness() {
     v1::ListObjectiveStatusesResponse list;
@@ -441,6 +448,178 @@ TEST_F(OkrKviStreamTest, NewKviValueRescoresTheObjectiveBeforeTheTick) {
   ASSERT_TRUE(Eventually([&] { return PublishedHappiness() == -1; }));
   IngestHappiness(71);
   EXPECT_TRUE(Eventually([&] { return PublishedHappiness() == 71; }));
+}
+
+// A read without a time answers the latest scoring pass (no scoring per
+// call): the same status as the list, at the pass's instant.
+TEST_F(OkrKviStreamTest, StatusReadWithoutATimeIsTheLatestPass) {
+  ASSERT_TRUE(CheckIn("ping-pong", 10, 0.5).ok());
+  v1::ListObjectiveStatusesResponse list;
+  ASSERT_TRUE(Eventually([&] {
+    list.Clear();
+    return server_.okr()
+               .ListObjectiveStatuses(
+                   Ctx().get(), v1::ListObjectiveStatusesRequest(), &list)
+               .ok() &&
+           list.statuses_size() == 1 &&
+           list.statuses(0).key_results(1).current_value() == 10;
+  }));
+  // Between two identical lists (no pass in between: other passes, e.g.
+  // after the evaluator's first KVI values, may come meanwhile), the read
+  // answers exactly the listed status, also a while after the pass.
+  v1::GetObjectiveStatusRequest req;
+  req.set_objective("objectives/faster");
+  v1::ObjectiveStatus latest;
+  EXPECT_TRUE(Eventually([&] {
+    v1::ListObjectiveStatusesResponse before, after;
+    if (!server_.okr()
+             .ListObjectiveStatuses(Ctx().get(),
+                                    v1::ListObjectiveStatusesRequest(), &before)
+             .ok()) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!server_.okr().GetObjectiveStatus(Ctx().get(), req, &latest).ok() ||
+        !server_.okr()
+             .ListObjectiveStatuses(Ctx().get(),
+                                    v1::ListObjectiveStatusesRequest(), &after)
+             .ok()) {
+      return false;
+    }
+    using google::protobuf::util::MessageDifferencer;
+    return MessageDifferencer::Equals(before, after) &&
+           MessageDifferencer::Equals(latest, after.statuses(0));
+  }));
+  // With a time: scored at that instant.
+  EXPECT_EQ(Status(now_ + 60).evaluate_time().seconds(), now_ + 60);
+}
+
+// The stream's messages over gRPC, with a 1 KiB size bound: the snapshot of
+// twelve objectives spans several messages and arrives whole before its
+// marker; then a quiet stream gets each change alone; a stream resumed after
+// a message's last event gets exactly what changed since.
+class OkrBatchTest : public OkrServiceTest {
+ protected:
+  OkrBatchTest() : OkrServiceTest(Options()) {}
+  static ServerOptions Options() {
+    ServerOptions o = SlowTick();
+    o.watch_batch_bytes = 1024;
+    return o;
+  }
+  void SetUp() override {
+    OkrServiceTest::SetUp();
+    for (int i = 0; i < 11; ++i) {
+      v1::CreateObjectiveRequest req;
+      req.set_objective_id(absl::StrCat("o-", i));
+      v1::Objective* o = req.mutable_objective();
+      o->add_owners("teams/desk");
+      o->set_lead("teams/desk");
+      o->mutable_period_start()->set_seconds(now_ - 10 * kDay);
+      o->mutable_period_end()->set_seconds(now_ + 10 * kDay);
+      o->set_kind(v1::OBJECTIVE_KIND_COMMITTED);
+      v1::KeyResult* kr = o->add_key_results();
+      kr->set_id("kr");
+      kr->set_start_value(0);
+      kr->set_target_value(100);
+      v1::Objective out;
+      ASSERT_TRUE(server_.vmdb().CreateObjective(Ctx().get(), req, &out).ok());
+    }
+  }
+  // Waits until objective o-`i`'s key result shows `value` on the board.
+  bool Published(int i, double value) {
+    return Eventually([&] {
+      v1::ListObjectiveStatusesRequest req;
+      req.set_page_size(100);
+      v1::ListObjectiveStatusesResponse list;
+      if (!server_.okr().ListObjectiveStatuses(Ctx().get(), req, &list).ok()) {
+        return false;
+      }
+      for (const v1::ObjectiveStatus& st : list.statuses()) {
+        if (st.objective() == absl::StrCat("objectives/o-", i)) {
+          return st.key_results(0).has_value() &&
+                 st.key_results(0).current_value() == value;
+        }
+      }
+      return false;
+    });
+  }
+};
+
+TEST_F(OkrBatchTest, SnapshotSpansMessagesThenQuietChangesAndResumeAfterABatch) {
+  ASSERT_TRUE(Eventually([&] {
+    v1::ListObjectiveStatusesResponse list;
+    return server_.okr()
+               .ListObjectiveStatuses(
+                   Ctx().get(), v1::ListObjectiveStatusesRequest(), &list)
+               .ok() &&
+           list.statuses_size() == 12;
+  }));
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  auto stream = server_.okr().WatchObjectiveStatuses(
+      ctx.get(), v1::WatchObjectiveStatusesRequest());
+  v1::WatchObjectiveStatusesResponse message;
+  std::set<std::string> snapshot;
+  int messages = 0;
+  bool complete = false;
+  while (!complete && stream->Read(&message)) {
+    ++messages;
+    EXPECT_TRUE(message.ByteSizeLong() <= 1024 || message.events_size() == 1)
+        << message.ByteSizeLong();
+    for (const v1::ObjectiveStatusEvent& e : message.events()) {
+      ASSERT_FALSE(complete) << "an event after the marker";
+      if (e.snapshot_complete()) {
+        complete = true;
+      } else {
+        EXPECT_TRUE(e.snapshot());
+        snapshot.insert(e.status().objective());
+      }
+    }
+  }
+  ASSERT_TRUE(complete);
+  EXPECT_GE(messages, 2);
+  EXPECT_EQ(snapshot.size(), 12u);
+
+  // Quiet: a check-in, a message with its change alone.
+  ASSERT_TRUE(CheckIn("kr", 30, 0.5, "objectives/o-3").ok());
+  ASSERT_TRUE(stream->Read(&message));
+  ASSERT_EQ(message.events_size(), 1);
+  EXPECT_EQ(message.events(0).status().objective(), "objectives/o-3");
+  EXPECT_FALSE(message.events(0).snapshot());
+  const std::string token = message.events(0).resume_token();
+  const int64_t sequence = message.events(0).sequence();
+  ctx->TryCancel();
+  while (stream->Read(&message)) {
+  }
+  stream->Finish();
+
+  // Missed while away: two objectives change (o-4 twice).
+  ASSERT_TRUE(CheckIn("kr", 40, 0.5, "objectives/o-4").ok());
+  ASSERT_TRUE(Published(4, 40));
+  ASSERT_TRUE(CheckIn("kr", 50, 0.5, "objectives/o-5").ok());
+  ASSERT_TRUE(CheckIn("kr", 41, 0.5, "objectives/o-4").ok());
+  ASSERT_TRUE(Published(5, 50));
+  ASSERT_TRUE(Published(4, 41));
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+  v1::WatchObjectiveStatusesRequest req;
+  req.set_resume_token(token);
+  auto resumed = server_.okr().WatchObjectiveStatuses(&ctx2, req);
+  std::map<std::string, double> got;
+  int64_t last = sequence;
+  while (got.size() < 2 && resumed->Read(&message)) {
+    for (const v1::ObjectiveStatusEvent& e : message.events()) {
+      EXPECT_FALSE(e.snapshot());
+      EXPECT_GT(e.sequence(), last);
+      last = e.sequence();
+      got[e.status().objective()] = e.status().key_results(0).current_value();
+    }
+  }
+  // Each changed objective once, with its latest status; o-3 (delivered
+  // before the token) not again.
+  EXPECT_EQ(got, (std::map<std::string, double>{{"objectives/o-4", 41},
+                                                {"objectives/o-5", 50}}));
+  ctx2.TryCancel();
 }
 
 }  // namespace

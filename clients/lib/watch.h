@@ -12,6 +12,7 @@
 #define VLA_CLIENTS_LIB_WATCH_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <cstdint>
 #include <memory>

@@ -1432,13 +1432,13 @@ struct WatchResult {
   bool ran = false;
   int subscribers = 0;
   double attach_s = 0;
-  int64_t updates = 0;     // UpdateVla calls (each a change of one VLA)
-  double update_s = 0;     // how long they took
-  int64_t delivered = 0;   // change events received, all subscribers
-  int64_t messages = 0;    // messages carrying them
-  double deliver_s = 0;    // first update to last delivery
+  int64_t updates = 0;            // UpdateVla calls (each a change of one VLA)
+  double update_s = 0;            // how long they took
+  int64_t delivered = 0;          // change events received, all subscribers
+  int64_t messages = 0;           // messages carrying them
+  double deliver_s = 0;           // first update to last delivery
   double p50_ms = 0, p99_ms = 0;  // update sent -> event received
-  double cpu_s = 0;        // this process (server and subscribers)
+  double cpu_s = 0;               // this process (server and subscribers)
   bool caught_up = false;
 };
 
@@ -1453,9 +1453,8 @@ std::string WatchLine(const WatchResult& w) {
       w.update_s > 0 ? w.updates / w.update_s : 0.0,
       static_cast<long long>(w.delivered), static_cast<long long>(w.messages),
       w.messages > 0 ? static_cast<double>(w.delivered) / w.messages : 0.0,
-      w.deliver_s, w.deliver_s > 0 ? w.delivered / w.deliver_s : 0.0,
-      w.p50_ms, w.p99_ms, w.cpu_s,
-      w.delivered > 0 ? w.cpu_s * 1e6 / w.delivered : 0.0,
+      w.deliver_s, w.deliver_s > 0 ? w.delivered / w.deliver_s : 0.0, w.p50_ms,
+      w.p99_ms, w.cpu_s, w.delivered > 0 ? w.cpu_s * 1e6 / w.delivered : 0.0,
       w.caught_up ? "" : " (NOT caught up)");
 }
 
@@ -1756,8 +1755,8 @@ WatchResult RunWatchPhase(const Model& m, const RecordGen& gen,
     r.attach_s =
         std::chrono::duration<double>(Clock::now() - attach_start).count();
     if (ok && shared.attached.load() < subscribers) {
-      fail(absl::StrCat("watch: ", shared.attached.load(), " of ",
-                        subscribers, " snapshots in 60 s"));
+      fail(absl::StrCat("watch: ", shared.attached.load(), " of ", subscribers,
+                        " snapshots in 60 s"));
       ok = false;
     }
     if (ok) {
@@ -1774,8 +1773,7 @@ WatchResult RunWatchPhase(const Model& m, const RecordGen& gen,
             for (int v = t; v < vlas; v += 4) {
               v1::UpdateVlaRequest req;
               req.mutable_vla()->set_name(m.vla_names[v]);
-              req.mutable_vla()->set_description(
-                  absl::StrCat("round ", round));
+              req.mutable_vla()->set_description(absl::StrCat("round ", round));
               req.mutable_update_mask()->add_paths("description");
               v1::Vla out;
               const int64_t t0 = SteadyNs();

@@ -172,8 +172,7 @@ class Subscriber final
     const int value = static_cast<int>(v);
     if (o < 0 || o >= static_cast<int>(last_.size())) return false;
     last_[o].store(value, std::memory_order_release);
-    if (event.snapshot() || value <= 0 ||
-        value > shared_->sent->max_value()) {
+    if (event.snapshot() || value <= 0 || value > shared_->sent->max_value()) {
       return false;
     }
     const int64_t sent = shared_->sent->Get(o, value);
@@ -302,10 +301,10 @@ int main(int argc, char** argv) {
       std::max(1, absl::GetFlag(FLAGS_client_queues)));
   const v1::WatchObjectiveStatusesRequest request;
   auto start_on = [&](v1::OkrStatusService::Stub* stub) {
-    return [stub, &request](grpc::ClientContext* ctx,
-                            grpc::CompletionQueue* cq) {
-      return stub->PrepareAsyncWatchObjectiveStatuses(ctx, request, cq);
-    };
+    return
+        [stub, &request](grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+          return stub->PrepareAsyncWatchObjectiveStatuses(ctx, request, cq);
+        };
   };
   std::vector<std::unique_ptr<Subscriber>> subs;
   subs.reserve(subscribers);

@@ -65,8 +65,9 @@ class ClientQueues {
 template <typename Response>
 class AsyncWatcher : public ClientTag {
  public:
-  using Start = std::function<std::unique_ptr<grpc::ClientAsyncReader<Response>>(
-      grpc::ClientContext* ctx, grpc::CompletionQueue* cq)>;
+  using Start =
+      std::function<std::unique_ptr<grpc::ClientAsyncReader<Response>>(
+          grpc::ClientContext* ctx, grpc::CompletionQueue* cq)>;
 
   explicit AsyncWatcher(bool stalled = false) : stalled_(stalled) {}
   virtual ~AsyncWatcher() = default;

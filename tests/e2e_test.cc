@@ -17,9 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "clients/lib/watch.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/http_get.h"
 #include "tests/test_util.h"
@@ -156,7 +156,8 @@ TEST(EndToEndTest, SigkillLosesNoAcknowledgedWrite) {
   // The change log after restart is gap-free and holds every acknowledged
   // write.
   grpc::ClientContext ctx;
-  auto stream = client::WatchEvents(vlad.vmdb().WatchChanges(&ctx, v1::WatchChangesRequest()));
+  auto stream = client::WatchEvents(
+      vlad.vmdb().WatchChanges(&ctx, v1::WatchChangesRequest()));
   v1::Change change;
   std::set<std::string> logged;
   int64_t expect = 1;

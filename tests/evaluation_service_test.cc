@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "clients/lib/watch.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/common/proto_time.h"
-#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -584,8 +584,7 @@ TEST_F(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
            list.statuses_size() == 1;
   }));
   bool complete = false;
-  while (!complete && stream.Read(&event))
-    complete = event.snapshot_complete();
+  while (!complete && stream.Read(&event)) complete = event.snapshot_complete();
   ASSERT_TRUE(complete);
 
   v1::IngestRequest req;
@@ -687,8 +686,7 @@ TEST_F(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   wreq.set_filter("colour = RED");
   auto bad = client::WatchEvents(eval().WatchKviValues(&bad_ctx, wreq));
   EXPECT_FALSE(bad.Read(&event));
-  EXPECT_THAT(bad.Finish(),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
+  EXPECT_THAT(bad.Finish(), IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
   ctx.TryCancel();
 }
 

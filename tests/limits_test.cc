@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "clients/lib/watch.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -178,7 +178,8 @@ TEST(LimitsTest, TooFrequentKeepalivePingsCloseTheConnection) {
   auto stub = v1::VmdbService::NewStub(abusive);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  auto stream = client::WatchEvents(stub->WatchChanges(&ctx, v1::WatchChangesRequest()));
+  auto stream =
+      client::WatchEvents(stub->WatchChanges(&ctx, v1::WatchChangesRequest()));
   v1::Change change;
   while (stream.Read(&change)) {
   }

@@ -5,15 +5,15 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
-#include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "clients/lib/watch.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -200,7 +200,8 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   std::string token;
   {
     grpc::ClientContext ctx;
-    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
+    auto stream =
+        client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
     bool complete = false;
     bool seen = false;
@@ -231,7 +232,8 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   {
     grpc::ClientContext ctx;
     wreq.set_resume_token(token);
-    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
+    auto stream =
+        client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
     ASSERT_TRUE(stream.Read(&e));
     EXPECT_FALSE(e.snapshot());  // resumed: just what was missed
@@ -244,7 +246,8 @@ TEST_F(OkrServiceTest, ListWatchAndResume) {
   {
     grpc::ClientContext ctx;
     wreq.set_resume_token(token + "x");
-    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
+    auto stream =
+        client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
     EXPECT_FALSE(stream.Read(&e));
     EXPECT_THAT(stream.Finish(),
@@ -322,8 +325,9 @@ TEST_F(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
   for (int i = 0; i < 30; ++i) {
     auto o = std::make_unique<Open>();
     o->ctx.set_deadline(deadline());
-    o->stream = client::WatchEvents(stubs[i % stubs.size()]->WatchObjectiveStatuses(
-        &o->ctx, v1::WatchObjectiveStatusesRequest()));
+    o->stream =
+        client::WatchEvents(stubs[i % stubs.size()]->WatchObjectiveStatuses(
+            &o->ctx, v1::WatchObjectiveStatusesRequest()));
     v1::ObjectiveStatusEvent e;
     while (o->stream->Read(&e) && !e.snapshot_complete()) {
     }
@@ -396,7 +400,8 @@ TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::WatchObjectiveStatusesRequest req;
   req.set_resume_token(before.resume_token());
-  auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, req));
+  auto stream =
+      client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, req));
   v1::ObjectiveStatusEvent e;
   ASSERT_TRUE(stream.Read(&e)) << "no fresh snapshot";
   EXPECT_TRUE(e.snapshot());
@@ -410,7 +415,8 @@ TEST_F(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   ctx2.set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(500));
   req.set_resume_token(after.resume_token());
-  auto resumed = client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx2, req));
+  auto resumed =
+      client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx2, req));
   EXPECT_FALSE(resumed.Read(&e));
   EXPECT_THAT(resumed.Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
 }
@@ -458,8 +464,8 @@ TEST_F(OkrKviStreamTest, StatusReadWithoutATimeIsTheLatestPass) {
   ASSERT_TRUE(Eventually([&] {
     list.Clear();
     return server_.okr()
-               .ListObjectiveStatuses(
-                   Ctx().get(), v1::ListObjectiveStatusesRequest(), &list)
+               .ListObjectiveStatuses(Ctx().get(),
+                                      v1::ListObjectiveStatusesRequest(), &list)
                .ok() &&
            list.statuses_size() == 1 &&
            list.statuses(0).key_results(1).current_value() == 10;
@@ -545,12 +551,13 @@ class OkrBatchTest : public OkrServiceTest {
   }
 };
 
-TEST_F(OkrBatchTest, SnapshotSpansMessagesThenQuietChangesAndResumeAfterABatch) {
+TEST_F(OkrBatchTest,
+       SnapshotSpansMessagesThenQuietChangesAndResumeAfterABatch) {
   ASSERT_TRUE(Eventually([&] {
     v1::ListObjectiveStatusesResponse list;
     return server_.okr()
-               .ListObjectiveStatuses(
-                   Ctx().get(), v1::ListObjectiveStatusesRequest(), &list)
+               .ListObjectiveStatuses(Ctx().get(),
+                                      v1::ListObjectiveStatusesRequest(), &list)
                .ok() &&
            list.statuses_size() == 12;
   }));

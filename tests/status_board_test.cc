@@ -338,8 +338,8 @@ TEST(StatusBoardTest, ResumeAfterAnyMessageMissesNothing) {
   std::mt19937 random(2026);
   int resumes = 0;
   for (int round = 0; round < 40; ++round) {
-    Board board(StatusBoardOptions{
-        .max_batch_size = static_cast<size_t>(1 + round % 3)});
+    Board board(StatusBoardOptions{.max_batch_size =
+                                       static_cast<size_t>(1 + round % 3)});
     const Filter filter = TeamFilter("team = \"x\"");
     auto random_change = [&](int i) {
       const std::string key = absl::StrCat("k", random() % 8);
@@ -388,8 +388,8 @@ TEST(StatusBoardTest, ResumeAfterAnyMessageMissesNothing) {
         if (e.kind == Kind::kRemoved) view.erase(e.key);
         if (e.kind == Kind::kStatus) view[e.key] = e.status;
       }
-      ASSERT_EQ(view, current()) << "round " << round << ", step " << i
-                                 << ", token " << token;
+      ASSERT_EQ(view, current())
+          << "round " << round << ", step " << i << ", token " << token;
       ExpectSequencesGoUp(resumed.received);
       board.Detach(&resumed);
       ++resumes;

@@ -279,8 +279,8 @@ class AsyncBoardWatch {
     grpc::ServerContext ctx_;
     grpc::ByteBuffer request_;
     Writer writer_;
-    bool attached_ = false;               // set on cq_'s thread
-    std::atomic<int> outstanding_{2};     // done_ and finished_
+    bool attached_ = false;            // set on cq_'s thread
+    std::atomic<int> outstanding_{2};  // done_ and finished_
     MemberTag<Call, &Call::OnAccepted> accepted_{this};
     MemberTag<Call, &Call::OnWritten> written_{this};
     MemberTag<Call, &Call::OnDone> done_{this};

@@ -137,8 +137,9 @@ class StatusBoard {
       : StatusBoard(std::move(builder), StatusBoardOptions()) {}
   // A board whose items are its events, each of size 1 (so max_batch_size
   // counts items).
-  explicit StatusBoard(StatusBoardOptions options = StatusBoardOptions())
-    requires std::is_same_v<Item, Event>
+  explicit StatusBoard(
+      StatusBoardOptions options =
+          StatusBoardOptions()) requires std::is_same_v<Item, Event>
       : StatusBoard(
             [](const Event& e, Item* out) -> size_t {
               *out = e;
@@ -553,9 +554,8 @@ class StatusBoard {
     for (auto it = s->queued_.begin(); it != s->queued_.end(); ++it) {
       order.emplace_back(it->second, it);
     }
-    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-      return a.first < b.first;
-    });
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& [sequence, queued] : order) {
       const std::string& key = queued->first;
       auto it = entries_.find(key);

@@ -10,7 +10,8 @@
 //              grpc::ClientReadReactor<v1::WatchKviValuesResponse>* r) {
 //         stub->async()->WatchKviValues(ctx, &request, r);
 //       },
-//       [&](const v1::WatchKviValuesResponse& m) { for (e : m.events()) ...; });
+//       [&](const v1::WatchKviValuesResponse& m) { for (e : m.events()) ...;
+//       });
 //   follower.Start();
 #ifndef VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
 #define VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_

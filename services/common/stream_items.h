@@ -52,8 +52,8 @@ template <typename EventProto, typename Status>
 typename EncodedBoard<Status>::Builder EncodedItems(
     int field_number,
     std::function<void(const BoardEvent<Status>&, EventProto*)> fill) {
-  return [field_number, fill = std::move(fill)](
-             const BoardEvent<Status>& event, grpc::Slice* out) -> size_t {
+  return [field_number, fill = std::move(fill)](const BoardEvent<Status>& event,
+                                                grpc::Slice* out) -> size_t {
     EventProto proto;
     fill(event, &proto);
     *out = EncodeField(field_number, proto);

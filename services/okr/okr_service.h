@@ -62,8 +62,8 @@ class OkrStatusServiceImpl final : public OkrStatusServiceBase {
                                           v1::CheckIn* resp) override;
 
  private:
-  using Watch = AsyncBoardWatch<v1::ObjectiveStatus,
-                                v1::WatchObjectiveStatusesRequest>;
+  using Watch =
+      AsyncBoardWatch<v1::ObjectiveStatus, v1::WatchObjectiveStatusesRequest>;
   // A WatchObjectiveStatuses call's access, filter and resume token.
   absl::StatusOr<Watch::Subscription> OpenWatch(
       grpc::ServerContext* ctx, const v1::WatchObjectiveStatusesRequest& req);

@@ -120,7 +120,7 @@ class WatchChangesReactor final
   const size_t max_bytes_;
   std::mutex mu_;
   int64_t last_revision_;
-  std::deque<v1::Change> pending_;  // read from the log, not yet sent
+  std::deque<v1::Change> pending_;    // read from the log, not yet sent
   v1::WatchChangesResponse message_;  // the write in flight
   bool subscribed_ = false;
   bool writing_ = false;

@@ -19,6 +19,7 @@
 #define VLA_SERVICES_COMMON_ASYNC_WATCH_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/alarm.h>
 #include <grpcpp/support/async_stream.h>
 
 #include <atomic>
@@ -61,13 +62,14 @@ class MemberTag final : public AsyncTag {
 };
 
 // Server completion queues, each drained by one thread that runs its tags
-// (AsyncTag).
+// (AsyncTag) and the work posted to it (RunOn).
 class AsyncQueues {
  public:
   // Adds `count` (>= 1) queues to `builder`; call before BuildAndStart.
   AsyncQueues(grpc::ServerBuilder* builder, int count) {
     for (int i = 0; i < count; ++i) {
       queues_.push_back(builder->AddCompletionQueue());
+      lanes_.push_back(std::make_unique<Lane>());
     }
   }
   AsyncQueues(const AsyncQueues&) = delete;
@@ -76,23 +78,30 @@ class AsyncQueues {
 
   // Starts the threads; call once the server is built.
   void Start() {
-    for (auto& queue : queues_) {
-      threads_.emplace_back([cq = queue.get()] {
+    for (int i = 0; i < size(); ++i) {
+      threads_.emplace_back([this, i] {
+        current_ = {this, i};
+        grpc::ServerCompletionQueue* cq = queues_[i].get();
         void* tag = nullptr;
         bool ok = false;
         while (cq->Next(&tag, &ok)) static_cast<AsyncTag*>(tag)->Run(ok);
+        current_ = {nullptr, -1};
       });
     }
   }
 
-  // Call after the server's Shutdown has returned: refuses new requests,
-  // shuts the queues down, runs the tags left (with ok false) and joins the
-  // threads. Idempotent.
+  // Call after the server's Shutdown has returned: refuses new requests and
+  // posts, shuts the queues down, runs the tags left (with ok false) and
+  // joins the threads. Idempotent.
   void Shutdown() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (shut_down_) return;
       shut_down_ = true;
+      for (auto& lane : lanes_) {
+        std::lock_guard<std::mutex> lane_lock(lane->mu);
+        lane->closed = true;
+      }
       for (auto& queue : queues_) queue->Shutdown();
     }
     for (std::thread& t : threads_) t.join();
@@ -119,8 +128,52 @@ class AsyncQueues {
     return true;
   }
 
+  // Runs `fn` on queue `i`'s thread: at once when called there, else soon
+  // (after what that thread is doing; posts run in order, with one wake-up
+  // for all the posts made meanwhile). Returns false, without running it,
+  // once Shutdown has begun.
+  bool RunOn(int i, std::function<void()> fn) {
+    if (current_.first == this && current_.second == i) {
+      fn();
+      return true;
+    }
+    Lane& lane = *lanes_[i];
+    std::lock_guard<std::mutex> lock(lane.mu);
+    if (lane.closed) return false;
+    lane.posted.push_back(std::move(fn));
+    if (!lane.kicked) {
+      lane.kicked = true;
+      lane.alarm.Set(queues_[i].get(), gpr_now(GPR_CLOCK_MONOTONIC), &lane);
+    }
+    return true;
+  }
+
  private:
+  // The work posted to one queue; its alarm (set when the first post
+  // arrives) runs it all on the queue's thread.
+  struct Lane final : AsyncTag {
+    void Run(bool) override {
+      std::vector<std::function<void()>> work;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        work.swap(posted);
+        kicked = false;
+      }
+      for (auto& fn : work) fn();
+    }
+    std::mutex mu;
+    std::vector<std::function<void()>> posted;
+    bool kicked = false;  // the alarm is set
+    bool closed = false;
+    grpc::Alarm alarm;
+  };
+
+  // The queue whose thread this is, if any.
+  static inline thread_local std::pair<const AsyncQueues*, int> current_{
+      nullptr, -1};
+
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   bool shut_down_ = false;
@@ -190,9 +243,7 @@ class AsyncBoardWatch {
   // Shutdown.
   void Serve(AsyncQueues* queues, int pending = 4) {
     for (int i = 0; i < queues->size(); ++i) {
-      for (int j = 0; j < pending; ++j) {
-        (new Call(this, queues, queues->queue(i)))->Await();
-      }
+      for (int j = 0; j < pending; ++j) (new Call(this, queues, i))->Await();
     }
   }
 
@@ -200,9 +251,12 @@ class AsyncBoardWatch {
   // One call, from its request to its end; deletes itself.
   class Call final : public Board::Subscriber {
    public:
-    Call(AsyncBoardWatch* method, AsyncQueues* queues,
-         grpc::ServerCompletionQueue* cq)
-        : method_(method), queues_(queues), cq_(cq), writer_(&ctx_) {}
+    Call(AsyncBoardWatch* method, AsyncQueues* queues, int queue)
+        : method_(method),
+          queues_(queues),
+          queue_(queue),
+          cq_(queues->queue(queue)),
+          writer_(&ctx_) {}
 
     // Asks for the next call of the method on cq_; gives up (deleting
     // itself) when the queues are shutting down.
@@ -217,10 +271,17 @@ class AsyncBoardWatch {
 
    protected:
     void Deliver(typename Board::Batch batch) override {
-      // The items are shared with the other streams: the message refers to
-      // them. Nothing after Write: it may complete (and the call end) on
-      // the queue's thread at once.
-      writer_.Write(BatchMessage(batch), &written_);
+      // On the call's own queue thread (the previous write completed): the
+      // write starts now. From elsewhere (a publication) it is posted
+      // there, so a publisher never waits for the writes it starts, and
+      // they spread over the queues' threads. The items are shared with
+      // the other streams: the message refers to them. Nothing after Write:
+      // it may complete (and the call end) on the queue's thread at once.
+      // (The queues close only after the server's shutdown, when no call
+      // is left to deliver to.)
+      queues_->RunOn(queue_, [this, batch = std::move(batch)] {
+        writer_.Write(BatchMessage(batch), &written_);
+      });
     }
     void End() override {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -236,7 +297,7 @@ class AsyncBoardWatch {
         delete this;
         return;
       }
-      (new Call(method_, queues_, cq_))->Await();  // the next call
+      (new Call(method_, queues_, queue_))->Await();  // the next call
       Request request;
       if (!grpc::SerializationTraits<Request>::Deserialize(&request_, &request)
                .ok()) {
@@ -275,6 +336,7 @@ class AsyncBoardWatch {
 
     AsyncBoardWatch* method_;
     AsyncQueues* queues_;
+    const int queue_;
     grpc::ServerCompletionQueue* cq_;
     grpc::ServerContext ctx_;
     grpc::ByteBuffer request_;

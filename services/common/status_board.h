@@ -46,7 +46,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -613,7 +612,7 @@ class StatusBoard {
   const uint64_t epoch_;
   mutable std::mutex mu_;
   Entries entries_;
-  std::set<Subscriber*> subscribers_;
+  absl::flat_hash_set<Subscriber*> subscribers_;
   // (sequence, key) of the last options_.history changes.
   std::deque<std::pair<int64_t, std::string>> history_;
   int64_t history_start_ = 0;  // changes <= this may be missing

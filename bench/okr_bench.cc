@@ -41,6 +41,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_util.h"
 #include "bench/watch_client.h"
+#include "tests/fixtures.h"
 #include "tests/vlad_process.h"
 #include "vla/v1/okr_status.grpc.pb.h"
 #include "vla/v1/vmdb.grpc.pb.h"
@@ -66,7 +67,6 @@ namespace {
 
 namespace v1 = vla::v1;
 using Clock = std::chrono::steady_clock;
-constexpr int64_t kDay = 86400;
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -243,16 +243,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < objectives; ++i) {
     v1::CreateObjectiveRequest req;
     req.set_objective_id(absl::StrCat("o-", i));
-    v1::Objective* o = req.mutable_objective();
-    o->add_owners("teams/owners");
-    o->set_lead("teams/owners");
-    o->mutable_period_start()->set_seconds(now_s - 10 * kDay);
-    o->mutable_period_end()->set_seconds(now_s + 10 * kDay);
-    o->set_kind(v1::OBJECTIVE_KIND_COMMITTED);
-    v1::KeyResult* kr = o->add_key_results();
-    kr->set_id("kr");
-    kr->set_start_value(0);
-    kr->set_target_value(1000000);
+    *req.mutable_objective() = vla::testing::MakeManualObjective(
+        "teams/owners", now_s, "kr", 0, 1000000);
     v1::Objective out;
     if (auto s = vmdb->CreateObjective(Ctx().get(), req, &out); !s.ok()) {
       Fail("CreateObjective", s);

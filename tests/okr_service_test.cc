@@ -517,16 +517,8 @@ class OkrBatchTest : public OkrServiceTest {
     for (int i = 0; i < 11; ++i) {
       v1::CreateObjectiveRequest req;
       req.set_objective_id(absl::StrCat("o-", i));
-      v1::Objective* o = req.mutable_objective();
-      o->add_owners("teams/desk");
-      o->set_lead("teams/desk");
-      o->mutable_period_start()->set_seconds(now_ - 10 * kDay);
-      o->mutable_period_end()->set_seconds(now_ + 10 * kDay);
-      o->set_kind(v1::OBJECTIVE_KIND_COMMITTED);
-      v1::KeyResult* kr = o->add_key_results();
-      kr->set_id("kr");
-      kr->set_start_value(0);
-      kr->set_target_value(100);
+      *req.mutable_objective() =
+          testing::MakeManualObjective("teams/desk", now_, "kr", 0, 100);
       v1::Objective out;
       ASSERT_TRUE(server_.vmdb().CreateObjective(Ctx().get(), req, &out).ok());
     }

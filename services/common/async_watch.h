@@ -18,8 +18,8 @@
 #ifndef VLA_SERVICES_COMMON_ASYNC_WATCH_H_
 #define VLA_SERVICES_COMMON_ASYNC_WATCH_H_
 
-#include <grpcpp/grpcpp.h>
 #include <grpcpp/alarm.h>
+#include <grpcpp/grpcpp.h>
 #include <grpcpp/support/async_stream.h>
 
 #include <atomic>

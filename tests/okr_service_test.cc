@@ -501,7 +501,7 @@ TEST_F(OkrKviStreamTest, StatusReadWithoutATimeIsTheLatestPass) {
 }
 
 // The stream's messages over gRPC, with a 1 KiB size bound: the snapshot of
-// twelve objectives spans several messages and arrives whole before its
+// 41 objectives spans several messages and arrives whole before its
 // marker; then a quiet stream gets each change alone; a stream resumed after
 // a message's last event gets exactly what changed since.
 class OkrBatchTest : public OkrServiceTest {
@@ -514,7 +514,7 @@ class OkrBatchTest : public OkrServiceTest {
   }
   void SetUp() override {
     OkrServiceTest::SetUp();
-    for (int i = 0; i < 11; ++i) {
+    for (int i = 0; i < 40; ++i) {
       v1::CreateObjectiveRequest req;
       req.set_objective_id(absl::StrCat("o-", i));
       *req.mutable_objective() =
@@ -551,7 +551,7 @@ TEST_F(OkrBatchTest,
                .ListObjectiveStatuses(Ctx().get(),
                                       v1::ListObjectiveStatusesRequest(), &list)
                .ok() &&
-           list.statuses_size() == 12;
+           list.statuses_size() == 41;
   }));
   auto ctx = std::make_unique<grpc::ClientContext>();
   auto stream = server_.okr().WatchObjectiveStatuses(
@@ -568,15 +568,19 @@ TEST_F(OkrBatchTest,
       ASSERT_FALSE(complete) << "an event after the marker";
       if (e.snapshot_complete()) {
         complete = true;
+        EXPECT_FALSE(e.resume_token().empty());
       } else {
         EXPECT_TRUE(e.snapshot());
+        // No token in the middle of a snapshot: resuming there could miss
+        // what it has not sent yet.
+        EXPECT_TRUE(e.resume_token().empty());
         snapshot.insert(e.status().objective());
       }
     }
   }
   ASSERT_TRUE(complete);
-  EXPECT_GE(messages, 2);
-  EXPECT_EQ(snapshot.size(), 12u);
+  EXPECT_GE(messages, 3);
+  EXPECT_EQ(snapshot.size(), 41u);
 
   // Quiet: a check-in, a message with its change alone.
   ASSERT_TRUE(CheckIn("kr", 30, 0.5, "objectives/o-3").ok());

@@ -78,7 +78,12 @@ OkrCore::OkrCore(std::unique_ptr<OkrStore> store, const Clock* clock,
                         v1::ObjectiveStatusEvent* out) {
                    out->set_snapshot(event.snapshot);
                    out->set_sequence(event.sequence);
-                   out->set_resume_token(ResumeToken(event.sequence));
+                   // Not in the middle of a snapshot: resuming there could
+                   // miss what the snapshot has not sent yet.
+                   if (!event.snapshot ||
+                       event.kind != ObjectiveBoard::Event::Kind::kStatus) {
+                     out->set_resume_token(ResumeToken(event.sequence));
+                   }
                    switch (event.kind) {
                      case ObjectiveBoard::Event::Kind::kSnapshotComplete:
                        out->set_snapshot_complete(true);

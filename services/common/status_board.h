@@ -51,8 +51,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/types/span.h"
 #include "services/common/filter.h"
 
@@ -120,9 +120,17 @@ class StatusBoard {
     bool in_snapshot_ = false;
     std::string snapshot_after_;
     int64_t snapshot_sequence_ = 0;
-    // Keys with a change to send -> the sequence of their latest change.
-    absl::flat_hash_map<std::string, int64_t> queued_;
-    absl::flat_hash_set<std::string> visible_;  // keys delivered as matching
+    // What the subscriber knows of a key and owes it.
+    struct KeyState {
+      int64_t queued = 0;    // sequence of its latest change to send; 0: none
+      bool visible = false;  // delivered as matching: a removal is owed if
+                             // it goes
+    };
+    using Keys = absl::node_hash_map<std::string, KeyState>;
+    // The keys visible or queued (nodes: stable addresses for queue_).
+    Keys keys_;
+    // The keys with `queued` set, in no order.
+    std::vector<typename Keys::value_type*> queue_;
     bool writing_ = false;
     bool cancelled_ = false;
     bool ended_ = false;
@@ -161,7 +169,7 @@ class StatusBoard {
         e.removed = false;
         Changed(it->first, e);
         for (Subscriber* s : subscribers_) {
-          if (Matches(*s, e) || s->visible_.contains(it->first)) {
+          if (Matches(*s, e) || Visible(*s, it->first)) {
             Enqueue(s, it->first, e.sequence);
           }
         }
@@ -204,7 +212,7 @@ class StatusBoard {
       e.attrs.clear();
       Changed(key, e);
       for (Subscriber* s : subscribers_) {
-        if (s->visible_.contains(key)) {
+        if (Visible(*s, key)) {
           Enqueue(s, key, e.sequence);
           Pump(s, &actions);
         }
@@ -295,10 +303,12 @@ class StatusBoard {
           for (const auto& [key, entry] : entries_) {
             if (entry.sequence > resume_after) {
               // The client may have seen it: a status or a removal.
-              s->queued_.emplace(key, entry.sequence);
-              s->visible_.insert(key);
+              auto node = s->keys_.try_emplace(key).first;
+              node->second = {entry.sequence, true};
+              s->queue_.push_back(&*node);
             } else if (!entry.removed && Matches(*s, entry)) {
-              s->visible_.insert(key);  // delivered before the resume point
+              // Delivered before the resume point.
+              s->keys_[key].visible = true;
             }
           }
         } else {
@@ -466,6 +476,11 @@ class StatusBoard {
     }
   }
 
+  static bool Visible(const Subscriber& s, const std::string& key) {
+    auto it = s.keys_.find(key);
+    return it != s.keys_.end() && it->second.visible;
+  }
+
   // Queues a change of `key` (at `sequence`) for `s`; Pump sends it.
   void Enqueue(Subscriber* s, const std::string& key, int64_t sequence) {
     if (s->in_snapshot_ && key > s->snapshot_after_) {
@@ -473,11 +488,13 @@ class StatusBoard {
       ++coalesced_;
       return;
     }
-    auto [it, added] = s->queued_.try_emplace(key, sequence);
-    if (!added) {
-      it->second = sequence;  // it now sorts as this change
-      ++coalesced_;
+    auto node = s->keys_.try_emplace(key).first;
+    if (node->second.queued != 0) {
+      ++coalesced_;  // one entry, which now sorts as this change
+    } else {
+      s->queue_.push_back(&*node);
     }
+    node->second.queued = sequence;
   }
 
   Built BuildItem(const Event& event) {
@@ -521,6 +538,9 @@ class StatusBoard {
   // bound. Empty when there is nothing to send.
   Batch NextBatch(Subscriber* s) {
     Batch batch;
+    batch.reserve(
+        s->queue_.size() +
+        (s->in_snapshot_ ? std::min<size_t>(entries_.size() + 1, 1024) : 0));
     size_t size = 0;
     auto add = [&](const Built& b) {
       if (!batch.empty() && size + b.size > options_.max_batch_size) {
@@ -538,7 +558,7 @@ class StatusBoard {
           if (!add(Cached(e.snapshot, it->first, e, true, false))) {
             return batch;
           }
-          s->visible_.insert(it->first);
+          s->keys_[it->first].visible = true;
         }
         s->snapshot_after_ = it->first;
       }
@@ -546,41 +566,42 @@ class StatusBoard {
       s->in_snapshot_ = false;
       std::string().swap(s->snapshot_after_);
     }
-    if (s->queued_.empty()) return batch;
-    using QueuedIt = typename decltype(s->queued_)::iterator;
-    std::vector<std::pair<int64_t, QueuedIt>> order;
-    order.reserve(s->queued_.size());
-    for (auto it = s->queued_.begin(); it != s->queued_.end(); ++it) {
-      order.emplace_back(it->second, it);
-    }
-    std::sort(order.begin(), order.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [sequence, queued] : order) {
-      const std::string& key = queued->first;
+    // Oldest change first: sequences only go up across messages.
+    std::sort(s->queue_.begin(), s->queue_.end(),
+              [](const auto* a, const auto* b) {
+                return a->second.queued < b->second.queued;
+              });
+    size_t taken = 0;
+    for (; taken < s->queue_.size(); ++taken) {
+      auto* node = s->queue_[taken];
+      const std::string& key = node->first;
+      typename Subscriber::KeyState& state = node->second;
       auto it = entries_.find(key);
       Entry* e = it == entries_.end() ? nullptr : &it->second;
       if (e != nullptr && Matches(*s, *e)) {
         if (!add(Cached(e->live, key, *e, false, false))) break;
-        s->visible_.insert(key);
-      } else if (s->visible_.contains(key)) {
+        state.visible = true;
+      } else if (state.visible) {
         // Removed, or no longer matching: a removal.
         std::optional<Built> pruned;  // the removal was forgotten: rebuild
         if (e == nullptr) {
           Event event;
           event.kind = Event::Kind::kRemoved;
           event.key = key;
-          event.sequence = sequence;
+          event.sequence = state.queued;
           pruned = BuildItem(event);
         }
         const Built& b = e == nullptr ? *pruned
                          : e->removed ? Cached(e->live, key, *e, false, true)
                                       : Cached(e->left, key, *e, false, true);
         if (!add(b)) break;
-        s->visible_.erase(key);
+        state.visible = false;
       }
       // else: never delivered and not matching now: nothing to tell.
-      s->queued_.erase(queued);
+      state.queued = 0;
+      if (!state.visible) s->keys_.erase(s->keys_.find(key));  // the node
     }
+    s->queue_.erase(s->queue_.begin(), s->queue_.begin() + taken);
     return batch;
   }
 

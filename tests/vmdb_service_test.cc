@@ -635,5 +635,63 @@ TEST_F(VmdbServiceTest, WatchChangesRejectsNegativeRevision) {
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "since_revision"));
 }
 
+// The change feed in batches (1 KiB bound): the log replays in several
+// messages, in commit order with no gap; a stream resumed after a message's
+// last change goes on from there; an idle stream gets a new change alone.
+TEST(VmdbWatchBatchTest, ChangeFeedComesInOrderedBoundedBatches) {
+  ServerOptions options;
+  options.services = {"vmdb"};
+  options.watch_batch_bytes = 1024;
+  TestServer server(options);
+  auto create = [&](int i) {
+    v1::CreateTeamRequest req;
+    req.set_team_id(absl::StrCat("team-", i));
+    *req.mutable_team() = MakeTeam(v1::TEAM_KIND_PROVIDER);
+    v1::Team out;
+    return server.vmdb().CreateTeam(Ctx().get(), req, &out);
+  };
+  for (int i = 1; i <= 30; ++i) VLA_ASSERT_OK(create(i));
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  auto stream =
+      server.vmdb().WatchChanges(ctx.get(), v1::WatchChangesRequest());
+  v1::WatchChangesResponse message;
+  int64_t revision = 0;
+  int64_t first_message_end = 0;
+  int messages = 0;
+  while (revision < 30 && stream->Read(&message)) {
+    ++messages;
+    EXPECT_TRUE(message.ByteSizeLong() <= 1024 || message.changes_size() == 1)
+        << message.ByteSizeLong();
+    for (const v1::Change& c : message.changes()) {
+      EXPECT_EQ(c.revision(), ++revision);
+    }
+    if (messages == 1) first_message_end = revision;
+  }
+  ASSERT_EQ(revision, 30);
+  EXPECT_GE(messages, 3);
+  // Idle: a new change comes alone.
+  VLA_ASSERT_OK(create(31));
+  ASSERT_TRUE(stream->Read(&message));
+  ASSERT_EQ(message.changes_size(), 1);
+  EXPECT_EQ(message.changes(0).revision(), 31);
+  ctx->TryCancel();
+  while (stream->Read(&message)) {
+  }
+  stream->Finish();
+
+  // Resumed after the first message's last change: the rest, in order.
+  grpc::ClientContext resumed_ctx;
+  v1::WatchChangesRequest req;
+  req.set_since_revision(first_message_end);
+  auto resumed =
+      client::WatchEvents(server.vmdb().WatchChanges(&resumed_ctx, req));
+  v1::Change change;
+  for (int64_t r = first_message_end + 1; r <= 31; ++r) {
+    ASSERT_TRUE(resumed.Read(&change));
+    EXPECT_EQ(change.revision(), r);
+  }
+  resumed_ctx.TryCancel();
+}
+
 }  // namespace
 }  // namespace vla

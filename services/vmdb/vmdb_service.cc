@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "services/common/reactors.h"
 #include "services/common/status_util.h"
 
@@ -98,7 +99,11 @@ class WatchChangesReactor final
     message_.Clear();
     size_t bytes = 0;
     while (!pending_.empty()) {
-      const size_t size = pending_.front().ByteSizeLong();
+      // As encoded in the message: tag, length, the change.
+      const size_t length = pending_.front().ByteSizeLong();
+      const size_t size =
+          1 + google::protobuf::io::CodedOutputStream::VarintSize64(length) +
+          length;
       if (message_.changes_size() > 0 && bytes + size > max_bytes_) break;
       bytes += size;
       *message_.add_changes() = std::move(pending_.front());

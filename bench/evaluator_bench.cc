@@ -35,11 +35,13 @@
 //           client threads, against a no-op GetVlaStatus on a baseline
 //           server in the same run: calls/s, p50/p99 and status_vs_noop.
 //           A read without a time answers the latest evaluation pass.
-//   watch   on the same server: --watch_subscribers WatchVlaStatuses
-//           streams (attach time), then for --watch_seconds every VLA is
-//           updated round-robin (a new revision each: every evaluation pass
-//           changes all 100 VLAs): events delivered per second, events per
-//           message, update-to-event latency, CPU per event.
+//   watch   on a server of its own (data on a tmpfs, --watch_records
+//           records, a --watch_debounce_ms debounce): --watch_subscribers
+//           WatchVlaStatuses streams (attach time), then for
+//           --watch_seconds rounds: every VLA updated (a new revision each),
+//           then the pass that publishes them awaited, so every pass changes
+//           all 100 VLAs: events delivered per second, events per message,
+//           update-to-event latency, CPU per event.
 //
 // Exits 1 if any call failed or any record was rejected; missed targets are
 // reported, not failures.
@@ -132,6 +134,9 @@ ABSL_FLAG(double, watch_seconds, 5,
 ABSL_FLAG(int64_t, watch_records, 100000,
           "Records loaded into the watch phase's server (so that statuses "
           "carry values).");
+ABSL_FLAG(int, watch_debounce_ms, 1000,
+          "Evaluation debounce of the watch phase's server: long enough that "
+          "a round's 100 updates land in one pass (vlad's default is 200).");
 ABSL_FLAG(std::string, watch_dir, "/dev/shm",
           "Data folder of the watch phase's server (a tmpfs: the VLA updates "
           "that drive the phase then cost no disk syncs).");
@@ -1358,8 +1363,24 @@ class RevisionTimes {
     if (revision <= 0 || revision >= kMaxRevision) return 0;
     return ns_[Index(vla, revision)].load(std::memory_order_acquire);
   }
+  // Keeps the smaller (larger) of the time stored and `ns`.
+  void Min(int vla, int64_t revision, int64_t ns) {
+    Keep(vla, revision, ns, [](int64_t a, int64_t b) { return a < b; });
+  }
+  void Max(int vla, int64_t revision, int64_t ns) {
+    Keep(vla, revision, ns, [](int64_t a, int64_t b) { return a > b; });
+  }
 
  private:
+  template <typename Better>
+  void Keep(int vla, int64_t revision, int64_t ns, Better better) {
+    if (revision <= 0 || revision >= kMaxRevision) return;
+    std::atomic<int64_t>& slot = ns_[Index(vla, revision)];
+    int64_t old = slot.load();
+    while ((old == 0 || better(ns, old)) &&
+           !slot.compare_exchange_weak(old, ns)) {
+    }
+  }
   static size_t Index(int vla, int64_t revision) {
     return static_cast<size_t>(vla) * kMaxRevision +
            static_cast<size_t>(revision);
@@ -1376,6 +1397,10 @@ int64_t SteadyNs() {
 struct WatchShared {
   const std::map<std::string, int>* index = nullptr;  // VLA name -> index
   const RevisionTimes* sent = nullptr;
+  // When the first and the last subscriber got each revision of the first
+  // VLA: a pass's fan-out to every subscriber.
+  RevisionTimes* first_seen = nullptr;
+  RevisionTimes* last_seen = nullptr;
   std::atomic<int> attached{0};
   std::atomic<int> ended{0};
   std::atomic<int64_t> delivered{0};  // change events (not the snapshot)
@@ -1408,6 +1433,10 @@ class VlaWatcher final
       last_[it->second].store(e.status().vla_revision());
       if (e.snapshot()) continue;
       ++changes;
+      if (it->second == 0) {
+        shared_->first_seen->Min(0, e.status().vla_revision(), now);
+        shared_->last_seen->Max(0, e.status().vla_revision(), now);
+      }
       const int64_t sent =
           shared_->sent->Get(it->second, e.status().vla_revision());
       if (sent > 0) {
@@ -1438,7 +1467,11 @@ struct WatchResult {
   int64_t messages = 0;           // messages carrying them
   double deliver_s = 0;           // first update to last delivery
   double p50_ms = 0, p99_ms = 0;  // update sent -> event received
-  double cpu_s = 0;               // this process (server and subscribers)
+  // A pass's fan-out: first to last subscriber getting its change of the
+  // first VLA (median and max over the passes).
+  double fanout_p50_ms = 0, fanout_max_ms = 0;
+  int vlas = 0;
+  double cpu_s = 0;  // this process (server and subscribers)
   bool caught_up = false;
 };
 
@@ -1448,13 +1481,19 @@ std::string WatchLine(const WatchResult& w) {
       "(%.0f/s, each a change of one VLA for every subscriber); delivered "
       "%lld events in %lld messages (%.1f per message) in %.2f s = %.0f "
       "events/s; update -> event p50 %.0f ms, p99 %.0f ms (includes the "
-      "evaluation debounce); process CPU %.1f s (%.2f us per event)%s",
+      "evaluation debounce); a pass's fan-out (first to last subscriber) "
+      "p50 %.0f ms, max %.0f ms = %.0f events/s while it lasts; process CPU "
+      "%.1f s (%.2f us per event)%s",
       w.subscribers, w.attach_s, static_cast<long long>(w.updates), w.update_s,
       w.update_s > 0 ? w.updates / w.update_s : 0.0,
       static_cast<long long>(w.delivered), static_cast<long long>(w.messages),
       w.messages > 0 ? static_cast<double>(w.delivered) / w.messages : 0.0,
       w.deliver_s, w.deliver_s > 0 ? w.delivered / w.deliver_s : 0.0, w.p50_ms,
-      w.p99_ms, w.cpu_s, w.delivered > 0 ? w.cpu_s * 1e6 / w.delivered : 0.0,
+      w.p99_ms, w.fanout_p50_ms, w.fanout_max_ms,
+      w.fanout_p50_ms > 0
+          ? w.subscribers * static_cast<double>(w.vlas) / w.fanout_p50_ms * 1e3
+          : 0.0,
+      w.cpu_s, w.delivered > 0 ? w.cpu_s * 1e6 / w.delivered : 0.0,
       w.caught_up ? "" : " (NOT caught up)");
 }
 
@@ -1699,17 +1738,20 @@ WatchResult RunWatchPhase(const Model& m, const RecordGen& gen,
     fail(absl::StrCat("mkdtemp ", dir, ": ", std::strerror(errno)));
     return r;
   }
-  std::unique_ptr<vla::Server> server = StartServer(ServerOptionsIn(dir), gr);
+  vla::ServerOptions options = ServerOptionsIn(dir);
+  options.evaluation_debounce =
+      absl::Milliseconds(absl::GetFlag(FLAGS_watch_debounce_ms));
+  std::unique_ptr<vla::Server> server = StartServer(options, gr);
   if (server == nullptr) return r;
   const std::string target = absl::StrCat("127.0.0.1:", server->port());
   const int64_t records =
       std::min<int64_t>(absl::GetFlag(FLAGS_watch_records), gen_records);
   Print(absl::StrFormat(
-      "[watch] a server of its own (data in %s), %lld records; %d "
-      "WatchVlaStatuses subscribers over %d connections; then for %.1f s "
-      "rounds: every VLA updated, then its pass awaited",
-      dir, static_cast<long long>(records), subscribers, channel_count,
-      seconds));
+      "[watch] a server of its own (data in %s, evaluation debounce %s), "
+      "%lld records; %d WatchVlaStatuses subscribers over %d connections; "
+      "then for %.1f s rounds: every VLA updated, then its pass awaited",
+      dir, absl::FormatDuration(options.evaluation_debounce),
+      static_cast<long long>(records), subscribers, channel_count, seconds));
   bool ok = CreateModelAndWait(target, m, gr);
   if (ok && records > 0) {
     const IngestSetting s = RunIngestSetting(
@@ -1723,10 +1765,13 @@ WatchResult RunWatchPhase(const Model& m, const RecordGen& gen,
   const int vlas = static_cast<int>(m.vla_names.size());
   std::map<std::string, int> index;
   for (int i = 0; i < vlas; ++i) index[m.vla_names[i]] = i;
-  RevisionTimes sent(vlas);
+  RevisionTimes sent(vlas), first_seen(1), last_seen(1);
   WatchShared shared;
   shared.index = &index;
   shared.sent = &sent;
+  shared.first_seen = &first_seen;
+  shared.last_seen = &last_seen;
+  r.vlas = vlas;
   auto channels = MakeChannels(target, channel_count);
   std::vector<std::unique_ptr<v1::EvaluationService::Stub>> stubs;
   for (auto& c : channels) stubs.push_back(v1::EvaluationService::NewStub(c));
@@ -1842,6 +1887,17 @@ WatchResult RunWatchPhase(const Model& m, const RecordGen& gen,
   std::sort(all.begin(), all.end());
   r.p50_ms = vla::bench::Percentile(all, 0.50) / 1000.0;
   r.p99_ms = vla::bench::Percentile(all, 0.99) / 1000.0;
+  std::vector<int64_t> fanouts;
+  for (int64_t rev = 1; rev < RevisionTimes::kMaxRevision; ++rev) {
+    if (first_seen.Get(0, rev) > 0 && last_seen.Get(0, rev) > 0) {
+      fanouts.push_back(last_seen.Get(0, rev) - first_seen.Get(0, rev));
+    }
+  }
+  std::sort(fanouts.begin(), fanouts.end());
+  if (!fanouts.empty()) {
+    r.fanout_p50_ms = vla::bench::Percentile(fanouts, 0.50) / 1e6;
+    r.fanout_max_ms = static_cast<double>(fanouts.back()) / 1e6;
+  }
   return r;
 }
 

@@ -2,14 +2,16 @@
 // published to any number of stream subscribers in batches (api.md,
 // "Streams carry batches").
 //
-// Each subscriber has at most one message in flight. What changes meanwhile
-// waits in the subscriber's queue of keys, not of statuses: a key already
-// queued is not queued twice, and when it leaves the subscriber gets the
-// key's latest status. So a slow or stalled subscriber costs at most one
-// queue entry per key, never delays the others, and never makes the board's
-// memory grow without bound. When a message completes, everything queued
-// goes in the next one, up to a size bound: a quiet stream gets each change
-// alone and at once, a busy one fewer, larger messages.
+// Each subscriber has at most one message in flight. The board keeps, for
+// every key, its latest change, ordered by sequence; a subscriber keeps a
+// cursor into that order. When its message completes, it takes everything
+// after its cursor (each key once, with its latest status: what changed
+// several times meanwhile is coalesced), up to a size bound, in the next
+// message. So a slow or stalled subscriber costs a cursor and the set of
+// keys it has seen, never delays the others, and never makes the board's
+// memory grow without bound; and a publication only wakes the subscribers
+// that are idle, whatever the number of busy ones. A quiet stream gets each
+// change alone and at once, a busy one fewer, larger messages.
 //
 // Order. A new subscriber first gets a snapshot: every matching status, in
 // key order (over as many messages as the bound needs), then the
@@ -51,8 +53,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/types/span.h"
 #include "services/common/filter.h"
 
@@ -114,24 +116,27 @@ class StatusBoard {
 
    private:
     friend class StatusBoard;
+    // What the subscriber was sent of a key it has seen (and would be owed
+    // a removal for).
+    struct KeyState {
+      int64_t sent = 0;     // sequence of the status last sent
+      int64_t changes = 0;  // the key's change count then
+    };
     Filter filter_;
     // From Attach until the marker is in a message: the keys after
     // snapshot_after_ are still to send, then the marker.
     bool in_snapshot_ = false;
     std::string snapshot_after_;
     int64_t snapshot_sequence_ = 0;
-    // What the subscriber knows of a key and owes it.
-    struct KeyState {
-      int64_t queued = 0;    // sequence of its latest change to send; 0: none
-      bool visible = false;  // delivered as matching: a removal is owed if
-                             // it goes
-    };
-    using Keys = absl::node_hash_map<std::string, KeyState>;
-    // The keys visible or queued (nodes: stable addresses for queue_).
-    Keys keys_;
-    // The keys with `queued` set, in no order.
-    std::vector<typename Keys::value_type*> queue_;
+    // Changes up to this sequence have been taken.
+    int64_t cursor_ = 0;
+    // Keys delivered as matching.
+    absl::flat_hash_map<std::string, KeyState> keys_;
+    // Removals of keys it has seen whose change the board forgot (history)
+    // before the subscriber took it: sequence -> key, at most one per key.
+    std::map<int64_t, std::string> owed_;
     bool writing_ = false;
+    bool idle_ = false;  // in the board's idle set: woken by a change
     bool cancelled_ = false;
     bool ended_ = false;
   };
@@ -162,20 +167,13 @@ class StatusBoard {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Update& u : updates) {
-        auto [it, added] = entries_.try_emplace(std::move(u.key));
-        Entry& e = it->second;
-        e.status = std::move(u.status);
-        e.attrs = std::move(u.attrs);
-        e.removed = false;
-        Changed(it->first, e);
-        for (Subscriber* s : subscribers_) {
-          if (Matches(*s, e) || Visible(*s, it->first)) {
-            Enqueue(s, it->first, e.sequence);
-          }
-        }
+        auto it = entries_.try_emplace(std::move(u.key)).first;
+        it->second.status = std::move(u.status);
+        it->second.attrs = std::move(u.attrs);
+        it->second.removed = false;
+        Changed(it);
       }
-      actions.reserve(subscribers_.size());
-      for (Subscriber* s : subscribers_) Pump(s, &actions);
+      Wake(&actions);
     }
     Run(actions);
   }
@@ -206,17 +204,11 @@ class StatusBoard {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = entries_.find(key);
       if (it == entries_.end() || it->second.removed) return;
-      Entry& e = it->second;
-      e.removed = true;
-      e.status = Status();
-      e.attrs.clear();
-      Changed(key, e);
-      for (Subscriber* s : subscribers_) {
-        if (Visible(*s, key)) {
-          Enqueue(s, key, e.sequence);
-          Pump(s, &actions);
-        }
-      }
+      it->second.removed = true;
+      it->second.status = Status();
+      it->second.attrs.clear();
+      Changed(it);
+      Wake(&actions);
     }
     Run(actions);
   }
@@ -281,11 +273,11 @@ class StatusBoard {
   }
 
   // Attaches `s`. With `resume_after` >= 0 and the history since then still
-  // kept, queues only what changed after it (each key once: its latest
+  // kept, sends only what changed after it (each key once: its latest
   // status, or a removal if it was removed or no longer matches) and
-  // returns true; otherwise queues a snapshot of every matching key and the
-  // snapshot_complete marker and returns false. After Close(), finishes `s`
-  // at once.
+  // returns true; otherwise sends a snapshot of every matching key and the
+  // snapshot_complete marker, then the changes, and returns false. After
+  // Close(), finishes `s` at once.
   bool Attach(Subscriber* s, Filter filter, int64_t resume_after = -1) {
     Actions actions;
     bool resumed = false;
@@ -300,20 +292,20 @@ class StatusBoard {
                   (resume_after >= history_start_ || history_.empty() ||
                    resume_after == sequence_);
         if (resumed) {
+          s->cursor_ = resume_after;
           for (const auto& [key, entry] : entries_) {
             if (entry.sequence > resume_after) {
-              // The client may have seen it: a status or a removal.
-              auto node = s->keys_.try_emplace(key).first;
-              node->second = {entry.sequence, true};
-              s->queue_.push_back(&*node);
-            } else if (!entry.removed && Matches(*s, entry)) {
+              // The client may have seen it: it gets a status or a removal.
+              s->keys_[key] = {0, entry.changes - 1};
+            } else if (Matches(*s, entry)) {
               // Delivered before the resume point.
-              s->keys_[key].visible = true;
+              s->keys_[key] = {entry.sequence, entry.changes};
             }
           }
         } else {
           s->in_snapshot_ = true;
           s->snapshot_sequence_ = sequence_;
+          s->cursor_ = sequence_;
         }
         Pump(s, &actions);
       }
@@ -326,6 +318,7 @@ class StatusBoard {
   void Detach(Subscriber* s) {
     std::lock_guard<std::mutex> lock(mu_);
     subscribers_.erase(s);
+    if (s->idle_) idle_.erase(s);
   }
 
   // The subscriber's write completed; delivers its next message, if any. A
@@ -369,9 +362,8 @@ class StatusBoard {
     return subscribers_.size();
   }
 
-  // Changes not queued because the subscriber still had the key queued (or
-  // still to send in its snapshot): it gets the latest status once instead.
-  // Summed over subscribers.
+  // Changes of a key a subscriber had seen that it got only as part of a
+  // later change (it was busy meanwhile). Summed over subscribers.
   int64_t coalesced_count() const {
     std::lock_guard<std::mutex> lock(mu_);
     return coalesced_;
@@ -404,6 +396,7 @@ class StatusBoard {
     Status status;
     FilterAttributes attrs;
     int64_t sequence = 0;  // of the key's latest change
+    int64_t changes = 0;   // changes so far
     // A removal, kept while its change is in the history (streams resuming
     // from before it get it); not a status.
     bool removed = false;
@@ -458,43 +451,54 @@ class StatusBoard {
     return !e.removed && MatchesAttrs(s.filter_, e.attrs);
   }
 
-  // Gives `e` (the entry of `key`) the next sequence and records it.
-  void Changed(const std::string& key, Entry& e) {
+  // Gives the entry at `it` the next sequence and records the change.
+  void Changed(typename Entries::iterator it) {
+    Entry& e = it->second;
+    if (e.sequence > 0) changes_.erase(e.sequence);
     e.sequence = ++sequence_;
+    ++e.changes;
     e.ResetItems();
-    history_.emplace_back(sequence_, key);
+    changes_.emplace(e.sequence, it);
+    history_.emplace_back(sequence_, it->first);
     while (history_.size() > options_.history) {
-      auto& [sequence, old_key] = history_.front();
+      auto& [sequence, key] = history_.front();
       history_start_ = sequence;
-      // A removal that no resumable stream can need any more.
-      auto it = entries_.find(old_key);
-      if (it != entries_.end() && it->second.removed &&
-          it->second.sequence == sequence) {
-        entries_.erase(it);
-      }
+      Forget(sequence, key);
       history_.pop_front();
     }
   }
 
-  static bool Visible(const Subscriber& s, const std::string& key) {
-    auto it = s.keys_.find(key);
-    return it != s.keys_.end() && it->second.visible;
-  }
-
-  // Queues a change of `key` (at `sequence`) for `s`; Pump sends it.
-  void Enqueue(Subscriber* s, const std::string& key, int64_t sequence) {
-    if (s->in_snapshot_ && key > s->snapshot_after_) {
-      // Still to send in the snapshot, which will carry its latest status.
-      ++coalesced_;
+  // The change at `sequence` (of `key`) leaves the history: if it is the
+  // key's removal, the key goes; subscribers that saw the key and have not
+  // taken the change yet are owed the removal.
+  void Forget(int64_t sequence, const std::string& key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.removed ||
+        it->second.sequence != sequence) {
       return;
     }
-    auto node = s->keys_.try_emplace(key).first;
-    if (node->second.queued != 0) {
-      ++coalesced_;  // one entry, which now sorts as this change
-    } else {
-      s->queue_.push_back(&*node);
+    for (Subscriber* s : subscribers_) {
+      if (s->cursor_ >= sequence || !s->keys_.contains(key)) continue;
+      for (auto o = s->owed_.begin(); o != s->owed_.end(); ++o) {
+        if (o->second == key) {
+          s->owed_.erase(o);
+          break;
+        }
+      }
+      s->owed_.emplace(sequence, key);
     }
-    node->second.queued = sequence;
+    changes_.erase(sequence);
+    entries_.erase(it);
+  }
+
+  // Hands the subscribers that were idle what just changed.
+  void Wake(Actions* actions) {
+    std::vector<Subscriber*> idle(idle_.begin(), idle_.end());
+    idle_.clear();
+    for (Subscriber* s : idle) {
+      s->idle_ = false;
+      Pump(s, actions);
+    }
   }
 
   Built BuildItem(const Event& event) {
@@ -534,13 +538,11 @@ class StatusBoard {
   }
 
   // The subscriber's next message: the rest of its snapshot (key order) and
-  // the marker, then its queued keys, oldest change first, up to the size
-  // bound. Empty when there is nothing to send.
+  // the marker, then the changes after its cursor, oldest first (and any
+  // removal it is owed, in order), up to the size bound. Empty when there
+  // is nothing to send.
   Batch NextBatch(Subscriber* s) {
     Batch batch;
-    batch.reserve(
-        s->queue_.size() +
-        (s->in_snapshot_ ? std::min<size_t>(entries_.size() + 1, 1024) : 0));
     size_t size = 0;
     auto add = [&](const Built& b) {
       if (!batch.empty() && size + b.size > options_.max_batch_size) {
@@ -558,7 +560,7 @@ class StatusBoard {
           if (!add(Cached(e.snapshot, it->first, e, true, false))) {
             return batch;
           }
-          s->keys_[it->first].visible = true;
+          s->keys_[it->first] = {e.sequence, e.changes};
         }
         s->snapshot_after_ = it->first;
       }
@@ -566,47 +568,56 @@ class StatusBoard {
       s->in_snapshot_ = false;
       std::string().swap(s->snapshot_after_);
     }
-    // Oldest change first: sequences only go up across messages.
-    std::sort(s->queue_.begin(), s->queue_.end(),
-              [](const auto* a, const auto* b) {
-                return a->second.queued < b->second.queued;
-              });
-    size_t taken = 0;
-    for (; taken < s->queue_.size(); ++taken) {
-      auto* node = s->queue_[taken];
-      const std::string& key = node->first;
-      typename Subscriber::KeyState& state = node->second;
-      auto it = entries_.find(key);
-      Entry* e = it == entries_.end() ? nullptr : &it->second;
-      if (e != nullptr && Matches(*s, *e)) {
-        if (!add(Cached(e->live, key, *e, false, false))) break;
-        state.visible = true;
-      } else if (state.visible) {
-        // Removed, or no longer matching: a removal.
-        std::optional<Built> pruned;  // the removal was forgotten: rebuild
-        if (e == nullptr) {
-          Event event;
-          event.kind = Event::Kind::kRemoved;
-          event.key = key;
-          event.sequence = state.queued;
-          pruned = BuildItem(event);
+    auto it = changes_.upper_bound(s->cursor_);
+    while (it != changes_.end() || !s->owed_.empty()) {
+      if (!s->owed_.empty() &&
+          (it == changes_.end() || s->owed_.begin()->first < it->first)) {
+        // Rare: built for this subscriber alone.
+        auto owed = s->owed_.begin();
+        Event event;
+        event.kind = Event::Kind::kRemoved;
+        event.key = owed->second;
+        event.sequence = owed->first;
+        if (!add(BuildItem(event))) break;
+        s->keys_.erase(owed->second);
+        s->owed_.erase(owed);
+        continue;
+      }
+      const int64_t sequence = it->first;
+      const std::string& key = it->second->first;
+      Entry& e = it->second->second;
+      auto known = s->keys_.find(key);
+      if (Matches(*s, e)) {
+        // (Unless its snapshot already carried this change.)
+        if (known == s->keys_.end() || known->second.sent < sequence) {
+          if (!add(Cached(e.live, key, e, false, false))) break;
+          if (known != s->keys_.end()) {
+            coalesced_ += std::max<int64_t>(
+                0, e.changes - known->second.changes - 1);
+            known->second = {sequence, e.changes};
+          } else {
+            s->keys_.emplace(key, typename Subscriber::KeyState{sequence,
+                                                                e.changes});
+          }
         }
-        const Built& b = e == nullptr ? *pruned
-                         : e->removed ? Cached(e->live, key, *e, false, true)
-                                      : Cached(e->left, key, *e, false, true);
-        if (!add(b)) break;
-        state.visible = false;
+      } else if (known != s->keys_.end()) {
+        // Removed, or no longer matching: a removal.
+        if (!add(e.removed ? Cached(e.live, key, e, false, true)
+                           : Cached(e.left, key, e, false, true))) {
+          break;
+        }
+        s->keys_.erase(known);
       }
       // else: never delivered and not matching now: nothing to tell.
-      state.queued = 0;
-      if (!state.visible) s->keys_.erase(s->keys_.find(key));  // the node
+      s->cursor_ = sequence;
+      ++it;
     }
-    s->queue_.erase(s->queue_.begin(), s->queue_.begin() + taken);
     return batch;
   }
 
-  // Hands the subscriber its next message unless one is in flight, or ends
-  // it when it is due to end; the action goes to `actions`.
+  // Hands the subscriber its next message unless one is in flight (or
+  // marks it idle when there is nothing to send), or ends it when it is
+  // due to end; the action goes to `actions`.
   void Pump(Subscriber* s, Actions* actions) {
     if (closed_ || s->cancelled_) {
       MaybeEnd(s, actions);
@@ -614,7 +625,13 @@ class StatusBoard {
     }
     if (s->writing_) return;
     Batch batch = NextBatch(s);
-    if (batch.empty()) return;
+    if (batch.empty()) {
+      if (!s->idle_) {
+        s->idle_ = true;
+        idle_.insert(s);
+      }
+      return;
+    }
     s->writing_ = true;
     delivered_ += static_cast<int64_t>(batch.size());
     ++messages_;
@@ -633,7 +650,11 @@ class StatusBoard {
   const uint64_t epoch_;
   mutable std::mutex mu_;
   Entries entries_;
+  // Each key's latest change, by sequence: what subscribers take.
+  std::map<int64_t, typename Entries::iterator> changes_;
   absl::flat_hash_set<Subscriber*> subscribers_;
+  // Subscribers with nothing to send and no write in flight.
+  absl::flat_hash_set<Subscriber*> idle_;
   // (sequence, key) of the last options_.history changes.
   std::deque<std::pair<int64_t, std::string>> history_;
   int64_t history_start_ = 0;  // changes <= this may be missing

@@ -16,7 +16,7 @@ FROM debian:12 AS build
 ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config \
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev \
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev \
-  libyaml-cpp-dev nlohmann-json3-dev libcurl4-openssl-dev \
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev \
   prometheus-cpp-dev libgoogle-perftools-dev \
   libgtest-dev libgmock-dev"
 RUN apt-get update \
@@ -36,7 +36,7 @@ FROM debian:12-slim AS runtime
 # /usr/share/zoneinfo for the time zones of KVI windows.
 ARG RUNTIME_PACKAGES="libabsl20220623 libc-ares2 libc6 libgcc-s1 libgrpc++1.51 libgrpc29 \
   libprotobuf32 libre2-9 libsqlite3-0 libssl3 libstdc++6 zlib1g \
-  libcivetweb1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
+  libcivetweb1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcpp-httplib0.11 \
   libyaml-cpp0.7 libtcmalloc-minimal4 \
   libcurl4 libbrotli1 libcom-err2 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 \
   libidn2-0 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 \
@@ -53,8 +53,9 @@ USER 65532:65532
 WORKDIR /var/lib/vla
 VOLUME ["/var/lib/vla"]
 # 50051: gRPC (all hosted services, grpc.health.v1, reflection); 50052: plaintext gRPC health only
-# (for the kubelet's probes when 50051 speaks TLS); 9090: Prometheus metrics (--metrics_listen).
-EXPOSE 50051 50052 9090
+# (for the kubelet's probes when 50051 speaks TLS); 9090: Prometheus metrics (--metrics_listen);
+# 8080: HTTP/JSON and webhooks (--http_listen=0.0.0.0:8080, off unless given).
+EXPOSE 50051 50052 8080 9090
 # No HEALTHCHECK: the image has no probe tool, and the instruction needs one. Kubernetes probes
 # vlad with its native gRPC probes against grpc.health.v1 (k8s/base/statefulset.yaml).
 # Exec form: no shell is involved at run time. Arguments after the image name replace CMD.

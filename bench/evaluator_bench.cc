@@ -85,8 +85,8 @@
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "bench/watch_client.h"
+#include "common/proto_time.h"
 #include "services/common/clock.h"
-#include "services/common/proto_time.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator.h"
 #include "services/server/server.h"
@@ -1230,114 +1230,14 @@ class NoopEvaluationService final
   }
 };
 
-struct ThreadResult {
-  std::vector<int64_t> latencies_ns;
-  int64_t errors = 0;
-  std::string first_error;
-};
+using vla::bench::PhaseLine;
+using vla::bench::PhaseResult;
+using vla::bench::RunPhase;
 
-struct PhaseResult {
-  std::string name;
-  int64_t calls = 0;
-  double seconds = 0;
-  double rate = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-  int64_t errors = 0;
-  std::string first_error;
-};
-
-using CallFn = std::function<grpc::Status(int thread, int64_t n)>;
-
-double PercentileUs(const std::vector<int64_t>& sorted, double p) {
-  return static_cast<double>(vla::bench::Percentile(sorted, p)) / 1000.0;
-}
-
-PhaseResult RunPhase(const std::string& name, int threads, double warmup_s,
-                     double seconds, const CallFn& call) {
-  std::vector<ThreadResult> results(threads);
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
-  Clock::time_point warmup_end, end;
-  std::vector<std::thread> workers;
-  workers.reserve(threads);
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      ThreadResult& r = results[t];
-      r.latencies_ns.reserve(1 << 16);
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      for (int64_t n = 0;; ++n) {
-        const Clock::time_point start = Clock::now();
-        if (start >= end) break;
-        const grpc::Status status = call(t, n);
-        const Clock::time_point stop = Clock::now();
-        if (!status.ok()) {
-          if (r.errors++ == 0) {
-            r.first_error =
-                absl::StrCat(status.error_code(), ": ", status.error_message());
-          }
-        } else if (start >= warmup_end) {
-          r.latencies_ns.push_back(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start)
-                  .count());
-        }
-      }
-    });
-  }
-  while (ready.load() < threads) std::this_thread::yield();
-  const Clock::time_point t0 = Clock::now();
-  warmup_end = t0 + std::chrono::duration_cast<Clock::duration>(
-                        std::chrono::duration<double>(warmup_s));
-  end = warmup_end + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
-  go.store(true, std::memory_order_release);
-  for (auto& w : workers) w.join();
-
-  PhaseResult p;
-  p.name = name;
-  p.seconds = seconds;
-  std::vector<int64_t> all;
-  for (const ThreadResult& r : results) {
-    all.insert(all.end(), r.latencies_ns.begin(), r.latencies_ns.end());
-    p.errors += r.errors;
-    if (p.first_error.empty()) p.first_error = r.first_error;
-  }
-  std::sort(all.begin(), all.end());
-  p.calls = static_cast<int64_t>(all.size());
-  p.rate = static_cast<double>(p.calls) / seconds;
-  p.p50_us = PercentileUs(all, 0.50);
-  p.p99_us = PercentileUs(all, 0.99);
-  return p;
-}
-
-std::string PhaseLine(const PhaseResult& p) {
-  std::string line = absl::StrFormat(
-      "%-13s calls=%-8lld rate=%9.0f calls/s  p50=%8.1f us  p99=%8.1f us  "
-      "errors=%lld",
-      p.name, static_cast<long long>(p.calls), p.rate, p.p50_us, p.p99_us,
-      static_cast<long long>(p.errors));
-  if (p.errors > 0) absl::StrAppend(&line, " (first: ", p.first_error, ")");
-  return line;
-}
-
-// `count` channels to `target`, each with its own TCP connection.
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
     const std::string& target, int count) {
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < count; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt("vla.bench.channel", i);  // Keeps the channels distinct.
-    args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetMaxSendMessageSize(64 << 20);
-    auto channel = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
-    channel->WaitForConnected(std::chrono::system_clock::now() +
-                              std::chrono::seconds(10));
-    channels.push_back(std::move(channel));
-  }
-  return channels;
+  return vla::bench::MakeChannels(target, count, 64 << 20,
+                                  /*wait_connected=*/true);
 }
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
@@ -1507,7 +1407,7 @@ struct GrpcResult {
   double raw_rate_before = 0, raw_rate_after = 0, raw_rate = 0;
   double raw_store_rate = 0;  // the evaluator store's schema (info)
   double parse_us = 0;        // per record, single thread (info)
-  double engine_us = 0;       // CheckBatch + AddBatch per record (info)
+  double engine_us = 0;       // Check + Add per record (info)
   std::vector<IngestSetting> settings;
   IngestSetting best;
   std::map<std::string, int> states;
@@ -1564,7 +1464,7 @@ bool CreateModel(v1::VmdbService::Stub& vmdb, const Model& m, GrpcResult& r) {
 }
 
 // Single-threaded costs of the ingest path's pieces, without gRPC: parsing a
-// batch and the engine's CheckBatch + AddBatch (on a fresh Engine).
+// batch and the engine's Check + Add (on a fresh Engine).
 void MeasureIngestPieces(const Model& m, const RecordGen& gen, int64_t count,
                          int batch, GrpcResult& r) {
   std::vector<std::string> wire;
@@ -1583,22 +1483,17 @@ void MeasureIngestPieces(const Model& m, const RecordGen& gen, int64_t count,
   t0 = Clock::now();
   int64_t bad = 0;
   for (const v1::IngestRequest& req : parsed) {
-    const std::vector<absl::Status> checks = engine.CheckBatch(req);
-    std::vector<const v1::Observation*> obs;
-    std::vector<const v1::WorkItemEvent*> events;
-    for (int i = 0; i < req.observations_size(); ++i) {
-      if (checks[i].ok()) obs.push_back(&req.observations(i));
+    std::vector<vla::evaluator::IngestRecord> records =
+        vla::evaluator::RecordsOf(req);
+    engine.Check(absl::MakeSpan(records));
+    for (auto& rec : records) {
+      rec.stored = rec.check.ok();
+      if (!rec.check.ok()) ++bad;
     }
-    for (int i = 0; i < req.work_item_events_size(); ++i) {
-      if (checks[req.observations_size() + i].ok()) {
-        events.push_back(&req.work_item_events(i));
-      }
-    }
-    bad += static_cast<int64_t>(checks.size() - obs.size() - events.size());
-    engine.AddBatch(obs, events);
+    engine.Add(records);
   }
   r.engine_us = Seconds(Clock::now() - t0) * 1e6 / static_cast<double>(count);
-  if (bad > 0) CountError(r, absl::StrCat(bad, " records fail CheckBatch"));
+  if (bad > 0) CountError(r, absl::StrCat(bad, " records fail Engine::Check"));
 }
 
 IngestSetting RunIngestSetting(const std::string& target, const RecordGen& gen,
@@ -1954,8 +1849,8 @@ GrpcResult RunGrpcPart(const Model& m, const std::string& tmp_dir,
     MeasureIngestPieces(m, gen, std::min<int64_t>(raw_rows, records), batch, r);
     const double store_us = 1e6 / r.raw_store_rate;
     Print(absl::StrFormat(
-        "  single thread, per record: parse %.2f us, engine CheckBatch + "
-        "AddBatch %.2f us, store-schema SQLite %.2f us: %.0f records/s if "
+        "  single thread, per record: parse %.2f us, engine Check + "
+        "Add %.2f us, store-schema SQLite %.2f us: %.0f records/s if "
         "done one after the other on one core (info)",
         r.parse_us, r.engine_us, store_us,
         1e6 / (r.parse_us + r.engine_us + store_us)));

@@ -70,100 +70,11 @@ class NoopVmdbService final : public vla::v1::VmdbService::CallbackService {
   }
 };
 
-// What one client thread saw during one phase.
-struct ThreadResult {
-  std::vector<int64_t> latencies_ns;  // Calls started in the measured window.
-  int64_t errors = 0;                 // Non-OK calls, warm-up included.
-  std::string first_error;
-};
-
-struct PhaseResult {
-  std::string name;
-  int64_t calls = 0;
-  double seconds = 0;
-  double rate = 0;  // Calls per second.
-  double p50_us = 0;
-  double p99_us = 0;
-  int64_t errors = 0;
-  std::string first_error;
-};
-
-// One call: `thread` and `n` (the thread's call counter, warm-up included)
-// pick what to send. Returns the call's status (or an error of its own for a
-// wrong answer).
-using CallFn = std::function<grpc::Status(int thread, int64_t n)>;
-
-// Runs `call` in a closed loop on `threads` threads: a warm-up, then a
-// measured window of `seconds`. A call counts if it started in the window.
-PhaseResult RunPhase(const std::string& name, int threads, double warmup_s,
-                     double seconds, const CallFn& call) {
-  std::vector<ThreadResult> results(threads);
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
-  Clock::time_point warmup_end, end;
-
-  std::vector<std::thread> workers;
-  workers.reserve(threads);
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      ThreadResult& r = results[t];
-      r.latencies_ns.reserve(1 << 16);
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      for (int64_t n = 0;; ++n) {
-        const Clock::time_point start = Clock::now();
-        if (start >= end) break;
-        const grpc::Status status = call(t, n);
-        const Clock::time_point stop = Clock::now();
-        if (!status.ok()) {
-          if (r.errors++ == 0) {
-            r.first_error =
-                absl::StrCat(status.error_code(), ": ", status.error_message());
-          }
-        } else if (start >= warmup_end) {
-          r.latencies_ns.push_back(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start)
-                  .count());
-        }
-      }
-    });
-  }
-  while (ready.load() < threads) std::this_thread::yield();
-  const Clock::time_point t0 = Clock::now();
-  warmup_end = t0 + std::chrono::duration_cast<Clock::duration>(
-                        std::chrono::duration<double>(warmup_s));
-  end = warmup_end + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
-  go.store(true, std::memory_order_release);
-  for (auto& w : workers) w.join();
-
-  PhaseResult p;
-  p.name = name;
-  p.seconds = seconds;
-  std::vector<int64_t> all;
-  for (const ThreadResult& r : results) {
-    all.insert(all.end(), r.latencies_ns.begin(), r.latencies_ns.end());
-    p.errors += r.errors;
-    if (p.first_error.empty()) p.first_error = r.first_error;
-  }
-  std::sort(all.begin(), all.end());
-  p.calls = static_cast<int64_t>(all.size());
-  p.rate = static_cast<double>(p.calls) / seconds;
-  p.p50_us = static_cast<double>(vla::bench::Percentile(all, 0.50)) / 1000.0;
-  p.p99_us = static_cast<double>(vla::bench::Percentile(all, 0.99)) / 1000.0;
-  return p;
-}
+using vla::bench::PhaseResult;
+using vla::bench::RunPhase;
 
 void PrintPhase(const char* prefix, const PhaseResult& p) {
-  std::printf(
-      "%s%-6s calls=%-8lld rate=%9.0f calls/s  p50=%8.1f us  p99=%8.1f us  "
-      "errors=%lld\n",
-      prefix, p.name.c_str(), static_cast<long long>(p.calls), p.rate, p.p50_us,
-      p.p99_us, static_cast<long long>(p.errors));
-  if (p.errors > 0) {
-    std::printf("%s%-6s first error: %s\n", prefix, p.name.c_str(),
-                p.first_error.c_str());
-  }
+  std::printf("%s%s\n", prefix, vla::bench::PhaseLine(p).c_str());
   std::fflush(stdout);
 }
 

@@ -12,8 +12,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   clang-format tzdata ca-certificates
   nlohmann-json3-dev
+  libcpp-httplib-dev
   prometheus-cpp-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev libcli11-dev
   libgoogle-perftools-dev
   clang libclang-rt-14-dev
 )

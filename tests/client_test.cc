@@ -7,13 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -21,9 +20,6 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/server/server.h"
 #include "tests/test_util.h"
-
-ABSL_DECLARE_FLAG(std::string, server);
-ABSL_DECLARE_FLAG(std::string, token);
 
 namespace vla::client {
 namespace {
@@ -292,23 +288,49 @@ TEST(ConnectionOptionsTest, EnvironmentThenFlags) {
   EXPECT_EQ(o.cert_file, "/env/cert.pem");
   EXPECT_EQ(o.key_file, "/env/key.pem");
 
-  absl::SetFlag(&FLAGS_server, "flag-host:2");
-  o = ConnectionOptionsFromFlags();
+  // Flags override the environment; what is not given keeps the env value.
+  auto parse = [](std::vector<std::string> args) {
+    CLI::App app("test", "client_test");
+    ConnectionOptions parsed;
+    AddConnectionFlags(&app, &parsed);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
+    app.parse(args);
+    return parsed;
+  };
+  o = parse({"--server=flag-host:2"});
   EXPECT_EQ(o.address, "flag-host:2");
   EXPECT_EQ(o.token, "env-token");  // flag not set: the env wins
-  absl::SetFlag(&FLAGS_token, "flag-token");
-  EXPECT_EQ(ConnectionOptionsFromFlags().token, "flag-token");
-  absl::SetFlag(&FLAGS_server, "");
-  absl::SetFlag(&FLAGS_token, "");
+  o = parse({"--token", "flag-token", "--ca_file=/flag/ca.pem",
+             "--deadline=2.5s", "--tls"});
+  EXPECT_EQ(o.token, "flag-token");
+  EXPECT_EQ(o.ca_file, "/flag/ca.pem");  // underscore spelling too
+  EXPECT_EQ(o.deadline, absl::Milliseconds(2500));
+  EXPECT_TRUE(o.tls);
+  EXPECT_THROW(parse({"--deadline=-3s"}), CLI::ValidationError);
+  EXPECT_THROW(parse({"--deadline=soon"}), CLI::ValidationError);
 
   for (const char* v : {"VLA_SERVER", "VLA_TOKEN", "VLA_CA_FILE",
                         "VLA_CERT_FILE", "VLA_KEY_FILE"}) {
     unsetenv(v);
   }
-  o = ConnectionOptionsFromFlags();
+  o = parse({});
   EXPECT_EQ(o.address, "127.0.0.1:50051");
   EXPECT_EQ(o.token, "");
   EXPECT_FALSE(o.tls);
+  EXPECT_EQ(o.deadline, absl::Seconds(30));
+}
+
+TEST(ExitCodeTest, OneTableForEveryClient) {
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kOk), kExitOk);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kNotFound), kExitNotFound);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kInvalidArgument), kExitInvalid);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kAborted), kExitInvalid);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kUnavailable), kExitUnavailable);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kDeadlineExceeded), kExitUnavailable);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kPermissionDenied), kExitDenied);
+  EXPECT_EQ(ExitCodeFor(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "")),
+            kExitDenied);
+  EXPECT_EQ(ExitCodeFor(absl::StatusCode::kInternal), kExitServerError);
 }
 
 }  // namespace

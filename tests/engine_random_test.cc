@@ -1,6 +1,6 @@
-// A randomized check of the incremental Engine (per-minute raw buckets,
-// cached day/hour/5-minute aggregates, edge scans) against a plain rescan of
-// the raw records kept by the test.
+// A randomized check of the incremental Engine (records bucketed by 5
+// minutes, cached day/hour aggregates and spans, edge scans) against a plain
+// rescan of the raw records kept by the test.
 //
 // Thousands of observations and work item events, generated from a fixed
 // seed, arrive shuffled (late and out of order), with duplicates removed the
@@ -8,16 +8,25 @@
 // test asks the Engine for every KVI at many instants (day, hour and minute
 // boundaries, the Europe/Berlin month start, random microseconds), after the
 // first half of the data, between the late batches that follow, and after
-// all of it, and compares each answer with the value computed from scratch
-// by the formulas of domain.md:
+// all of it, and compares each answer with the value computed from scratch;
+// it also compares the value stream flow of 7- and 30-day windows.
+//
+// The reference computes everything its own way, from domain.md and the
+// numbered rules at the top of work_item.cc, never by calling or copying the
+// production code (a wrong production formula cannot agree with it by
+// construction):
 // - window [T - d, T), or [start of the month in Europe/Berlin, T);
 // - observations filtered by value stream, signal and scope;
-// - work items rebuilt with DeriveItem from all their events (in arrival
-//   order, which breaks ties of equal times as the Engine does), counted when
-//   resolved, not cancelled, and last resolved in the window;
-// - the aggregation computed exactly over all selected values.
+// - work items derived by a walk over the segments between their events
+//   (each segment working, waiting or in a resolved gap, held by a team or
+//   none), counted when resolved, not cancelled, and last resolved in the
+//   window; the flow map from the same walk;
+// - the aggregation computed exactly over all selected values (its own
+//   type-7 percentile);
+// - co-measurement as domain.md words it: DISPUTED when any set tolerance is
+//   exceeded.
 //
-// Where domain.md leaves a point open the reference follows engine.cc:
+// Where domain.md leaves a point open the reference follows the README:
 // - RATIO sides: the KVI's scope applies to both sides and a side's own scope
 //   adds to it (a side's service and labels override the KVI's);
 //   samples = the denominator's count; no value when the denominator is 0.
@@ -44,15 +53,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "services/common/clock.h"
-#include "services/common/proto_time.h"
 #include "services/evaluator/aggregate.h"
 #include "services/evaluator/engine.h"
-#include "services/evaluator/work_item.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/resources.pb.h"
 #include "vla/v1/vmdb.pb.h"
@@ -405,12 +414,196 @@ struct RefObservation {
   std::string reporter;
 };
 
+struct RefEvent {
+  int64_t time_us = 0;
+  v1::EventKind kind = v1::EVENT_KIND_UNSPECIFIED;
+  std::string team;
+  bool sla_met = false;
+  bool first_contact = false;
+};
+
+// What the reference derives of a work item (domain.md's fields, and its
+// part of the flow map).
+struct RefFacts {
+  bool counts = false;  // resolved and not cancelled
+  int64_t resolved_us = 0;
+  double lead = 0, wait = 0;  // seconds
+  int handoffs = 0;
+  bool ping_pong = false, reopened = false, sla_met = false, fcr = false;
+  // Flow: per team held, active and waiting seconds; per handoff (from, to)
+  // the wait after it.
+  std::map<std::string, std::pair<double, double>> custody;
+  std::vector<std::pair<std::pair<std::string, std::string>, double>> seams;
+};
+
+// Walks the events in time order (stable: ties keep arrival order), from
+// the first CREATED to the last RESOLVED, cutting the lead time into
+// segments between consecutive events; each segment is working, waiting
+// (after a WAITING, until an ACTIVE) or a resolved gap (after a RESOLVED
+// that is not the last, until a REOPENED), and held by the team of the last
+// ASSIGNED before it (none before the first).
+RefFacts RefDerive(std::vector<RefEvent> events) {
+  std::stable_sort(events.begin(), events.end(),
+                   [](const RefEvent& a, const RefEvent& b) {
+                     return a.time_us < b.time_us;
+                   });
+  RefFacts f;
+  int created = -1, last_resolved = -1, last_reopened = -1;
+  bool cancelled = false;
+  for (int i = 0; i < static_cast<int>(events.size()); ++i) {
+    switch (events[i].kind) {
+      case v1::EVENT_KIND_CREATED:
+        if (created < 0) created = i;
+        break;
+      case v1::EVENT_KIND_RESOLVED:
+        last_resolved = i;
+        break;
+      case v1::EVENT_KIND_REOPENED:
+        last_reopened = i;
+        f.reopened = true;
+        break;
+      case v1::EVENT_KIND_CANCELLED:
+        cancelled = true;
+        break;
+      default:
+        break;
+    }
+  }
+  if (created < 0 || last_resolved < 0 || last_reopened > last_resolved) {
+    return f;
+  }
+  f.counts = !cancelled;
+  f.resolved_us = events[last_resolved].time_us;
+  const int64_t begin = events[created].time_us;
+  const int64_t end = std::max(begin, f.resolved_us);
+  f.lead = static_cast<double>(end - begin) / 1e6;
+  f.sla_met = events[last_resolved].sla_met;
+
+  enum class State { kWorking, kWaiting, kGap };
+  State state = State::kWorking;
+  std::string holder;
+  std::set<std::string> held;
+  int64_t wait_us = 0;
+  int64_t prev = begin;
+  int open_seam = -1;  // the handoff whose wait is still being counted
+  std::vector<int64_t> seam_wait_us;
+  std::map<std::string, std::pair<int64_t, int64_t>> custody_us;
+  const auto segment = [&](int64_t until) {
+    const int64_t length = until - prev;
+    prev = until;
+    const bool waiting = state != State::kWorking;
+    if (waiting) wait_us += length;
+    if (!holder.empty()) {
+      (waiting ? custody_us[holder].second : custody_us[holder].first) +=
+          length;
+    }
+    if (waiting && open_seam >= 0) seam_wait_us[open_seam] += length;
+  };
+  for (int i = 0; i < last_resolved; ++i) {
+    const RefEvent& e = events[i];
+    segment(std::clamp(e.time_us, begin, end));
+    if (e.kind == v1::EVENT_KIND_ASSIGNED && !e.team.empty() &&
+        e.team != holder) {
+      if (!holder.empty()) {
+        ++f.handoffs;
+        f.ping_pong = f.ping_pong || held.count(e.team) > 0;
+        f.seams.push_back({{holder, e.team}, 0});
+        seam_wait_us.push_back(0);
+        open_seam = static_cast<int>(f.seams.size()) - 1;
+      }
+      holder = e.team;
+      held.insert(e.team);
+      custody_us[holder];  // held, even for no time
+    }
+    if (i <= created) continue;  // events before creation set no state
+    switch (e.kind) {
+      case v1::EVENT_KIND_WAITING:
+        if (state == State::kWorking) state = State::kWaiting;
+        break;
+      case v1::EVENT_KIND_ACTIVE:
+        if (state == State::kWaiting) state = State::kWorking;
+        open_seam = -1;  // work resumed after the handoff
+        break;
+      case v1::EVENT_KIND_RESOLVED:
+        state = State::kGap;
+        break;
+      case v1::EVENT_KIND_REOPENED:
+        if (state == State::kGap) state = State::kWorking;
+        break;
+      default:
+        break;
+    }
+  }
+  segment(end);
+  f.wait = static_cast<double>(wait_us) / 1e6;
+  f.fcr = events[last_resolved].first_contact && !f.reopened && f.handoffs == 0;
+  for (const auto& [team, us] : custody_us) {
+    f.custody[team] = {static_cast<double>(us.first) / 1e6,
+                       static_cast<double>(us.second) / 1e6};
+  }
+  for (size_t k = 0; k < f.seams.size(); ++k) {
+    f.seams[k].second = static_cast<double>(seam_wait_us[k]) / 1e6;
+  }
+  return f;
+}
+
+std::optional<double> RefField(const RefFacts& f, v1::WorkItemField field) {
+  switch (field) {
+    case v1::WORK_ITEM_FIELD_LEAD_TIME:
+      return f.lead;
+    case v1::WORK_ITEM_FIELD_WAIT_TIME:
+      return f.wait;
+    case v1::WORK_ITEM_FIELD_ACTIVE_TIME:
+      return f.lead - f.wait;
+    case v1::WORK_ITEM_FIELD_FLOW_EFFICIENCY:
+      if (f.lead == 0) return std::nullopt;
+      return (f.lead - f.wait) / f.lead;
+    case v1::WORK_ITEM_FIELD_HANDOFFS:
+      return f.handoffs;
+    case v1::WORK_ITEM_FIELD_PING_PONG:
+      return f.ping_pong;
+    case v1::WORK_ITEM_FIELD_REOPENED:
+      return f.reopened;
+    case v1::WORK_ITEM_FIELD_SLA_MET:
+      return f.sla_met;
+    case v1::WORK_ITEM_FIELD_FIRST_CONTACT_RESOLUTION:
+      return f.fcr;
+    case v1::WORK_ITEM_FIELD_RESOLVED:
+      return 1;
+    default:
+      return std::nullopt;
+  }
+}
+
+// The p-th percentile by linear interpolation between closest ranks (R type
+// 7): rank h = (n - 1) p / 100 from 0, between the values at floor and ceil.
+double RefPercentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  const double h = static_cast<double>(values.size() - 1) * p / 100;
+  const size_t lo = static_cast<size_t>(std::floor(h));
+  const size_t hi = std::min(values.size() - 1, lo + 1);
+  return values[lo] + (h - static_cast<double>(lo)) * (values[hi] - values[lo]);
+}
+
 struct RefItem {
-  std::vector<ItemEvent> events;  // in arrival order
+  std::vector<RefEvent> events;  // in arrival order
   std::string service;
   std::map<std::string, std::string> labels;
-  DerivedItem derived;
+  RefFacts facts;
   bool stale = false;
+};
+
+// The flow map the reference expects.
+struct RefFlow {
+  int64_t resolved = 0, ping_pong = 0;
+  double sum_active = 0, sum_lead = 0;
+  struct Team {
+    int64_t items = 0;
+    double active = 0, wait = 0;
+  };
+  std::map<std::string, Team> teams;
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, double>>
+      seams;  // handoffs, summed wait
 };
 
 // What a selection picks: source, signal or field, scope, and for
@@ -473,7 +666,7 @@ std::optional<double> ExactAggregate(const std::vector<double>& values,
     case v1::AGGREGATION_MEAN:
       return sum / n;
     case v1::AGGREGATION_PERCENTILE:
-      return PercentileType7(values, kvi.percentile());
+      return RefPercentile(values, kvi.percentile());
     case v1::AGGREGATION_RATE_PER_DAY:
       if (window <= absl::ZeroDuration()) return std::nullopt;
       return n / absl::FDivDuration(window, absl::Hours(24));
@@ -509,13 +702,8 @@ class Reference {
 
   void Add(const v1::WorkItemEvent& e) {
     RefItem& item = items_[{e.value_stream(), e.item_id()}];
-    ItemEvent ev;
-    ev.time_us = absl::ToUnixMicros(FromProtoTime(e.time()));
-    ev.kind = e.kind();
-    ev.team = e.team().empty() ? -1 : TeamId(e.team());
-    ev.sla_met = e.sla_met();
-    ev.first_contact = e.first_contact();
-    item.events.push_back(ev);
+    item.events.push_back({absl::ToUnixMicros(FromProtoTime(e.time())),
+                           e.kind(), e.team(), e.sla_met(), e.first_contact()});
     if (!e.service().empty()) item.service = e.service();
     for (const auto& [k, v] : e.labels()) item.labels[k] = v;
     item.stale = true;
@@ -525,9 +713,37 @@ class Reference {
   void Rederive() {
     for (auto& [key, item] : items_) {
       if (!item.stale) continue;
-      item.derived = DeriveItem(item.events);
+      item.facts = RefDerive(item.events);
       item.stale = false;
     }
+  }
+
+  // The flow map of value stream kVs over [at - window, at).
+  RefFlow Flow(absl::Duration window, absl::Time at) const {
+    const int64_t from = absl::ToUnixMicros(at - window);
+    const int64_t to = absl::ToUnixMicros(at);
+    RefFlow flow;
+    for (const auto& [key, item] : items_) {
+      const RefFacts& f = item.facts;
+      if (key.first != kVs || !f.counts) continue;
+      if (f.resolved_us < from || f.resolved_us >= to) continue;
+      ++flow.resolved;
+      flow.ping_pong += f.ping_pong;
+      flow.sum_active += f.lead - f.wait;
+      flow.sum_lead += f.lead;
+      for (const auto& [team, times] : f.custody) {
+        RefFlow::Team& t = flow.teams[team];
+        ++t.items;
+        t.active += times.first;
+        t.wait += times.second;
+      }
+      for (const auto& [seam, wait] : f.seams) {
+        auto& acc = flow.seams[seam];
+        ++acc.first;
+        acc.second += wait;
+      }
+    }
+    return flow;
   }
 
   int64_t WindowStart(const v1::Kvi& kvi, absl::Time at) const {
@@ -556,11 +772,11 @@ class Reference {
     }
     for (const auto& [key, item] : items_) {
       if (key.first != kVs) continue;
-      const DerivedItem& d = item.derived;
-      if (!d.resolved || d.cancelled) continue;
-      if (d.resolved_time_us < from || d.resolved_time_us >= to) continue;
+      const RefFacts& f = item.facts;
+      if (!f.counts) continue;
+      if (f.resolved_us < from || f.resolved_us >= to) continue;
       if (!ScopeMatches(sel, item.service, item.labels)) continue;
-      if (auto v = FieldValue(d, sel.field)) out.push_back(*v);
+      if (auto v = RefField(f, sel.field)) out.push_back(*v);
     }
     return out;
   }
@@ -620,7 +836,7 @@ class Reference {
       return x;
     }
 
-    // Co-measurement, as engine.cc reconciles the two sides.
+    // Co-measurement, as domain.md words it.
     std::optional<double> side[2];
     RefSelection consumer = sel;
     consumer.reporters = std::set<std::string>{kConsumer};
@@ -635,31 +851,33 @@ class Reference {
       if (n >= min_samples) side[i] = ExactAggregate(values, kvi, length);
     }
     if (side[0]) x.party_values[kConsumer] = *side[0];
-    if (side[1]) {
-      for (const std::string& p : providers_) x.party_values[p] = *side[1];
+    for (const std::string& p : providers_) {
+      if (side[1]) x.party_values[p] = *side[1];
     }
-    if (side[0] && side[1]) {
-      const v1::CoMeasurement& cm = kvi.co_measurement();
-      const double diff = std::fabs(*side[0] - *side[1]);
-      const bool disputed =
-          (cm.absolute_tolerance() > 0 && diff > cm.absolute_tolerance()) ||
-          (cm.relative_tolerance() > 0 &&
-           diff > cm.relative_tolerance() * std::fabs(*side[0]));
-      x.has_value = true;
-      if (disputed) {
-        x.comeasurement = v1::CO_MEASUREMENT_STATE_DISPUTED;
-        x.value = *side[0];
-      } else {
-        x.comeasurement = v1::CO_MEASUREMENT_STATE_AGREED;
-        x.value = (*side[0] + *side[1]) / 2;
-      }
-    } else if (side[0] || side[1]) {
+    const int sides_with_value = (side[0] ? 1 : 0) + (side[1] ? 1 : 0);
+    if (sides_with_value == 0) return x;
+    x.has_value = true;
+    if (sides_with_value == 1) {
       x.comeasurement = v1::CO_MEASUREMENT_STATE_ONE_SIDED;
-      x.has_value = true;
-      x.value = side[0] ? *side[0] : *side[1];
-    } else {
-      x.comeasurement = v1::CO_MEASUREMENT_STATE_NOT_COMEASURED;
+      x.value = side[0].value_or(side[1].value_or(0));
+      return x;
     }
+    // "differ by more than the tolerance (absolute, or relative to the
+    // consumer's value; a tolerance of 0 is unset, and exceeding any set
+    // tolerance counts)"
+    std::vector<double> allowed;
+    const v1::CoMeasurement& cm = kvi.co_measurement();
+    if (cm.absolute_tolerance() != 0)
+      allowed.push_back(cm.absolute_tolerance());
+    if (cm.relative_tolerance() != 0) {
+      allowed.push_back(cm.relative_tolerance() * std::fabs(*side[0]));
+    }
+    const double apart = std::fabs(*side[1] - *side[0]);
+    const bool disputed = std::any_of(allowed.begin(), allowed.end(),
+                                      [&](double a) { return apart > a; });
+    x.comeasurement = disputed ? v1::CO_MEASUREMENT_STATE_DISPUTED
+                               : v1::CO_MEASUREMENT_STATE_AGREED;
+    x.value = disputed ? *side[0] : 0.5 * (*side[0] + *side[1]);
     return x;
   }
 
@@ -674,14 +892,8 @@ class Reference {
     return sel;
   }
 
-  int32_t TeamId(const std::string& team) {
-    return team_ids_.emplace(team, static_cast<int32_t>(team_ids_.size()))
-        .first->second;
-  }
-
   absl::TimeZone berlin_;
   std::set<std::string> providers_;
-  std::map<std::string, int32_t> team_ids_;
   std::map<std::pair<std::string, std::string>, std::vector<RefObservation>>
       observations_;
   std::map<std::pair<std::string, std::string>, RefItem> items_;
@@ -1018,6 +1230,8 @@ std::vector<absl::Time> MakeInstants(std::mt19937* rng) {
 
 struct Tally {
   int64_t comparisons = 0;
+  int64_t flows = 0;
+  int64_t flows_with_seams = 0;  // and ping-pong
   int64_t with_value = 0;
   int64_t sketch = 0;
   int64_t mismatches = 0;
@@ -1055,34 +1269,44 @@ class EngineRandomTest : public ::testing::Test {
   }
 
   // Feeds records [begin, end) of the delivery, each distinct event_id once
-  // (the store's deduplication), through AddBatch or one by one.
+  // (the store's deduplication), through Check and Add (as ingest does) or
+  // one by one (as the rebuild at start does).
   void Feed(const std::vector<Record>& delivery, size_t begin, size_t end,
             bool batch) {
-    std::vector<const v1::Observation*> observations;
-    std::vector<const v1::WorkItemEvent*> events;
+    std::vector<IngestRecord> records;
     for (size_t i = begin; i < end; ++i) {
       const Record& r = delivery[i];
       if (!seen_.insert(r.event_id()).second) {
         ++duplicates_;
         continue;
       }
+      IngestRecord& rec = records.emplace_back();
       if (r.is_observation) {
-        ASSERT_TRUE(engine_.CheckObservation(r.observation).ok())
-            << r.observation.DebugString();
-        observations.push_back(&r.observation);
-        reference_.Add(r.observation);
+        rec.observation = &r.observation;
       } else {
-        ASSERT_TRUE(engine_.CheckEvent(r.event).ok()) << r.event.DebugString();
-        events.push_back(&r.event);
+        rec.event = &r.event;
+      }
+      rec.stored = true;
+    }
+    engine_.Check(absl::MakeSpan(records));
+    for (const IngestRecord& rec : records) {
+      ASSERT_TRUE(rec.check.ok()) << rec.check;
+      if (rec.observation != nullptr) {
+        reference_.Add(*rec.observation);
+      } else {
+        reference_.Add(*rec.event);
       }
     }
-    // AddBatch adds the observations first, then the events in order.
-    for (const v1::WorkItemEvent* e : events) reference_.Add(*e);
     if (batch) {
-      engine_.AddBatch(observations, events);
+      engine_.Add(records);
     } else {
-      for (const v1::Observation* o : observations) engine_.AddObservation(*o);
-      for (const v1::WorkItemEvent* e : events) engine_.AddEvent(*e);
+      for (const IngestRecord& rec : records) {
+        if (rec.observation != nullptr) {
+          engine_.AddObservation(*rec.observation);
+        } else {
+          engine_.AddEvent(*rec.event);
+        }
+      }
     }
     reference_.Rederive();
   }
@@ -1148,10 +1372,69 @@ class EngineRandomTest : public ::testing::Test {
     }
   }
 
+  void CheckFlow(absl::Duration window, absl::Time at,
+                 absl::string_view phase) {
+    const RefFlow x = reference_.Flow(window, at);
+    absl::StatusOr<v1::ValueStreamFlow> got = engine_.Flow(kVs, window, at);
+    ++tally_.flows;
+    if (!x.seams.empty() && x.ping_pong > 0) ++tally_.flows_with_seams;
+    std::vector<std::string> problems;
+    if (!got.ok()) {
+      problems.push_back(got.status().ToString());
+    } else {
+      const v1::ValueStreamFlow& f = *got;
+      if (f.resolved_items() != x.resolved ||
+          f.ping_pong_items() != x.ping_pong) {
+        problems.push_back(absl::StrCat(
+            "resolved/ping-pong ", f.resolved_items(), "/", f.ping_pong_items(),
+            ", expected ", x.resolved, "/", x.ping_pong));
+      }
+      const double efficiency = x.sum_lead > 0 ? x.sum_active / x.sum_lead : 0;
+      if (!Close(efficiency, f.flow_efficiency(), 1e-9)) {
+        problems.push_back(absl::StrCat("flow_efficiency ",
+                                        Num(f.flow_efficiency()), ", expected ",
+                                        Num(efficiency)));
+      }
+      std::map<std::string, RefFlow::Team> teams;
+      for (const v1::TeamFlow& t : f.teams()) {
+        teams[t.team()] = {t.items(), t.active_seconds(), t.wait_seconds()};
+      }
+      bool teams_ok = teams.size() == x.teams.size();
+      for (const auto& [team, want] : x.teams) {
+        auto it = teams.find(team);
+        teams_ok = teams_ok && it != teams.end() &&
+                   it->second.items == want.items &&
+                   Close(want.active, it->second.active, 1e-9) &&
+                   Close(want.wait, it->second.wait, 1e-9);
+      }
+      if (!teams_ok) problems.push_back("teams differ");
+      bool seams_ok = f.seams_size() == static_cast<int>(x.seams.size());
+      for (const v1::Seam& seam : f.seams()) {
+        auto it = x.seams.find({seam.from_team(), seam.to_team()});
+        seams_ok =
+            seams_ok && it != x.seams.end() &&
+            seam.handoffs() == it->second.first &&
+            Close(it->second.second / static_cast<double>(it->second.first),
+                  seam.mean_wait_seconds(), 1e-9);
+      }
+      if (!seams_ok) problems.push_back("seams differ");
+    }
+    if (problems.empty()) return;
+    if (++tally_.mismatches <= kMaxReportedMismatches) {
+      ADD_FAILURE() << "Engine and rescan disagree on the flow (" << phase
+                    << ") of " << absl::FormatDuration(window) << " at "
+                    << Format(at) << ": " << absl::StrJoin(problems, "; ")
+                    << ", seed " << seed_;
+    }
+  }
+
   void CheckAll(const std::vector<absl::Time>& instants,
                 absl::string_view phase) {
     for (absl::Time at : instants) {
       for (const v1::Kvi& kvi : kvis_) Check(kvi, at, phase);
+      for (absl::Duration window : {k7Days, k30Days}) {
+        CheckFlow(window, at, phase);
+      }
     }
   }
 
@@ -1228,12 +1511,13 @@ TEST_F(EngineRandomTest, IncrementalMatchesRescan) {
           .count();
   std::printf(
       "engine_random_test: %lld comparisons (%lld with a value, %lld from the "
-      "sketch), %lld duplicates dropped, co-measurement AGREED %lld DISPUTED "
+      "sketch), %lld flows, %lld duplicates dropped, co-measurement AGREED "
+      "%lld DISPUTED "
       "%lld ONE_SIDED %lld none %lld, %lld mismatches, %.1f s\n",
       static_cast<long long>(tally_.comparisons),
       static_cast<long long>(tally_.with_value),
       static_cast<long long>(tally_.sketch),
-      static_cast<long long>(duplicates_),
+      static_cast<long long>(tally_.flows), static_cast<long long>(duplicates_),
       static_cast<long long>(
           tally_.comeasurement[v1::CO_MEASUREMENT_STATE_AGREED]),
       static_cast<long long>(
@@ -1247,6 +1531,7 @@ TEST_F(EngineRandomTest, IncrementalMatchesRescan) {
       << "see the first " << kMaxReportedMismatches << " mismatches above";
   // The data must exercise what the test is about.
   EXPECT_GT(tally_.sketch, 0);
+  EXPECT_GT(tally_.flows_with_seams, 0);
   EXPECT_GT(tally_.comeasurement[v1::CO_MEASUREMENT_STATE_AGREED], 0);
   EXPECT_GT(tally_.comeasurement[v1::CO_MEASUREMENT_STATE_DISPUTED], 0);
   EXPECT_GT(tally_.comeasurement[v1::CO_MEASUREMENT_STATE_ONE_SIDED], 0);

@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "clients/lib/watch.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/common/proto_time.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 

@@ -25,6 +25,7 @@
 #include "clients/bot/transitions.h"
 #include "clients/bot/webhook.h"
 #include "clients/lib/client.h"
+#include "clients/lib/flags.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 #include "tests/test_util.h"
@@ -615,7 +616,7 @@ TEST_F(BotTest, OncePrintsTheRedList) {
   EXPECT_THAT(receiver.requests()[0].body, HasSubstr("OFF_TRACK"));
 }
 
-TEST(BotErrorTest, OnceExitsTwoWhenTheServerIsUnreachable) {
+TEST(BotErrorTest, OnceExitsFiveWhenTheServerIsUnreachable) {
   TempDir dir;
   std::string address;
   {
@@ -625,7 +626,7 @@ TEST(BotErrorTest, OnceExitsTwoWhenTheServerIsUnreachable) {
   }  // killed
   BotProcess bot(
       dir, {absl::StrCat("--server=", address), "--once", "--deadline=2s"});
-  EXPECT_EQ(bot.Wait(), 2);
+  EXPECT_EQ(bot.Wait(), client::kExitUnavailable);
   EXPECT_THAT(bot.err(), HasSubstr(address));
   EXPECT_EQ(bot.out(), "");
 }
@@ -636,14 +637,19 @@ TEST(BotErrorTest, BadFilterAndBadOptionsExit) {
   {
     BotProcess bot(dir, {absl::StrCat("--server=", server.address()),
                          "--vla_filter=colour = RED"});
-    EXPECT_EQ(bot.Wait(), 3);
+    EXPECT_EQ(bot.Wait(), client::kExitInvalid);
     EXPECT_THAT(bot.err(), HasSubstr("colour"));
   }
   {
     BotProcess bot(dir, {absl::StrCat("--server=", server.address()),
                          "--ca_file=/nonexistent/ca.pem", "--once"});
-    EXPECT_EQ(bot.Wait(), 1);
+    EXPECT_EQ(bot.Wait(), client::kExitUsage);
     EXPECT_THAT(bot.err(), HasSubstr("/nonexistent/ca.pem"));
+  }
+  {
+    BotProcess bot(dir, {"--deadline=never", "--once"});
+    EXPECT_EQ(bot.Wait(), client::kExitUsage);
+    EXPECT_THAT(bot.err(), HasSubstr("not a positive duration"));
   }
 }
 

@@ -20,7 +20,7 @@
 #include "absl/time/time.h"
 #include "clients/importers/csv.h"
 #include "clients/importers/import_util.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "services/evaluator/work_item.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
@@ -110,7 +110,7 @@ evaluator::DerivedItem Derive(const ImportResult& r, const std::string& item) {
     if (e.item_id() != item) continue;
     evaluator::ItemEvent ev;
     ev.time_us = absl::ToUnixMicros(FromProtoTime(e.time()));
-    ev.kind = e.kind();
+    ev.set_kind(e.kind());
     if (!e.team().empty()) {
       ev.team = teams.emplace(e.team(), teams.size()).first->second;
     }
@@ -697,6 +697,193 @@ TEST_F(JiraTest, WithoutChangelogAndTruncated) {
   EXPECT_THAT(ImportJira({"b.json", "{"}, o).status(),
               AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
                              "b.json: not valid JSON"));
+}
+
+// The shape a real Jira Server search response had: no resolution, an
+// in-progress status, and a resolutiondate 22 ms before created (DEV-9) or
+// after it (DEV-10). Neither is resolved; each gets a warning.
+TEST_F(JiraTest, StaleResolutionDateIsAWarningNeverAnEvent) {
+  const std::string json = ReadData("../webhooks/jira_stale_resolution.json");
+  auto r = ImportJira({"stale.json", json}, Options());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Events(*r, "DEV-9"),
+              ElementsAre("CREATED 2026-11-21T08:00:00.022Z"));
+  EXPECT_THAT(Events(*r, "DEV-10"),
+              ElementsAre("CREATED 2026-11-21T08:00:00Z"));
+  EXPECT_THAT(
+      Strings(r->warnings),
+      ElementsAre("stale.json[0]: DEV-9: resolutiondate "
+                  "2026-11-21T08:00:00.000+0000 is before created; ignored",
+                  "stale.json[1]: DEV-10: resolutiondate is set but the issue "
+                  "has no resolution and its status \"In Progress\" is not "
+                  "done; ignored"));
+  EXPECT_FALSE(Derive(*r, "DEV-9").resolved);
+  // The same issue through a webhook: the same mapping.
+  const std::string delivery = absl::StrCat(
+      R"({"webhookEvent": "jira:issue_created", "issue": )",
+      R"({"key": "DEV-9", "fields": {"created": "2026-11-21T08:00:00.022+0000",)",
+      R"("status": {"name": "In Progress"}, "resolution": null,)",
+      R"("resolutiondate": "2026-11-21T08:00:00.000+0000"}}})");
+  auto w = ImportJiraWebhook({"body", delivery}, Options());
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_THAT(Events(*w, "DEV-9"),
+              ElementsAre("CREATED 2026-11-21T08:00:00.022Z",
+                          "ACTIVE 2026-11-21T08:00:00.022Z"));
+}
+
+// --- Webhooks
+// ------------------------------------------------------------------
+
+std::set<std::string> Ids(const std::vector<const ImportResult*>& results) {
+  std::set<std::string> ids;
+  for (const ImportResult* r : results) {
+    for (const v1::WorkItemEvent& e : r->events) ids.insert(e.event_id());
+  }
+  return ids;
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  static ImportOptions JiraOptions() {
+    ImportOptions o = Options();
+    o.jira.team_field = "customfield_10001";
+    return o;
+  }
+  static ImportResult Jira(const std::string& name) {
+    const std::string text = ReadData(absl::StrCat("../webhooks/", name));
+    auto r = ImportJiraWebhook({"body", text}, JiraOptions());
+    EXPECT_TRUE(r.ok()) << name << ": " << r.status();
+    return r.ok() ? *std::move(r) : ImportResult();
+  }
+  static ImportResult ServiceNow(const std::string& name) {
+    const std::string text = ReadData(absl::StrCat("../webhooks/", name));
+    auto r = ImportServiceNowWebhook({"body", text}, Options());
+    EXPECT_TRUE(r.ok()) << name << ": " << r.status();
+    return r.ok() ? *std::move(r) : ImportResult();
+  }
+};
+
+// Three deliveries for DEV-7 give, between them, exactly the events (and
+// event ids) of a later import of its full changelog: nothing counts twice.
+TEST_F(WebhookTest, JiraDeliveriesGiveTheEventsOfALaterImport) {
+  const ImportResult created = Jira("jira_issue_created.json");
+  EXPECT_THAT(Events(created, "DEV-7"),
+              ElementsAre("CREATED 2026-11-20T09:00:00Z",
+                          "ASSIGNED 2026-11-20T09:00:00Z teams/platform"));
+  EXPECT_THAT(created.teams, ElementsAre("teams/platform"));
+  // Three changelog items: status, Team, assignee (a person: no event).
+  const ImportResult updated = Jira("jira_issue_updated.json");
+  EXPECT_THAT(Events(updated, "DEV-7"),
+              ElementsAre("ASSIGNED 2026-11-20T10:30:00Z teams/payments",
+                          "ACTIVE 2026-11-20T10:30:00Z"));
+  EXPECT_EQ(First(updated, "DEV-7")->event_id(),
+            "jira:DEV-7:assigned:2026-11-20T10:30:00Z:0");
+  EXPECT_EQ(First(updated, "DEV-7")->service(), "Checkout");
+  const ImportResult resolved = Jira("jira_issue_resolved.json");
+  EXPECT_THAT(Events(resolved, "DEV-7"),
+              ElementsAre("RESOLVED 2026-11-21T10:00:00Z"));
+
+  const std::string export_text = ReadData("../webhooks/jira_export_dev7.json");
+  auto later = ImportJira({"export.json", export_text}, JiraOptions());
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(Ids({&created, &updated, &resolved}), Ids({&*later}));
+  EXPECT_EQ(Serialized(Jira("jira_issue_updated.json")), Serialized(updated));
+}
+
+TEST_F(WebhookTest, JiraOtherEventsAndDeletion) {
+  const ImportResult comment = Jira("jira_comment_created.json");
+  EXPECT_THAT(comment.events, IsEmpty());
+  EXPECT_EQ(comment.ignored,
+            "webhookEvent \"comment_created\" is not an issue event");
+  // An open issue deleted is dropped; a resolved one is left as it was.
+  const ImportResult deleted = Jira("jira_issue_deleted.json");
+  EXPECT_THAT(Events(deleted, "DEV-8"),
+              ElementsAre("CANCELLED 2026-11-21T11:00:00Z"));
+  auto done = ImportJiraWebhook(
+      {"body", R"({"webhookEvent": "jira:issue_deleted", "timestamp": 1,
+                  "issue": {"key": "DEV-1", "fields": {"status":
+                  {"name": "Done"}}}})"},
+      JiraOptions());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_THAT(done->events, IsEmpty());
+  EXPECT_EQ(done->ignored, "deleted after its resolution");
+}
+
+TEST_F(WebhookTest, MalformedDeliveriesAreRefusedWhole) {
+  const auto jira = [](absl::string_view body) {
+    return ImportJiraWebhook({"body", body}, JiraOptions()).status();
+  };
+  EXPECT_THAT(jira("{"), AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                                        "body: not valid JSON"));
+  EXPECT_THAT(jira("[]"), AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                                         "body: expected a JSON object"));
+  EXPECT_THAT(jira(R"({"webhookEvent": "jira:issue_updated"})"),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "body: issue: required, with key and fields"));
+  EXPECT_THAT(jira(R"({"webhookEvent": "jira:issue_updated", "issue":
+                     {"key": "A-1", "fields": {"created":
+                     "2026-11-20T09:00:00Z", "updated": "later"}}})"),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "body: issue.fields.updated: \"later\" is not a "
+                             "time"));
+  EXPECT_THAT(jira(R"({"webhookEvent": "jira:issue_deleted", "issue":
+                     {"key": "A-1", "fields": {}}})"),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "body: timestamp: required"));
+  const auto snow = [](absl::string_view body) {
+    return ImportServiceNowWebhook({"body", body}, Options()).status();
+  };
+  EXPECT_THAT(snow(R"({"number": "INC1", "opened_at": "yesterday"})"),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "body: INC1: opened_at: \"yesterday\" is not a "
+                             "time"));
+  EXPECT_THAT(snow(R"({"number": "INC1", "vla_operation": "upsert"})"),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "body: vla_operation: expected"));
+  EXPECT_THAT(snow(R"({"number": "INC1", "vla_changes": [{"fieldname":
+                     "state"}]})"),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument,
+                             "body: sys_updated_on and number: required"));
+}
+
+// An incident inserted, reassigned and started, then resolved: the
+// deliveries give the events of a later import with its sys_audit rows.
+TEST_F(WebhookTest, ServiceNowDeliveriesGiveTheEventsOfALaterImport) {
+  const ImportResult inserted = ServiceNow("servicenow_insert.json");
+  EXPECT_THAT(Events(inserted, "INC0020001"),
+              ElementsAre("CREATED 2026-11-20T09:00:00Z",
+                          "ASSIGNED 2026-11-20T09:00:00Z teams/service-desk"));
+  const ImportResult assigned = ServiceNow("servicenow_update_assigned.json");
+  EXPECT_THAT(
+      Events(assigned, "INC0020001"),
+      ElementsAre("ASSIGNED 2026-11-20T10:00:00Z teams/network-operations",
+                  "ACTIVE 2026-11-20T10:00:00Z"));
+  const ImportResult resolved = ServiceNow("servicenow_update_resolved.json");
+  EXPECT_THAT(Events(resolved, "INC0020001"),
+              ElementsAre("RESOLVED 2026-11-20T12:00:00Z sla_met"));
+
+  const std::string incidents = R"([{"number": "INC0020001",
+      "sys_id": "9d385017c611228701d22104cc95c371",
+      "opened_at": "2026-11-20 09:00:00", "resolved_at": "2026-11-20 12:00:00",
+      "state": "6", "made_sla": "true",
+      "assignment_group": {"value": "287ebd7da9fe198100f92cc8d1d2154e",
+                           "display_value": "Network Operations"}}])";
+  const std::string audit = absl::StrCat(
+      R"([{"documentkey": "9d385017c611228701d22104cc95c371",
+          "fieldname": "assignment_group", "oldvalue": ")",
+      kSd, R"(", "newvalue": ")", kNet,
+      R"(", "sys_created_on": "2026-11-20 10:00:00"},
+         {"documentkey": "9d385017c611228701d22104cc95c371",
+          "fieldname": "state", "oldvalue": "1", "newvalue": "2",
+          "sys_created_on": "2026-11-20 10:00:00"},
+         {"documentkey": "9d385017c611228701d22104cc95c371",
+          "fieldname": "state", "oldvalue": "2", "newvalue": "6",
+          "sys_created_on": "2026-11-20 12:00:00"}])");
+  auto later =
+      ImportServiceNow({"incident.json", incidents},
+                       InputFile{"sys_audit.json", audit}, AuditOptions());
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(Ids({&inserted, &assigned, &resolved}), Ids({&*later}));
 }
 
 // --- Untrusted input ---------------------------------------------------------

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/proto_time.h"
 #include "services/okr/scoring.h"
 #include "vla/v1/okr_status.pb.h"
 #include "vla/v1/resources.pb.h"

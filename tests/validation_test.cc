@@ -1,4 +1,4 @@
-#include "services/vmdb/validation.h"
+#include "common/validation.h"
 
 #include <gtest/gtest.h>
 

@@ -53,11 +53,14 @@ absl::Status VladProcess::Start() {
     _exit(127);
   }
   port_ = 0;
+  http_port_ = 0;
   for (int i = 0; i < 400 && port_ == 0; ++i) {
     std::ifstream in(port_file);
     if (!(in >> port_)) {
       port_ = 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } else if (!(in >> http_port_)) {
+      http_port_ = 0;
     }
   }
   if (port_ == 0) {

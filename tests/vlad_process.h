@@ -44,6 +44,8 @@ class VladProcess {
   int port() const { return port_; }
   // "127.0.0.1:PORT".
   std::string address() const;
+  // The --http_listen port of the running child (0 without one).
+  int http_port() const { return http_port_; }
 
  private:
   std::string binary_;
@@ -51,6 +53,7 @@ class VladProcess {
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int http_port_ = 0;
 };
 
 }  // namespace vla::testing

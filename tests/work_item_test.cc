@@ -31,7 +31,7 @@ double S(double hours) { return hours * 3600; }
 ItemEvent Event(double hours, v1::EventKind kind) {
   ItemEvent event;
   event.time_us = H(hours);
-  event.kind = kind;
+  event.set_kind(kind);
   return event;
 }
 ItemEvent Created(double hours) { return Event(hours, v1::EVENT_KIND_CREATED); }

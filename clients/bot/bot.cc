@@ -12,8 +12,8 @@
 #include "absl/time/clock.h"
 #include "clients/bot/webhook.h"
 #include "clients/lib/watch.h"
-#include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "common/log.h"
+#include "common/status_util.h"
 
 namespace vla::bot {
 namespace {

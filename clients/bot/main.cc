@@ -1,62 +1,63 @@
 // vla-governance-bot: tells governance when value goes red. Follows the
 // objective and VLA status streams of `vlad` and reports, one line each on
-// stdout (and to --webhook_url), every objective entering AT_RISK, OFF_TRACK
+// stdout (and to --webhook-url), every objective entering AT_RISK, OFF_TRACK
 // or MISSED, every VLA entering BREACHED, every new watermelon and every new
 // dispute. With --once, prints the current red list and exits.
 //
-// Exit codes: 0 fine (--once: the list was printed); 1 bad flags or
-// connection options; 2 the server is unreachable (--once); 3 the server
-// refused the request (bad filter, UNAUTHENTICATED, PERMISSION_DENIED, ...).
+// Exit codes: those of every client (clients/lib/flags.h): 0 fine (--once:
+// the list was printed; or stopped by SIGINT/SIGTERM); 1 bad flags or
+// connection options; 5 the server is unreachable (--once); 4 or 6 the
+// server refused the request (a bad filter; UNAUTHENTICATED,
+// PERMISSION_DENIED).
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "clients/bot/bot.h"
 #include "clients/bot/webhook.h"
 #include "clients/lib/flags.h"
 
-ABSL_FLAG(std::string, webhook_url, "",
-          "If set, each message is also POSTed here as {\"text\": \"...\"} "
-          "(application/json): Slack, Teams, Mattermost incoming webhooks.");
-ABSL_FLAG(bool, once, false,
-          "Print the current red list (objectives AT_RISK/OFF_TRACK/MISSED, "
-          "VLAs BREACHED/AT_RISK, watermelons, disputed) and exit.");
-ABSL_FLAG(std::string, state_file, "",
-          "File keeping the objective stream's resume token, so that a "
-          "restarted bot gets what it missed.");
-ABSL_FLAG(std::string, objective_filter, "",
-          "Filter of the objective stream, e.g. owner = \"teams/desk\".");
-ABSL_FLAG(std::string, vla_filter, "",
-          "Filter of the VLA stream, e.g. value_stream = "
-          "\"valueStreams/incident\".");
-
-namespace {
-
-constexpr int kExitConfig = 1;
-constexpr int kExitUnreachable = 2;
-constexpr int kExitRefused = 3;
-
-int ExitCode(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kUnavailable ||
-                 s.code() == absl::StatusCode::kDeadlineExceeded
-             ? kExitUnreachable
-             : kExitRefused;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Reports value that goes red (objectives, VLAs) on stdout and to a "
-      "chat webhook.\nUsage: vla-governance-bot [--server=HOST:PORT] "
-      "[--webhook_url=URL] [--state_file=FILE] [--once]");
-  absl::ParseCommandLine(argc, argv);
+  using vla::client::FlagNames;
+  CLI::App app(
+      "Reports value that goes red (objectives, VLAs) on stdout and to a chat "
+      "webhook.",
+      "vla-governance-bot");
+  app.footer(vla::client::kExitCodesHelp);
+  vla::client::ConnectionOptions connection;
+  vla::client::AddConnectionFlags(&app, &connection);
+  vla::bot::BotOptions options;
+  bool once = false;
+  app.add_option(FlagNames("webhook-url"), options.webhook_url,
+                 "also POST each message here as {\"text\": \"...\"} "
+                 "(application/json): Slack, Teams, Mattermost incoming "
+                 "webhooks")
+      ->type_name("URL");
+  app.add_flag(FlagNames("once"), once,
+               "print the current red list (objectives AT_RISK/OFF_TRACK/"
+               "MISSED, VLAs BREACHED/AT_RISK, watermelons, disputed) and "
+               "exit");
+  app.add_option(FlagNames("state-file"), options.state_file,
+                 "file keeping the objective stream's resume token, so that "
+                 "a restarted bot gets what it missed")
+      ->type_name("FILE");
+  app.add_option(FlagNames("objective-filter"), options.objective_filter,
+                 "filter of the objective stream, e.g. owner = "
+                 "\"teams/desk\"")
+      ->type_name("FILTER");
+  app.add_option(FlagNames("vla-filter"), options.vla_filter,
+                 "filter of the VLA stream, e.g. value_stream = "
+                 "\"valueStreams/incident\"")
+      ->type_name("FILTER");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return vla::client::ExitForParseError(app, e);
+  }
   // SIGINT and SIGTERM stop the watching bot: blocked here, before gRPC
   // starts its threads (they inherit the mask), and taken by sigwait below.
   // --once keeps their default action.
@@ -64,27 +65,20 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  if (!absl::GetFlag(FLAGS_once)) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const vla::client::ConnectionOptions connection =
-      vla::client::ConnectionOptionsFromFlags();
+  if (!once) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto channel = vla::client::MakeChannel(connection);
   if (!channel.ok()) {
     std::cerr << "vla-governance-bot: " << channel.status() << "\n";
-    return kExitConfig;
+    return vla::client::kExitUsage;
   }
-  vla::bot::BotOptions options;
-  options.webhook_url = absl::GetFlag(FLAGS_webhook_url);
-  options.state_file = absl::GetFlag(FLAGS_state_file);
-  options.objective_filter = absl::GetFlag(FLAGS_objective_filter);
-  options.vla_filter = absl::GetFlag(FLAGS_vla_filter);
   vla::bot::GovernanceBot bot(*channel, connection, options);
 
-  if (absl::GetFlag(FLAGS_once)) {
+  if (once) {
     auto red = bot.RedListNow();
     if (!red.ok()) {
       std::cerr << "vla-governance-bot: " << connection.address << ": "
                 << red.status() << "\n";
-      return ExitCode(red.status());
+      return vla::client::ExitCodeFor(red.status().code());
     }
     if (red->empty()) {
       std::cout << "All clear: no objective or VLA is red." << std::endl;
@@ -111,7 +105,7 @@ int main(int argc, char** argv) {
   runner.join();
   if (!result.ok()) {
     std::cerr << "vla-governance-bot: " << result << "\n";
-    return kExitRefused;
+    return vla::client::ExitCodeFor(result.code());
   }
   return 0;
 }

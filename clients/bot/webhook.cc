@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
+#include "common/log.h"
 
 namespace vla::bot {
 namespace {

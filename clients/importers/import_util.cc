@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
-#include "services/common/names.h"
-#include "services/common/proto_time.h"
+#include "common/names.h"
+#include "common/proto_time.h"
 
 namespace vla::importers::internal {
 namespace {
@@ -405,6 +405,19 @@ void CollectTeams(ImportResult& result) {
     if (!e.team().empty()) teams.insert(e.team());
   }
   result.teams.assign(teams.begin(), teams.end());
+}
+
+void KeepEventsAt(absl::Time time, ImportResult& result) {
+  const google::protobuf::Timestamp t = ToProtoTime(time);
+  std::vector<v1::WorkItemEvent> kept;
+  for (v1::WorkItemEvent& e : result.events) {
+    if (e.time().seconds() == t.seconds() && e.time().nanos() == t.nanos()) {
+      kept.push_back(std::move(e));
+    }
+  }
+  result.events = std::move(kept);
+  result.counts.events = static_cast<int>(result.events.size());
+  CollectTeams(result);
 }
 
 }  // namespace vla::importers::internal

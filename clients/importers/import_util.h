@@ -131,6 +131,10 @@ class ItemBuilder {
 // Sorted, distinct team names in `result.events`.
 void CollectTeams(ImportResult& result);
 
+// Keeps only the events at `time` (a webhook's change), recounts them and
+// collects their teams.
+void KeepEventsAt(absl::Time time, ImportResult& result);
+
 }  // namespace vla::importers::internal
 
 #endif  // VLA_CLIENTS_IMPORTERS_IMPORT_UTIL_H_

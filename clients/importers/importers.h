@@ -129,6 +129,9 @@ struct ImportResult {
   // exist before the events are ingested.
   std::vector<std::string> teams;
   ImportCounts counts;
+  // Webhooks: why a delivery makes no events (an event type that is not
+  // about issues, a deletion after resolution, ...); empty otherwise.
+  std::string ignored;
 };
 
 // A ServiceNow incident export (CSV or JSON, detected from the first
@@ -144,6 +147,32 @@ absl::StatusOr<ImportResult> ImportServiceNow(
 // expand=changelog (`{"issues": [...]}`), or a plain array of issues.
 absl::StatusOr<ImportResult> ImportJira(const InputFile& issues,
                                         const ImportOptions& options);
+
+// Webhooks: one delivery of a live change, mapped by the same code as the
+// file importers above, keeping only the events at the instant of the
+// change, so that a delivery and a later import of the same change give the
+// same event ids and count once (README.md, "Webhooks"). A non-OK status
+// (INVALID_ARGUMENT naming the field) means the delivery is malformed;
+// nothing of it should be stored.
+
+// A Jira webhook delivery: `webhookEvent` jira:issue_created (the issue's
+// events at `fields.created`, starting in its current status),
+// jira:issue_updated (the events of `changelog.items` at `fields.updated`)
+// or jira:issue_deleted (CANCELLED at `timestamp` unless the issue is
+// resolved). Other event types set `ignored`. Webhook payloads carry no
+// field names: give jira.team_field and jira.sla_field as field ids.
+absl::StatusOr<ImportResult> ImportJiraWebhook(const InputFile& delivery,
+                                               const ImportOptions& options);
+
+// A ServiceNow delivery (the business rule of
+// docs/integrations/servicenow.md): one incident record as the Table API
+// renders it, with `vla_operation` ("insert" or "update") and, for an
+// update, `vla_changes`: the changed fields as sys_audit rows
+// (`fieldname`, `oldvalue`, `newvalue`) at the record's `sys_updated_on`.
+// An insert gives the record's events as a one-row export would; an update
+// the events its audit rows give at `sys_updated_on`.
+absl::StatusOr<ImportResult> ImportServiceNowWebhook(
+    const InputFile& delivery, const ImportOptions& options);
 
 }  // namespace vla::importers
 

@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "clients/importers/import_util.h"
 #include "clients/importers/importers.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 namespace vla::importers {
 namespace {
@@ -143,7 +143,12 @@ class JiraImport {
         file_(file),
         result_(result) {}
 
-  absl::Status Run();
+  // `doc`: the search response or an array of issues.
+  absl::Status Run(const Json& doc);
+  // An issue without status changes starts in its current status (a webhook
+  // at creation: the later changelog will show that status as the first
+  // change's `fromString`), instead of being left in the queue.
+  void set_start_in_current_status(bool on) { start_in_current_ = on; }
 
  private:
   // The key of `fields` for a field named by id or display name.
@@ -166,6 +171,7 @@ class JiraImport {
   std::string team_id_;
   std::string sla_id_;
   int without_changelog_ = 0;
+  bool start_in_current_ = false;
 };
 
 std::string JiraImport::FieldId(const std::string& field) const {
@@ -177,11 +183,14 @@ std::string JiraImport::FieldId(const std::string& field) const {
   return field;
 }
 
-StatusPhase JiraImport::Phase(absl::string_view status, const Json& current,
-                              absl::string_view key, int index,
-                              std::set<std::string>& warned) {
+// The phase of a status name: the status map, the defaults, else the
+// status category when `current` (the issue's status object) is that
+// status; nullopt when none says.
+std::optional<StatusPhase> KnownPhase(const JiraOptions& options,
+                                      absl::string_view status,
+                                      const Json& current) {
   const std::string name = Lower(status);
-  for (const auto& [k, phase] : options_.status_map) {
+  for (const auto& [k, phase] : options.status_map) {
     if (Lower(k) == name) return phase;
   }
   if (auto it = DefaultStatuses().find(name); it != DefaultStatuses().end()) {
@@ -193,6 +202,14 @@ StatusPhase JiraImport::Phase(absl::string_view status, const Json& current,
     if (category == "indeterminate") return StatusPhase::kActive;
     if (category == "done") return StatusPhase::kResolved;
   }
+  return std::nullopt;
+}
+
+StatusPhase JiraImport::Phase(absl::string_view status, const Json& current,
+                              absl::string_view key, int index,
+                              std::set<std::string>& warned) {
+  if (auto phase = KnownPhase(options_, status, current)) return *phase;
+  const std::string name = Lower(status);
   if (warned.insert(name).second) {
     Warn(index, key,
          absl::StrCat("status \"", status.substr(0, 60),
@@ -216,11 +233,35 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
   auto created =
       internal::ParseTimestamp(Str(fields, "created"), context_.zone());
   if (!created.ok()) return field_error("fields.created", created.status());
+  // The resolution date, when something says the issue is resolved: the
+  // resolution field, or a current status of the resolved or closed phase
+  // (README.md, "Jira": Jira Server can carry a stale resolutiondate on an
+  // issue that is open again).
   std::optional<absl::Time> resolved;
+  std::set<std::string> warned;
+  const Json& current = Obj(fields, "status");
   if (const std::string r = Str(fields, "resolutiondate"); !r.empty()) {
     auto t = internal::ParseTimestamp(r, context_.zone());
     if (!t.ok()) return field_error("fields.resolutiondate", t.status());
-    resolved = *t;
+    const Json& resolution_field = Obj(fields, "resolution");
+    const bool has_resolution =
+        resolution_field.is_object() && !Str(resolution_field, "name").empty();
+    const StatusPhase now =
+        Phase(Str(current, "name"), current, key, index, warned);
+    if (*t < *created) {
+      Warn(index, key,
+           absl::StrCat("resolutiondate ", r.substr(0, 40),
+                        " is before created; ignored"));
+    } else if (!has_resolution && now != StatusPhase::kResolved &&
+               now != StatusPhase::kClosed) {
+      Warn(index, key,
+           absl::StrCat("resolutiondate is set but the issue has no "
+                        "resolution and its status \"",
+                        Str(current, "name").substr(0, 60),
+                        "\" is not done; ignored"));
+    } else {
+      resolved = *t;
+    }
   }
 
   // The changelog, in time order.
@@ -233,6 +274,11 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
       return absl::InvalidArgumentError("changelog.histories: not an array");
     }
     const std::string team_field = Lower(options_.team_field);
+    // A team field given by id is named in the changelog by its display
+    // name (known from the export's `names`).
+    const auto named = names_.find(team_id_);
+    const std::string team_name =
+        named == names_.end() ? team_field : Lower(named->second);
     int h = 0;
     static const Json* const kNoList = new Json(Json::array());
     for (const Json& history : histories.is_array() ? histories : *kNoList) {
@@ -255,7 +301,7 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
         if (field == "status" || field_id == "status") {
           statuses.push_back(std::move(change));
         } else if (!team_field.empty() &&
-                   (field == team_field ||
+                   (field == team_field || field == team_name ||
                     (!field_id.empty() && field_id == team_id_))) {
           teams.push_back(std::move(change));
         }
@@ -327,8 +373,6 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
   }
 
   // Status: from the status the issue was created in, through every change.
-  const Json& current = Obj(fields, "status");
-  std::set<std::string> warned;
   if (!statuses.empty()) {
     StatusPhase phase = StatusPhase::kOpen;
     const StatusPhase first =
@@ -341,6 +385,11 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
       b.Transition(c.time, phase, to, internal::WaitReason(c.to));
       phase = to;
     }
+  } else if (start_in_current_) {
+    const std::string name = Str(current, "name");
+    b.Transition(*created, StatusPhase::kOpen,
+                 Phase(name, current, key, index, warned),
+                 internal::WaitReason(name));
   } else if (Phase(Str(current, "name"), current, key, index, warned) ==
                  StatusPhase::kCancelled &&
              !b.Has(v1::EVENT_KIND_CANCELLED)) {
@@ -365,14 +414,17 @@ absl::Status JiraImport::Issue(const Json& issue, absl::string_view key,
   return absl::OkStatus();
 }
 
-absl::Status JiraImport::Run() {
-  Json doc;
+// The JSON text of `file`; INVALID_ARGUMENT naming it.
+absl::StatusOr<Json> ParseJson(const InputFile& file) {
   try {
-    doc = Json::parse(file_.text.begin(), file_.text.end());
+    return Json::parse(file.text.begin(), file.text.end());
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(file_.name, ": not valid JSON: ", e.what()));
+        absl::StrCat(file.name, ": not valid JSON: ", e.what()));
   }
+}
+
+absl::Status JiraImport::Run(const Json& doc) {
   const Json* issues = &doc;
   if (doc.is_object()) {
     issues = &Obj(doc, "issues");
@@ -432,9 +484,88 @@ absl::Status JiraImport::Run() {
 absl::StatusOr<ImportResult> ImportJira(const InputFile& issues,
                                         const ImportOptions& options) {
   VLA_ASSIGN_OR_RETURN(Context context, Context::Make(options));
+  VLA_ASSIGN_OR_RETURN(Json doc, ParseJson(issues));
   ImportResult result;
   JiraImport import(context, issues, result);
-  VLA_RETURN_IF_ERROR(import.Run());
+  VLA_RETURN_IF_ERROR(import.Run(doc));
+  return result;
+}
+
+absl::StatusOr<ImportResult> ImportJiraWebhook(const InputFile& delivery,
+                                               const ImportOptions& options) {
+  VLA_ASSIGN_OR_RETURN(Context context, Context::Make(options));
+  VLA_ASSIGN_OR_RETURN(Json doc, ParseJson(delivery));
+  const auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(delivery.name, ": ", why));
+  };
+  if (!doc.is_object()) return bad("expected a JSON object");
+  ImportResult result;
+  const std::string event = Str(doc, "webhookEvent");
+  if (event != "jira:issue_created" && event != "jira:issue_updated" &&
+      event != "jira:issue_deleted") {
+    result.ignored = absl::StrCat("webhookEvent \"", event.substr(0, 60),
+                                  "\" is not an issue event");
+    return result;
+  }
+  const Json& issue = Obj(doc, "issue");
+  const Json& fields = Obj(issue, "fields");
+  if (!fields.is_object() || Str(issue, "key").empty()) {
+    return bad("issue: required, with key and fields");
+  }
+  const std::string key = Str(issue, "key");
+  VLA_RETURN_IF_ERROR(internal::CheckItemKey(key));
+
+  if (event == "jira:issue_deleted") {
+    // Gone from Jira: an open item is dropped (CANCELLED when deleted); a
+    // resolved one keeps its resolution.
+    const Json& when = Obj(doc, "timestamp");
+    if (!when.is_number_integer()) return bad("timestamp: required (ms)");
+    const Json& status = Obj(fields, "status");
+    const std::optional<StatusPhase> phase =
+        KnownPhase(options.jira, Str(status, "name"), status);
+    if (phase == StatusPhase::kResolved || phase == StatusPhase::kClosed ||
+        phase == StatusPhase::kCancelled) {
+      result.ignored = "deleted after its resolution";
+      return result;
+    }
+    ItemBuilder b(context, "jira", key,
+                  TypeOf(Str(Obj(fields, "issuetype"), "name")));
+    b.AddLabel("source", "jira");
+    b.Add(absl::FromUnixMillis(when.get<int64_t>()), v1::EVENT_KIND_CANCELLED);
+    b.AppendTo(result);
+    result.counts.records = result.counts.items = 1;
+    return result;
+  }
+
+  // The issue as the importer would see it, with this change as its only
+  // history at the issue's `updated` time (Jira stamps the change group and
+  // the issue with the same instant), so the events at that instant get the
+  // ids a later import of the full changelog gives them.
+  const bool created = event == "jira:issue_created";
+  const std::string at = Str(fields, created ? "created" : "updated");
+  auto instant = internal::ParseTimestamp(at, context.zone());
+  if (!instant.ok()) {
+    return bad(absl::StrCat(
+        created ? "issue.fields.created: " : "issue.fields.updated: ",
+        instant.status().message()));
+  }
+  Json copy = issue;
+  Json histories = Json::array();
+  if (!created) {
+    const Json& items = Obj(Obj(doc, "changelog"), "items");
+    histories.push_back(
+        {{"created", at}, {"items", items.is_array() ? items : Json::array()}});
+  }
+  copy["changelog"] = {{"histories", histories}};
+  JiraImport import(context, delivery, result);
+  import.set_start_in_current_status(created);
+  VLA_RETURN_IF_ERROR(import.Run(Json::array({copy})));
+  if (!result.errors.empty()) {
+    return bad(absl::StrCat(result.errors.front().key, ": ",
+                            result.errors.front().reason));
+  }
+  internal::KeepEventsAt(*instant, result);
+  if (result.events.empty()) result.ignored = "no change that makes an event";
   return result;
 }
 

@@ -1,6 +1,7 @@
 // The ServiceNow incident importer (README.md, "ServiceNow").
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,7 +16,7 @@
 #include "clients/importers/import_util.h"
 #include "clients/importers/importers.h"
 #include "clients/importers/records.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 namespace vla::importers {
 namespace {
@@ -115,6 +116,13 @@ std::string Priority(absl::string_view priority) {
   return std::string(p);
 }
 
+// A time cell: the stored value of a display-value object is UTC; other
+// text is in `zone`.
+absl::StatusOr<absl::Time> CellTime(const Cell& cell, absl::TimeZone zone) {
+  return internal::ParseTimestamp(cell.value,
+                                  cell.stored ? absl::UTCTimeZone() : zone);
+}
+
 bool IsSysId(absl::string_view s) {
   return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
            return absl::ascii_isxdigit(static_cast<unsigned char>(c));
@@ -177,8 +185,7 @@ class ServiceNowImport {
   // A time cell: the stored value of a display-value object is UTC; other
   // text is in the configured zone.
   absl::StatusOr<absl::Time> Time(const Cell& cell) const {
-    return internal::ParseTimestamp(
-        cell.value, cell.stored ? absl::UTCTimeZone() : context_.zone());
+    return CellTime(cell, context_.zone());
   }
   absl::StatusOr<std::optional<absl::Time>> OptionalTime(
       const Cell& cell) const {
@@ -550,6 +557,80 @@ absl::StatusOr<ImportResult> ImportServiceNow(
   ImportResult result;
   ServiceNowImport import(context, result);
   VLA_RETURN_IF_ERROR(import.Run(incidents, audit));
+  return result;
+}
+
+absl::StatusOr<ImportResult> ImportServiceNowWebhook(
+    const InputFile& delivery, const ImportOptions& options) {
+  using Json = nlohmann::json;
+  VLA_ASSIGN_OR_RETURN(Context context, Context::Make(options));
+  const auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(delivery.name, ": ", why));
+  };
+  Json record;
+  try {
+    record = Json::parse(delivery.text.begin(), delivery.text.end());
+  } catch (const Json::exception& e) {
+    return bad(absl::StrCat("not valid JSON: ", e.what()));
+  }
+  if (!record.is_object()) return bad("expected a JSON object (the record)");
+  Json changes = Json::array();
+  std::string operation = "update";
+  if (auto it = record.find("vla_changes"); it != record.end()) {
+    if (!it->is_array()) return bad("vla_changes: expected an array");
+    changes = *it;
+    record.erase(it);
+  }
+  if (auto it = record.find("vla_operation"); it != record.end()) {
+    operation = it->is_string() ? it->get<std::string>() : "";
+    record.erase(it);
+  }
+  if (operation != "insert" && operation != "update") {
+    return bad("vla_operation: expected \"insert\" or \"update\"");
+  }
+  // The record as a one-row export, its changes as its audit rows.
+  const std::string incidents = Json::array({record}).dump();
+  std::string audit;
+  if (!changes.empty()) {
+    const auto updated = record.find("sys_updated_on");
+    const auto number = record.find("number");
+    if (updated == record.end() || number == record.end()) {
+      return bad("sys_updated_on and number: required with vla_changes");
+    }
+    Json rows = Json::array();
+    for (const Json& change : changes) {
+      if (!change.is_object()) return bad("vla_changes: expected objects");
+      Json row = change;
+      row["number"] = *number;
+      row["sys_created_on"] = *updated;
+      rows.push_back(std::move(row));
+    }
+    audit = rows.dump();
+  }
+  ImportResult result;
+  {
+    ServiceNowImport import(context, result);
+    VLA_RETURN_IF_ERROR(import.Run(
+        {delivery.name, incidents},
+        audit.empty() ? std::nullopt
+                      : std::optional<InputFile>({delivery.name, audit})));
+  }
+  if (!result.errors.empty()) {
+    return bad(absl::StrCat(result.errors.front().key, ": ",
+                            result.errors.front().reason));
+  }
+  if (operation == "update") {
+    VLA_ASSIGN_OR_RETURN(
+        Table table,
+        internal::ReadTable({delivery.name, incidents}, ColumnName));
+    auto instant =
+        CellTime(table.records.front().Get("sys_updated_on"), context.zone());
+    if (!instant.ok()) {
+      return bad(absl::StrCat("sys_updated_on: ", instant.status().message()));
+    }
+    internal::KeepEventsAt(*instant, result);
+  }
+  if (result.events.empty()) result.ignored = "no change that makes an event";
   return result;
 }
 

@@ -5,7 +5,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 namespace vla::client {
 

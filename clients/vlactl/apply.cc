@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/vlactl/output.h"
-#include "services/common/status_util.h"
-#include "services/vmdb/validation.h"
+#include "common/status_util.h"
+#include "common/validation.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::vlactl {
@@ -103,7 +103,7 @@ absl::Status Apply(VmdbClient& vmdb, std::vector<Document> docs, bool dry_run,
     return grpc::Status::OK;
   };
   for (const Planned& p : plan) {
-    for (const vmdb::Reference& ref : p.doc->references) {
+    for (const Reference& ref : p.doc->references) {
       const Message* target = nullptr;
       const grpc::Status s = resolve(ref.name, &target);
       if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -122,8 +122,7 @@ absl::Status Apply(VmdbClient& vmdb, std::vector<Document> docs, bool dry_run,
         if (!s.ok()) return WithWhere(*p.doc, s);  // checked above
         kvis.push_back(static_cast<const v1::Kvi&>(*kvi));
       }
-      if (auto s = vmdb::ValidateVlaClausesAgainstKvis(*vla, "vla", kvis);
-          !s.ok()) {
+      if (auto s = ValidateVlaClausesAgainstKvis(*vla, "vla", kvis); !s.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(p.doc->Where(), ": ", s.message()));
       }

@@ -15,23 +15,10 @@
 
 #include "absl/status/status.h"
 #include "clients/lib/client.h"
+#include "clients/lib/flags.h"
 #include "clients/vlactl/output.h"
 
 namespace vla::vlactl {
-
-// Exit codes scripts can rely on (also in `vlactl --help`).
-enum ExitCode {
-  kExitOk = 0,
-  kExitUsage = 1,        // bad command line
-  kExitServerError = 2,  // the server failed (INTERNAL, UNKNOWN, ...)
-  kExitNotFound = 3,     // NOT_FOUND: a named resource or file is missing
-  kExitInvalid = 4,      // refused input: a bad document, INVALID_ARGUMENT,
-                         // FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED
-  kExitUnavailable = 5,  // UNAVAILABLE or DEADLINE_EXCEEDED: not reachable
-  kExitDenied = 6,       // UNAUTHENTICATED or PERMISSION_DENIED
-  kExitRejected = 7,     // ingest, import: some records skipped or rejected
-};
-int ExitCodeFor(absl::StatusCode code);
 
 struct FlagSpec {
   std::string name;        // long name, without "--"
@@ -92,8 +79,6 @@ class Context {
   std::shared_ptr<grpc::Channel> channel_;
   bool color_;
 };
-
-absl::Status FromGrpc(const grpc::Status& status);
 
 // Ctrl-C: set once SIGINT or SIGTERM arrives (after InstallInterruptHandler).
 void InstallInterruptHandler();

@@ -17,7 +17,7 @@
 #include "clients/vlactl/progress.h"
 #include "clients/vlactl/records.h"
 #include "clients/vlactl/vmdb_client.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 namespace vla::vlactl {
 namespace {
@@ -101,7 +101,7 @@ absl::Status CheckTeams(VmdbClient& vmdb, const std::vector<std::string>& teams,
     auto team = VmdbClient::NewResource(kind);
     const grpc::Status s = vmdb.Get(kind, name, team.get());
     if (s.ok()) continue;
-    if (s.error_code() != grpc::StatusCode::NOT_FOUND) return FromGrpc(s);
+    if (s.error_code() != grpc::StatusCode::NOT_FOUND) return FromGrpcStatus(s);
     if (!create) {
       missing.push_back(name);
       continue;
@@ -113,7 +113,7 @@ absl::Status CheckTeams(VmdbClient& vmdb, const std::vector<std::string>& teams,
     resource.set_kind(v1::TEAM_KIND_PROVIDER);
     const grpc::Status c = vmdb.Create(kind, id, resource, team.get());
     if (!c.ok() && c.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-      return FromGrpc(c);
+      return FromGrpcStatus(c);
     }
     created->push_back(name);
   }
@@ -286,8 +286,8 @@ int RunImport(Context& ctx) {
   }
 
   const bool rejected = totals && !totals->rejected.empty();
-  const int code =
-      result->errors.empty() && !rejected ? kExitOk : kExitRejected;
+  const int code = result->errors.empty() && !rejected ? client::kExitOk
+                                                       : client::kExitRejected;
   if (ctx.format() != Format::kTable) {
     nlohmann::json report = {{"source", ctx.args()[0]},
                              {"records", counts.records},

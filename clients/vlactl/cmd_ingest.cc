@@ -102,7 +102,7 @@ int RunIngest(Context& ctx) {
       ctx.out() << "  line " << r.line << ": " << r.reason << "\n";
     }
   }
-  return rejected.empty() ? kExitOk : kExitRejected;
+  return rejected.empty() ? client::kExitOk : client::kExitRejected;
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include "clients/vlactl/cli.h"
 #include "clients/vlactl/documents.h"
 #include "clients/vlactl/vmdb_client.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::vlactl {
@@ -177,7 +177,7 @@ int RunApply(Context& ctx) {
     }
     return ctx.Fail(s);
   }
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunGet(Context& ctx) {
@@ -198,7 +198,7 @@ int RunGet(Context& ctx) {
     items.push_back(std::move(m));
   }
   PrintResources(ctx, *kind, items, items.size() > 1);
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunList(Context& ctx) {
@@ -214,7 +214,7 @@ int RunList(Context& ctx) {
   const grpc::Status s = vmdb.List(*kind, ctx.Get("filter"), &items);
   if (!s.ok()) return ctx.Fail(s);
   PrintResources(ctx, *kind, items, true);
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunDelete(Context& ctx) {
@@ -232,7 +232,7 @@ int RunDelete(Context& ctx) {
     if (!s.ok()) return ctx.Fail(s);
     ctx.out() << ref->name() << " deleted\n";
   }
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunRevisions(Context& ctx) {
@@ -260,12 +260,12 @@ int RunRevisions(Context& ctx) {
                 Number(v.warning_score() == 0 ? 75 : v.warning_score())});
     }
     t.Print(ctx.out(), ctx.color());
-    return kExitOk;
+    return client::kExitOk;
   }
   std::vector<std::string> docs;
   for (const v1::Vla& v : resp.revisions()) docs.push_back(ResourceToJson(v));
   PrintDocuments(ctx.out(), ctx.format(), docs, true);
-  return kExitOk;
+  return client::kExitOk;
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include "clients/lib/watch.h"
 #include "clients/vlactl/cli.h"
 #include "clients/vlactl/documents.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
 
@@ -112,17 +112,17 @@ int RunStatus(Context& ctx) {
     }
     absl::StrAppend(&json, "]}");
     PrintDocuments(ctx.out(), ctx.format(), {json}, false);
-    return kExitOk;
+    return client::kExitOk;
   }
   Table t({"NAME", "STATE", "SCORE", "SLA", "WATERMELON", "DISPUTED"});
   for (const auto& v : vlas) AddVlaRow(t, v);
   for (const auto& o : objectives) AddObjectiveRow(t, o);
   if (t.empty()) {
     ctx.err() << "No active VLAs or objectives (vlactl apply -f examples/).\n";
-    return kExitOk;
+    return client::kExitOk;
   }
   t.Print(ctx.out(), ctx.color());
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunExplain(Context& ctx) {
@@ -142,7 +142,7 @@ int RunExplain(Context& ctx) {
   if (!s.ok()) return ctx.Fail(s);
   if (ctx.format() != Format::kTable) {
     PrintDocuments(ctx.out(), ctx.format(), {MessageJson(st, true)}, false);
-    return kExitOk;
+    return client::kExitOk;
   }
   auto& out = ctx.out();
   const bool c = ctx.color();
@@ -171,7 +171,7 @@ int RunExplain(Context& ctx) {
               absl::StrCat(cl.samples())});
   }
   t.Print(out, c);
-  return kExitOk;
+  return client::kExitOk;
 }
 
 int RunFlow(Context& ctx) {
@@ -208,7 +208,7 @@ int RunFlow(Context& ctx) {
   if (!s.ok()) return ctx.Fail(s);
   if (ctx.format() != Format::kTable) {
     PrintDocuments(ctx.out(), ctx.format(), {MessageJson(flow, true)}, false);
-    return kExitOk;
+    return client::kExitOk;
   }
   auto& out = ctx.out();
   out << "Value stream " << ref->name() << ", " << Clock(flow.window_start())
@@ -239,7 +239,7 @@ int RunFlow(Context& ctx) {
   } else {
     seams.Print(out, ctx.color());
   }
-  return kExitOk;
+  return client::kExitOk;
 }
 
 // Prints a watch stream until it ends or Ctrl-C: each event (of each
@@ -272,8 +272,8 @@ int PrintWatch(Context& ctx, Open open, Line line) {
               << std::flush;
   }
   const grpc::Status status = reader.Finish();
-  if (Interrupted()) return kExitOk;
-  return status.ok() ? kExitOk : ctx.Fail(status);
+  if (Interrupted()) return client::kExitOk;
+  return status.ok() ? client::kExitOk : ctx.Fail(status);
 }
 
 int RunWatch(Context& ctx) {
@@ -361,13 +361,13 @@ int RunCheckIn(Context& ctx) {
   if (ctx.format() != Format::kTable) {
     PrintDocuments(ctx.out(), ctx.format(), {MessageJson(checkin, true)},
                    false);
-    return kExitOk;
+    return client::kExitOk;
   }
   ctx.out() << checkin.objective() << " key result " << checkin.key_result_id()
             << ": checked in " << Number(checkin.value(), 4) << " (confidence "
             << Number(checkin.confidence(), 2) << ") at "
             << Clock(checkin.create_time()) << " UTC\n";
-  return kExitOk;
+  return client::kExitOk;
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include "clients/vlactl/apply.h"
 #include "clients/vlactl/cli.h"
 #include "clients/vlactl/documents.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
 #include "vla/v1/resources.pb.h"
@@ -371,7 +371,7 @@ int RunDemo(Context& ctx) {
             << absl::StrReplaceAll(setup->value_stream,
                                    {{"valueStreams/", "valuestream/"}})
             << "\n";
-  return kExitOk;
+  return client::kExitOk;
 }
 
 }  // namespace

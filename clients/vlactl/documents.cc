@@ -18,14 +18,14 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "clients/vlactl/yaml_message.h"
+#include "common/names.h"
+#include "common/proto_time.h"
+#include "common/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/common/names.h"
-#include "services/common/proto_time.h"
-#include "services/vmdb/validation.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::vlactl {
@@ -387,22 +387,22 @@ absl::Status FillMessage(const YAML::Node& node, Message* msg,
 
 // The VMDB's own checks of one resource (errors name `singular.field`).
 absl::Status ValidateResource(const Message& m, const KindInfo& kind,
-                              std::vector<vmdb::Reference>* refs) {
+                              std::vector<Reference>* refs) {
   const absl::string_view p = kind.singular;
   if (auto* t = dynamic_cast<const v1::Team*>(&m)) {
-    return vmdb::ValidateTeam(*t, p, refs);
+    return ValidateTeam(*t, p, refs);
   }
   if (auto* vs = dynamic_cast<const v1::ValueStream*>(&m)) {
-    return vmdb::ValidateValueStream(*vs, p, refs);
+    return ValidateValueStream(*vs, p, refs);
   }
   if (auto* k = dynamic_cast<const v1::Kvi*>(&m)) {
-    return vmdb::ValidateKvi(*k, p, refs);
+    return ValidateKvi(*k, p, refs);
   }
   if (auto* v = dynamic_cast<const v1::Vla*>(&m)) {
-    return vmdb::ValidateVla(*v, p, refs);
+    return ValidateVla(*v, p, refs);
   }
   if (auto* o = dynamic_cast<const v1::Objective*>(&m)) {
-    return vmdb::ValidateObjective(*o, p, refs);
+    return ValidateObjective(*o, p, refs);
   }
   return absl::InternalError("unknown resource type");
 }

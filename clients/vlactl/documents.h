@@ -32,9 +32,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/validation.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/message.h"
-#include "services/vmdb/validation.h"
 
 namespace vla::vlactl {
 
@@ -73,7 +73,7 @@ struct Document {
   // The resource with `name` set and every other output-only field clear.
   std::unique_ptr<google::protobuf::Message> resource;
   // The other resources it names, with the field naming each.
-  std::vector<vmdb::Reference> references;
+  std::vector<Reference> references;
 
   std::string name() const;  // "kvis/p90"
   // "examples/kvis.yaml: document 2 (line 14)"

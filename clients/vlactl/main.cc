@@ -1,17 +1,18 @@
 // vlactl: a kubectl-style command-line client for vlad. See `vlactl --help`
-// and clients/README.md.
+// and clients/README.md. The command line is parsed by CLI11 from the
+// command table (cli.h); the connection flags and exit codes are the client
+// library's (clients/lib/flags.h), shared with the other client binaries.
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <optional>
+#include <cstring>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
-#include "absl/time/time.h"
 #include "clients/vlactl/cli.h"
+#include "common/status_util.h"
 
 namespace vla::vlactl {
 namespace {
@@ -20,26 +21,7 @@ std::atomic<bool> g_interrupted{false};
 
 void OnSignal(int) { g_interrupted.store(true); }
 
-const std::vector<FlagSpec>& GlobalFlags() {
-  static const auto* flags = new std::vector<FlagSpec>{
-      {"server", 0, "HOST:PORT",
-       "server address (env VLA_SERVER; default 127.0.0.1:50051)"},
-      {"token", 0, "TOKEN", "bearer token (env VLA_TOKEN)"},
-      {"tls", 0, "", "use TLS (implied by the three file flags)"},
-      {"ca-file", 0, "FILE", "PEM root certificates (env VLA_CA_FILE)"},
-      {"cert-file", 0, "FILE",
-       "PEM client certificate for mTLS (env VLA_CERT_FILE)"},
-      {"key-file", 0, "FILE", "PEM client key for mTLS (env VLA_KEY_FILE)"},
-      {"server-name-override", 0, "NAME",
-       "TLS: check the server certificate against NAME"},
-      {"deadline", 0, "DURATION", "deadline of each call (default 30s)"},
-      {"help", 'h', "", "show help"},
-  };
-  return *flags;
-}
-
-const FlagSpec kOutputFlag{"output", 'o', "FORMAT",
-                           "table (default), json or yaml"};
+constexpr char kProgram[] = "vlactl";
 
 const std::vector<Command>& AllCommands() {
   static const auto* commands = [] {
@@ -53,244 +35,103 @@ const std::vector<Command>& AllCommands() {
   return *commands;
 }
 
-void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
-  for (const FlagSpec& f : flags) {
-    std::string left = "  ";
-    if (f.short_name != 0)
-      absl::StrAppend(&left, "-", std::string(1, f.short_name), ", ");
-    absl::StrAppend(&left, "--", f.name);
-    if (!f.value_name.empty()) absl::StrAppend(&left, " ", f.value_name);
-    if (left.size() < 30) left.resize(30, ' ');
-    out << left << " " << f.help << "\n";
+// CLI11's help layout with the command table's own usage line
+// ("Usage: vlactl get KIND/ID...").
+class CommandFormatter : public CLI::Formatter {
+ public:
+  explicit CommandFormatter(std::string usage) : usage_(std::move(usage)) {}
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return absl::StrCat("Usage: ", kProgram, " ", usage_, "\n");
   }
-}
 
-constexpr char kExitCodes[] = R"(Exit codes:
-  0  success
-  1  usage error (unknown command or flag, missing argument)
-  2  server error (INTERNAL, UNKNOWN, ...)
-  3  not found (a named resource or file does not exist)
-  4  refused input (a bad document; INVALID_ARGUMENT, FAILED_PRECONDITION,
-     ALREADY_EXISTS, ABORTED from the server)
-  5  server unreachable (UNAVAILABLE, DEADLINE_EXCEEDED)
-  6  not allowed (UNAUTHENTICATED, PERMISSION_DENIED)
-  7  ingest or import finished but skipped or rejected some records
-)";
+ private:
+  std::string usage_;
+};
 
-void PrintMainHelp(std::ostream& out) {
-  out << "vlactl: manage and watch Value Level Agreements on a vlad server.\n\n"
-         "Usage: vlactl COMMAND [ARGS] [FLAGS]\n\nCommands:\n";
-  for (const Command& c : AllCommands()) {
-    std::string left = absl::StrCat("  ", c.name);
-    left.resize(14, ' ');
-    out << left << c.summary << "\n";
-  }
-  out << "\nKinds: team, valuestream (vs), kvi, vla, objective (singular or "
-         "plural).\n\nGlobal flags:\n";
-  PrintFlags(out, GlobalFlags());
-  out << "\n"
-      << kExitCodes
-      << "\nRun `vlactl COMMAND --help` for a command's arguments and "
-         "flags.\n";
-}
+// What the parse of one command's line collects for its Context.
+struct Parsed {
+  std::vector<std::string> args;
+  std::multimap<std::string, std::string> flags;
+  std::string output;
+};
 
-void PrintCommandHelp(std::ostream& out, const Command& c) {
-  out << "Usage: vlactl " << c.usage << "\n\n" << c.summary << "\n";
-  if (!c.help.empty()) out << "\n" << c.help;
-  if (!c.help.empty() && c.help.back() != '\n') out << "\n";
-  std::vector<FlagSpec> flags = c.flags;
-  if (c.takes_output) flags.push_back(kOutputFlag);
-  if (!flags.empty()) {
-    out << "\nFlags:\n";
-    PrintFlags(out, flags);
-  }
-  out << "\nGlobal flags:\n";
-  PrintFlags(out, GlobalFlags());
-  out << "\n" << kExitCodes;
-}
-
-const FlagSpec* FindFlag(const std::vector<const std::vector<FlagSpec>*>& sets,
-                         absl::string_view name, char short_name) {
-  for (const auto* set : sets) {
-    for (const FlagSpec& f : *set) {
-      if ((short_name != 0 && f.short_name == short_name) ||
-          (short_name == 0 && f.name == name)) {
-        return &f;
-      }
+// Adds `c` to `app` as a subcommand whose flags and arguments land in `out`.
+void AddCommand(CLI::App* app, const Command& c, Parsed* out) {
+  CLI::App* sub = app->add_subcommand(c.name, c.summary);
+  sub->formatter(std::make_shared<CommandFormatter>(c.usage));
+  sub->footer(
+      absl::StrCat(c.help, c.help.empty() ? "" : "\n", client::kExitCodesHelp));
+  for (const FlagSpec& f : c.flags) {
+    const std::string names = client::FlagNames(f.name, f.short_name);
+    const std::string name = f.name;
+    if (f.value_name.empty()) {
+      sub->add_flag_function(
+          names, [out, name](int64_t) { out->flags.emplace(name, "true"); },
+          f.help);
+      continue;
     }
+    sub->add_option_function<std::vector<std::string>>(
+           names,
+           [out, name](const std::vector<std::string>& values) {
+             for (const std::string& v : values) out->flags.emplace(name, v);
+           },
+           f.help)
+        ->type_name(f.value_name)
+        ->allow_extra_args(false);
   }
-  return nullptr;
+  if (c.takes_output) {
+    sub->add_option("-o,--output", out->output, "table (default), json or yaml")
+        ->type_name("FORMAT");
+  }
+  sub->add_option("args", out->args, "arguments (see Usage)");
 }
 
 int Main(int argc, char** argv) {
-  std::vector<std::string> argv_rest(argv + 1, argv + argc);
-  if (argv_rest.empty()) {
-    PrintMainHelp(std::cerr);
-    return kExitUsage;
+  CLI::App app(
+      "vlactl: manage and watch Value Level Agreements on a vlad "
+      "server.",
+      kProgram);
+  app.require_subcommand(1);
+  app.fallthrough();  // the connection flags may follow the command
+  app.footer(absl::StrCat(
+      "Kinds: team, valuestream (vs), kvi, vla, objective (singular or "
+      "plural).\n\n",
+      client::kExitCodesHelp,
+      "\nRun `vlactl COMMAND --help` for a command's arguments and flags."));
+  client::ConnectionOptions options;
+  client::AddConnectionFlags(&app, &options);
+  Parsed parsed;
+  for (const Command& c : AllCommands()) AddCommand(&app, c, &parsed);
+  if (argc == 2 && std::strcmp(argv[1], "help") == 0) {
+    std::cout << app.help();
+    return client::kExitOk;
   }
-  // The command is the first argument that is not a flag.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (argc == 1) std::cerr << app.help();
+    return client::ExitForParseError(app, e);
+  }
+  const std::string chosen = app.get_subcommands().front()->get_name();
   const Command* command = nullptr;
-  for (size_t i = 0; i < argv_rest.size(); ++i) {
-    const std::string& a = argv_rest[i];
-    if (absl::StartsWith(a, "-")) {  // skip a global flag's value too
-      const std::string name =
-          absl::StrReplaceAll(a.substr(a.find_first_not_of('-')), {{"_", "-"}});
-      const FlagSpec* f = FindFlag({&GlobalFlags()}, name, 0);
-      if ((f != nullptr && !f->value_name.empty()) || a == "-o") ++i;
-      continue;
-    }
-    for (const Command& c : AllCommands()) {
-      if (c.name == a) command = &c;
-    }
-    if (command == nullptr && a != "help") {
-      std::cerr << "vlactl: unknown command \"" << a
-                << "\" (see vlactl --help)\n";
-      return kExitUsage;
-    }
-    break;
+  for (const Command& c : AllCommands()) {
+    if (c.name == chosen) command = &c;
   }
-  if (command == nullptr) {
-    const bool help =
-        !argv_rest.empty() && (argv_rest[0] == "--help" ||
-                               argv_rest[0] == "-h" || argv_rest[0] == "help");
-    PrintMainHelp(help ? std::cout : std::cerr);
-    return help ? kExitOk : kExitUsage;
-  }
-
-  std::vector<FlagSpec> own = command->flags;
-  if (command->takes_output) own.push_back(kOutputFlag);
-  const std::vector<const std::vector<FlagSpec>*> sets = {&own, &GlobalFlags()};
-  std::vector<std::string> args;
-  std::multimap<std::string, std::string> flags;
-  bool seen_command = false;
-  for (size_t i = 0; i < argv_rest.size(); ++i) {
-    const std::string& a = argv_rest[i];
-    if (a == "--") {
-      for (++i; i < argv_rest.size(); ++i) args.push_back(argv_rest[i]);
-      break;
-    }
-    if (a.size() < 2 || a[0] != '-' || (a[1] >= '0' && a[1] <= '9') ||
-        a[1] == '.') {  // -5 is a value
-      if (!seen_command && a == command->name) {
-        seen_command = true;
-      } else {
-        args.push_back(a);
-      }
-      continue;
-    }
-    std::string name;
-    std::optional<std::string> value;
-    const FlagSpec* spec = nullptr;
-    if (a[1] == '-') {
-      name = a.substr(2);
-      if (const size_t eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name.resize(eq);
-      }
-      name = absl::StrReplaceAll(name, {{"_", "-"}});
-      spec = FindFlag(sets, name, 0);
-    } else if (a.size() == 2) {
-      spec = FindFlag(sets, "", a[1]);
-    } else {  // -ojson
-      spec = FindFlag(sets, "", a[1]);
-      if (spec != nullptr && !spec->value_name.empty())
-        value = a.substr(2);
-      else
-        spec = nullptr;
-    }
-    if (spec == nullptr) {
-      std::cerr << "vlactl " << command->name << ": unknown flag " << a
-                << " (see vlactl " << command->name << " --help)\n";
-      return kExitUsage;
-    }
-    if (spec->name == "help") {
-      PrintCommandHelp(std::cout, *command);
-      return kExitOk;
-    }
-    if (spec->value_name.empty()) {
-      if (value.has_value() && *value != "true" && *value != "false") {
-        std::cerr << "vlactl: --" << spec->name << " takes no value\n";
-        return kExitUsage;
-      }
-      flags.emplace(spec->name, value.value_or("true"));
-      continue;
-    }
-    if (!value.has_value()) {
-      if (i + 1 >= argv_rest.size()) {
-        std::cerr << "vlactl: --" << spec->name << " needs a value ("
-                  << spec->value_name << ")\n";
-        return kExitUsage;
-      }
-      value = argv_rest[++i];
-    }
-    flags.emplace(spec->name, *value);
-  }
-
-  auto last = [&](const std::string& name) -> const std::string* {
-    auto range = flags.equal_range(name);
-    if (range.first == range.second) return nullptr;
-    return &std::prev(range.second)->second;
-  };
   Format format = Format::kTable;
-  if (const std::string* o = last("output")) {
-    auto f = ParseFormat(*o);
+  if (!parsed.output.empty()) {
+    auto f = ParseFormat(parsed.output);
     if (!f.ok()) {
-      std::cerr << "vlactl: " << f.status().message() << "\n";
-      return kExitUsage;
+      std::cerr << kProgram << ": " << f.status().message() << "\n";
+      return client::kExitUsage;
     }
     format = *f;
   }
-  client::ConnectionOptions options = client::ConnectionOptions::FromEnv();
-  if (const std::string* v = last("server")) options.address = *v;
-  if (const std::string* v = last("token")) options.token = *v;
-  if (const std::string* v = last("tls")) options.tls = *v == "true";
-  if (const std::string* v = last("ca-file")) options.ca_file = *v;
-  if (const std::string* v = last("cert-file")) options.cert_file = *v;
-  if (const std::string* v = last("key-file")) options.key_file = *v;
-  if (const std::string* v = last("server-name-override")) {
-    options.server_name_override = *v;
-  }
-  if (const std::string* v = last("deadline")) {
-    if (!absl::ParseDuration(*v, &options.deadline) ||
-        options.deadline <= absl::ZeroDuration()) {
-      std::cerr << "vlactl: --deadline: \"" << *v
-                << "\" is not a positive duration (like 30s)\n";
-      return kExitUsage;
-    }
-  }
-  Context ctx(std::move(args), std::move(flags), format, std::move(options));
+  Context ctx(std::move(parsed.args), std::move(parsed.flags), format,
+              std::move(options));
   return command->run(ctx);
 }
 
 }  // namespace
-
-int ExitCodeFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return kExitOk;
-    case absl::StatusCode::kNotFound:
-      return kExitNotFound;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kOutOfRange:
-      return kExitInvalid;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-      return kExitUnavailable;
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kPermissionDenied:
-      return kExitDenied;
-    default:
-      return kExitServerError;
-  }
-}
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
 
 Context::Context(std::vector<std::string> args,
                  std::multimap<std::string, std::string> flags, Format format,
@@ -322,7 +163,7 @@ std::shared_ptr<grpc::Channel> Context::channel() {
     auto channel = client::MakeChannel(options_);
     if (!channel.ok()) {
       std::cerr << "vlactl: " << channel.status().message() << "\n";
-      std::exit(kExitUsage);
+      std::exit(client::kExitUsage);
     }
     channel_ = *channel;
   }
@@ -336,14 +177,16 @@ int Context::Fail(const absl::Status& status) {
                     "? set --server or VLA_SERVER)");
   }
   err() << "vlactl: " << message << "\n";
-  return ExitCodeFor(status.code());
+  return client::ExitCodeFor(status.code());
 }
 
-int Context::Fail(const grpc::Status& status) { return Fail(FromGrpc(status)); }
+int Context::Fail(const grpc::Status& status) {
+  return Fail(FromGrpcStatus(status));
+}
 
 int Context::Usage(const std::string& message) {
   err() << "vlactl: " << message << "\n";
-  return kExitUsage;
+  return client::kExitUsage;
 }
 
 void InstallInterruptHandler() {

@@ -32,10 +32,11 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "common/status_util.h"
 #include "services/common/access.h"
 #include "services/common/filter.h"
 #include "services/common/status_board.h"
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 #include "services/common/stream_items.h"
 
 namespace vla {

@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
+#include "common/log.h"
 
 namespace vla {
 

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "common/status_util.h"
 #include "services/common/executor.h"
-#include "services/common/status_util.h"
 
 namespace vla {
 

@@ -29,7 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "services/common/log.h"
+#include "common/log.h"
 
 namespace vla {
 

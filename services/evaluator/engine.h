@@ -1,54 +1,63 @@
 // Engine: the evaluator's in-memory state and computations, independent of
-// gRPC and SQL. It holds the definitions (from the VMDB change feed) and the
-// accepted records, indexed so that evaluation never rescans history:
+// gRPC and SQL. It wires the pieces and owns the lock:
 //
-// - Observations live in per-(value stream, signal) series, bucketed by
-//   minute; resolved work items are indexed per value stream by the minute of
-//   their last resolution (re-indexed when late events change them).
-// - Every KVI selection keeps cached, mergeable aggregates per day, hour and
-//   5-minute block, each valid until data in it changes (day and hour blocks
-//   keep their percentile sketches, flat arrays, so merges add buckets). A
-//   window [start, end) is answered from the merge of its whole minutes
-//   (cached per selection: its whole 5-minute blocks, themselves a cached
-//   merge of whole days, hours and 5-minute blocks, plus the whole minutes
-//   at its edges; reused while the window slides within a minute and no
-//   block it touches changes), plus the partial minutes at its two ends
-//   scanned from raw data. Cost depends on the window's length in buckets,
-//   not on the number of records stored.
+// - definitions.h: teams, value streams, KVIs and VLAs from the VMDB feed;
+// - record_check.h: what an ingested record must satisfy;
+// - record_index.h: the accepted records, compact and bucketed by time;
+// - selection.h / range_cache.h: each KVI selection's cached aggregates, so
+//   that a window is answered from cached days, hours and spans plus a scan
+//   of its partial minutes, never a rescan of history;
+// - kvi_value.h: windows and the KVI formulas, pure;
+// - flow.h: the value stream map, cached per block like a KVI;
+// - vla_eval.h: VLA evaluation, pure.
 //
 // Thread-safe: one mutex guards everything (writers are the ingest pipeline
 // and the change feed; readers fill caches, so they lock too).
 #ifndef VLA_SERVICES_EVALUATOR_ENGINE_H_
 #define VLA_SERVICES_EVALUATOR_ENGINE_H_
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "services/common/clock.h"
 #include "services/common/status_board.h"
-#include "services/evaluator/aggregate.h"
-#include "services/evaluator/work_item.h"
+#include "services/evaluator/record_check.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/vmdb.pb.h"
 
 namespace vla::evaluator {
 
-// Limits on ingested records (documented in the README).
-struct IngestLimits {
-  static constexpr int kMaxLabels = 16;
-  static constexpr size_t kMaxLabelKey = 64;
-  static constexpr size_t kMaxLabelValue = 256;
-  static constexpr size_t kMaxEventId = 256;
-  static constexpr size_t kMaxName = 256;
-  static constexpr absl::Duration kMaxFuture = absl::Hours(24);
+// One record of an ingest batch on its way through check, store and add.
+struct IngestRecord {
+  // Exactly one is set; it points into the caller's batch.
+  const v1::Observation* observation = nullptr;
+  const v1::WorkItemEvent* event = nullptr;
+  int index = 0;        // in its list of the batch (for a Rejection)
+  absl::Status check;   // set by Engine::Check
+  bool stored = false;  // new in the store (false: a duplicate)
+
+  v1::RecordKind kind() const {
+    return observation != nullptr ? v1::RECORD_KIND_OBSERVATION
+                                  : v1::RECORD_KIND_WORK_ITEM_EVENT;
+  }
+  const std::string& event_id() const {
+    return observation != nullptr ? observation->event_id() : event->event_id();
+  }
+  // The serialized Observation or WorkItemEvent.
+  std::string Serialize() const {
+    return observation != nullptr ? observation->SerializeAsString()
+                                  : event->SerializeAsString();
+  }
 };
+
+// The records of `batch`, observations first, each with its index.
+std::vector<IngestRecord> RecordsOf(const v1::IngestRequest& batch);
 
 class Engine {
  public:
@@ -62,17 +71,13 @@ class Engine {
   void LoadDefinition(absl::string_view name, absl::string_view data);
 
   // --- Records -------------------------------------------------------------
-  // OK if the record may be stored, else INVALID_ARGUMENT with the reason.
-  absl::Status CheckObservation(const v1::Observation& o) const;
-  absl::Status CheckEvent(const v1::WorkItemEvent& e) const;
-  // Adds accepted records to memory.
+  // Sets each record's `check` (record_check.h), under one lock.
+  void Check(absl::Span<IngestRecord> records) const;
+  // Adds the records that passed their check and were stored, in order.
+  void Add(absl::Span<const IngestRecord> records);
+  // One stored record, as when memory is rebuilt at start.
   void AddObservation(const v1::Observation& o);
   void AddEvent(const v1::WorkItemEvent& e);
-  // The same for a whole batch under one lock: one status per record,
-  // observations first, then work item events.
-  std::vector<absl::Status> CheckBatch(const v1::IngestRequest& batch) const;
-  void AddBatch(const std::vector<const v1::Observation*>& observations,
-                const std::vector<const v1::WorkItemEvent*>& events);
 
   // --- Queries ---------------------------------------------------------------
   absl::StatusOr<v1::KviValue> KviValue(const std::string& kvi, absl::Time at);
@@ -102,12 +107,6 @@ class Engine {
 
  private:
   struct State;
-  absl::Status CheckObservationLocked(const v1::Observation& o,
-                                      absl::Time now) const;
-  absl::Status CheckEventLocked(const v1::WorkItemEvent& e,
-                                absl::Time now) const;
-  void AddObservationLocked(const v1::Observation& o);
-  void AddEventLocked(const v1::WorkItemEvent& e);
   std::unique_ptr<State> state_;
   const Clock* clock_;
   mutable std::mutex mu_;

@@ -3,9 +3,9 @@
 #include <deque>
 #include <mutex>
 
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "services/common/reactors.h"
-#include "services/common/status_util.h"
 
 namespace vla::evaluator {
 namespace {

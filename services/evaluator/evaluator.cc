@@ -3,11 +3,11 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/common/log.h"
-#include "services/common/names.h"
-#include "services/common/proto_time.h"
-#include "services/common/status_util.h"
 
 namespace vla::evaluator {
 namespace {
@@ -322,25 +322,17 @@ void Evaluator::WriterLoop() {
 }
 
 void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
-  // Validate every record, then store the good ones of all batches in one
-  // transaction.
-  std::vector<std::vector<absl::Status>> checks;
+  // Every record of every batch on one path: checked, the good ones stored
+  // in one transaction, the new ones added to memory, each answered in its
+  // batch's response.
+  std::vector<std::vector<IngestRecord>> batches;
   std::vector<RecordRow> rows;
   for (const PendingIngest& p : work) {
-    checks.push_back(engine_.CheckBatch(*p.batch));
-    const auto& check = checks.back();
-    for (int i = 0; i < p.batch->observations_size(); ++i) {
-      if (!check[i].ok()) continue;
-      const auto& o = p.batch->observations(i);
-      rows.push_back(
-          {o.event_id(), v1::RECORD_KIND_OBSERVATION, o.SerializeAsString()});
-    }
-    const int offset = p.batch->observations_size();
-    for (int i = 0; i < p.batch->work_item_events_size(); ++i) {
-      if (!check[offset + i].ok()) continue;
-      const auto& e = p.batch->work_item_events(i);
-      rows.push_back({e.event_id(), v1::RECORD_KIND_WORK_ITEM_EVENT,
-                      e.SerializeAsString()});
+    std::vector<IngestRecord>& records =
+        batches.emplace_back(RecordsOf(*p.batch));
+    engine_.Check(absl::MakeSpan(records));
+    for (const IngestRecord& r : records) {
+      if (r.check.ok()) rows.push_back({r.event_id(), r.kind(), r.Serialize()});
     }
   }
   absl::StatusOr<std::vector<bool>> inserted = store_->InsertRecords(rows);
@@ -348,50 +340,35 @@ void Evaluator::ProcessBatches(std::vector<PendingIngest> work) {
     for (PendingIngest& p : work) p.done(inserted.status());
     return;
   }
-  std::vector<const v1::Observation*> new_observations;
-  std::vector<const v1::WorkItemEvent*> new_events;
+  auto is_new = inserted->begin();
   std::vector<v1::IngestResponse> responses(work.size());
-  size_t row = 0;
+  int64_t accepted = 0, duplicates = 0, rejected = 0;
   for (size_t b = 0; b < work.size(); ++b) {
-    const v1::IngestRequest& batch = *work[b].batch;
-    const auto& check = checks[b];
     v1::IngestResponse& resp = responses[b];
-    const int offset = batch.observations_size();
-    const int total = offset + batch.work_item_events_size();
-    for (int i = 0; i < total; ++i) {
-      const bool is_obs = i < offset;
-      const int index = is_obs ? i : i - offset;
-      if (!check[i].ok()) {
-        v1::Rejection* r = resp.add_rejected();
-        r->set_index(index);
-        r->set_kind(is_obs ? v1::RECORD_KIND_OBSERVATION
-                           : v1::RECORD_KIND_WORK_ITEM_EVENT);
-        r->set_reason(std::string(check[i].message()));
+    for (IngestRecord& r : batches[b]) {
+      if (!r.check.ok()) {
+        v1::Rejection* rejection = resp.add_rejected();
+        rejection->set_index(r.index);
+        rejection->set_kind(r.kind());
+        rejection->set_reason(std::string(r.check.message()));
         continue;
       }
-      if (!(*inserted)[row++]) {
-        resp.set_duplicates(resp.duplicates() + 1);
-        continue;
-      }
-      resp.set_accepted(resp.accepted() + 1);
-      if (is_obs) {
-        new_observations.push_back(&batch.observations(index));
+      r.stored = *is_new++;
+      if (r.stored) {
+        resp.set_accepted(resp.accepted() + 1);
       } else {
-        new_events.push_back(&batch.work_item_events(index));
+        resp.set_duplicates(resp.duplicates() + 1);
       }
     }
+    engine_.Add(batches[b]);
+    accepted += resp.accepted();
+    duplicates += resp.duplicates();
+    rejected += resp.rejected_size();
   }
-  int64_t duplicates = 0, rejected = 0;
-  for (const v1::IngestResponse& r : responses) {
-    duplicates += r.duplicates();
-    rejected += r.rejected_size();
-  }
-  metrics_.accepted.Increment(
-      static_cast<double>(new_observations.size() + new_events.size()));
+  metrics_.accepted.Increment(static_cast<double>(accepted));
   metrics_.duplicates.Increment(static_cast<double>(duplicates));
   metrics_.rejected.Increment(static_cast<double>(rejected));
-  engine_.AddBatch(new_observations, new_events);
-  if (!new_observations.empty() || !new_events.empty()) {
+  if (accepted > 0) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       data_changed_ = true;

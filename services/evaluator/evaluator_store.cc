@@ -3,7 +3,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "services/common/sqlite_util.h"
 
 namespace vla::evaluator {

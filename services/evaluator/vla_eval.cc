@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 
 namespace vla::evaluator {
 namespace {

@@ -106,7 +106,7 @@ std::vector<Period> WaitPeriods(const std::vector<ItemEvent>& events,
   int64_t since_us = 0;
   for (size_t i = created + 1; i < last_resolved; ++i) {
     const int64_t t = events[i].time_us;
-    switch (events[i].kind) {
+    switch (events[i].kind()) {
       case v1::EVENT_KIND_WAITING:
         if (pause == Pause::kNone) {
           pause = Pause::kWaiting;
@@ -151,7 +151,8 @@ struct Hold {
 
 }  // namespace
 
-DerivedItem DeriveItem(std::vector<ItemEvent> events) {
+DerivedItem DeriveItem(absl::Span<const ItemEvent> arrived) {
+  std::vector<ItemEvent> events(arrived.begin(), arrived.end());
   std::stable_sort(events.begin(), events.end(),
                    [](const ItemEvent& a, const ItemEvent& b) {
                      return a.time_us < b.time_us;
@@ -161,7 +162,7 @@ DerivedItem DeriveItem(std::vector<ItemEvent> events) {
   size_t last_resolved = kNone;
   size_t last_reopened = kNone;
   for (size_t i = 0; i < events.size(); ++i) {
-    switch (events[i].kind) {
+    switch (events[i].kind()) {
       case v1::EVENT_KIND_CREATED:
         if (created == kNone) created = i;
         break;
@@ -202,7 +203,7 @@ DerivedItem DeriveItem(std::vector<ItemEvent> events) {
   std::vector<Hold> holds;
   for (size_t i = 0; i < last_resolved; ++i) {
     const ItemEvent& e = events[i];
-    if (e.kind != v1::EVENT_KIND_ASSIGNED || e.team < 0) continue;
+    if (e.kind() != v1::EVENT_KIND_ASSIGNED || e.team < 0) continue;
     if (!holds.empty() && holds.back().team == e.team) continue;
     if (!holds.empty()) {
       holds.back().end = i;
@@ -233,7 +234,7 @@ DerivedItem DeriveItem(std::vector<ItemEvent> events) {
     // Events before created are ignored for times, so is an ACTIVE there.
     int64_t resumed_us = hold.end_us;
     for (size_t i = std::max(hold.assigned, created) + 1; i < hold.end; ++i) {
-      if (events[i].kind == v1::EVENT_KIND_ACTIVE) {
+      if (events[i].kind() == v1::EVENT_KIND_ACTIVE) {
         resumed_us = clip(events[i].time_us);
         break;
       }
@@ -245,18 +246,35 @@ DerivedItem DeriveItem(std::vector<ItemEvent> events) {
   return item;
 }
 
-std::optional<double> FieldValue(const DerivedItem& item,
+ItemFacts FactsOf(const DerivedItem& item) {
+  ItemFacts f;
+  f.resolved_time_us = item.resolved_time_us;
+  f.lead_time = item.lead_time;
+  f.wait_time = item.wait_time;
+  f.handoffs = static_cast<uint16_t>(std::min(item.handoffs, 0xffff));
+  f.resolved = item.resolved;
+  f.cancelled = item.cancelled;
+  f.ping_pong = item.ping_pong;
+  f.reopened = item.reopened;
+  f.sla_met = item.sla_met;
+  f.first_contact_resolution = item.first_contact_resolution;
+  f.has_flow_efficiency = item.flow_efficiency.has_value();
+  return f;
+}
+
+std::optional<double> FieldValue(const ItemFacts& item,
                                  v1::WorkItemField field) {
-  if (!item.resolved || item.cancelled) return std::nullopt;
+  if (!item.counts()) return std::nullopt;
   switch (field) {
     case v1::WORK_ITEM_FIELD_LEAD_TIME:
       return item.lead_time;
     case v1::WORK_ITEM_FIELD_WAIT_TIME:
       return item.wait_time;
     case v1::WORK_ITEM_FIELD_ACTIVE_TIME:
-      return item.active_time;
+      return item.lead_time - item.wait_time;
     case v1::WORK_ITEM_FIELD_FLOW_EFFICIENCY:
-      return item.flow_efficiency;
+      if (!item.has_flow_efficiency) return std::nullopt;
+      return (item.lead_time - item.wait_time) / item.lead_time;
     case v1::WORK_ITEM_FIELD_HANDOFFS:
       return item.handoffs;
     case v1::WORK_ITEM_FIELD_PING_PONG:

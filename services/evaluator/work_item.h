@@ -9,20 +9,28 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::evaluator {
 
-// One event of an item, as kept in memory. Times are Unix microseconds.
+// One event of an item, as kept in memory (16 bytes). Times are Unix
+// microseconds. Tie-break for equal times: arrival order (a stable sort keeps
+// it).
 struct ItemEvent {
   int64_t time_us = 0;
-  v1::EventKind kind = v1::EVENT_KIND_UNSPECIFIED;
   int32_t team = -1;  // interned team name (ASSIGNED), -1 if none
   bool sla_met = false;
   bool first_contact = false;
-  // Tie-break for equal times: arrival order (a stable sort keeps it).
+
+  v1::EventKind kind() const { return static_cast<v1::EventKind>(kind_); }
+  void set_kind(v1::EventKind kind) { kind_ = static_cast<uint8_t>(kind); }
+
+ private:
+  uint8_t kind_ = v1::EVENT_KIND_UNSPECIFIED;
 };
+static_assert(sizeof(ItemEvent) == 16);
 
 // Custody of an item by one team (for flow maps).
 struct Custody {
@@ -58,14 +66,41 @@ struct DerivedItem {
   std::vector<Handoff> handoffs_detail;
 };
 
+// The facts of a work item that KVIs aggregate (what an item keeps in
+// memory of its DerivedItem; active time and flow efficiency follow from
+// lead and wait time).
+struct ItemFacts {
+  int64_t resolved_time_us = 0;
+  double lead_time = 0;  // seconds
+  double wait_time = 0;  // seconds
+  uint16_t handoffs = 0;
+  bool resolved : 1 = false;
+  bool cancelled : 1 = false;
+  bool ping_pong : 1 = false;
+  bool reopened : 1 = false;
+  bool sla_met : 1 = false;
+  bool first_contact_resolution : 1 = false;
+  bool has_flow_efficiency : 1 = false;  // lead_time > 0
+
+  // Resolved and not cancelled: counts in KVIs, under its resolution time.
+  bool counts() const { return resolved && !cancelled; }
+};
+static_assert(sizeof(ItemFacts) == 32);
+
+ItemFacts FactsOf(const DerivedItem& item);
+
+// The value of `field` for an item that counts; nullopt when the field has
+// no value for it (flow efficiency with lead time 0) or it does not count.
+std::optional<double> FieldValue(const ItemFacts& item,
+                                 v1::WorkItemField field);
+inline std::optional<double> FieldValue(const DerivedItem& item,
+                                        v1::WorkItemField field) {
+  return FieldValue(FactsOf(item), field);
+}
+
 // Derives an item from its events (any order). An item without CREATED has
 // no lead time: it is not resolved for KVI purposes.
-DerivedItem DeriveItem(std::vector<ItemEvent> events);
-
-// The value of `field` for a resolved, not cancelled item; nullopt when the
-// field has no value for it (flow efficiency with lead time 0).
-std::optional<double> FieldValue(const DerivedItem& item,
-                                 v1::WorkItemField field);
+DerivedItem DeriveItem(absl::Span<const ItemEvent> events);
 
 }  // namespace vla::evaluator
 

@@ -3,10 +3,10 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
-#include "services/common/names.h"
-#include "services/common/proto_time.h"
-#include "services/common/status_util.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "services/okr/scoring.h"
 
 namespace vla::okr {

@@ -1,8 +1,8 @@
 #include "services/okr/okr_service.h"
 
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "services/common/reactors.h"
-#include "services/common/status_util.h"
 
 namespace vla::okr {
 grpc::ServerUnaryReactor* OkrStatusServiceImpl::GetObjectiveStatus(

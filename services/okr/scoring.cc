@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 
 namespace vla::okr {
 namespace {

@@ -3,10 +3,10 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_util.h"
 #include "services/common/change_follower.h"
 #include "services/common/executor.h"
-#include "services/common/log.h"
-#include "services/common/status_util.h"
 #include "services/common/stream_follower.h"
 #include "services/evaluator/evaluation_service.h"
 #include "services/evaluator/evaluator.h"

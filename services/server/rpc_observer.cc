@@ -5,23 +5,16 @@
 #include <chrono>
 #include <mutex>
 
-#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "google/protobuf/descriptor.h"
-#include "services/common/log.h"
 
 namespace vla {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
-
-bool IsRequestIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-         c == '/' || c == '+' || c == '=' || c == '-';
-}
 
 // The level of the line logged for a call that failed with `code`: info
 // when the client cancelled (the usual end of a watch stream), warning when
@@ -52,17 +45,6 @@ std::string CodeName(grpc::StatusCode code) {
 }
 
 }  // namespace
-
-std::string RequestIdOrNew(absl::string_view id) {
-  if (!id.empty() && id.size() <= 128) {
-    bool ok = true;
-    for (char c : id) ok = ok && IsRequestIdChar(c);
-    if (ok) return std::string(id);
-  }
-  thread_local absl::BitGen gen;
-  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                         absl::Uniform<uint64_t>(gen));
-}
 
 // One per call; gRPC deletes it with the call.
 class RpcObserver final : public grpc::experimental::Interceptor {

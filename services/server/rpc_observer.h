@@ -24,15 +24,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/common/metrics.h"
+#include "services/common/request_id.h"
 
 namespace vla {
-
-// The metadata key of request ids.
-inline constexpr char kRequestIdKey[] = "x-request-id";
-
-// `id` when it is a usable request id (1 to 128 characters from
-// [A-Za-z0-9._:/+=-]), else a new random one (32 hex digits).
-std::string RequestIdOrNew(absl::string_view id);
 
 class RpcObserverFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {

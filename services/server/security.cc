@@ -8,8 +8,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "services/common/access.h"
-#include "services/common/status_util.h"
 
 namespace vla {
 namespace {

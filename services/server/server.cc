@@ -9,8 +9,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
-#include "services/common/status_util.h"
+#include "common/log.h"
+#include "common/status_util.h"
+#include "services/http/http_server.h"
+#include "services/http/webhook_config.h"
 #include "services/server/metrics_http.h"
 #include "services/server/modules.h"
 #include "services/server/reflection_service.h"
@@ -183,8 +185,61 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   auto self = server->InProcessChannel();
   for (auto& module : server->modules_)
     VLA_RETURN_IF_ERROR(module->Start(self));
+  VLA_RETURN_IF_ERROR(server->StartHttp());
   return server;
 }
+
+absl::Status Server::StartHttp() {
+  if (options_.http_listen.empty()) {
+    if (!options_.webhook_config.empty()) {
+      return absl::InvalidArgumentError("webhook_config: needs --http_listen");
+    }
+    return absl::OkStatus();
+  }
+  std::unique_ptr<http::Webhooks> webhooks;
+  if (!options_.webhook_config.empty()) {
+    if (std::find(options_.services.begin(), options_.services.end(),
+                  "evaluator") == options_.services.end()) {
+      return absl::InvalidArgumentError(
+          "webhook_config: the evaluator service must be hosted here");
+    }
+    VLA_ASSIGN_OR_RETURN(
+        http::WebhookConfig config,
+        http::WebhookConfig::FromFile(options_.webhook_config));
+    // Webhooks are authenticated by their secrets, then ingest as this
+    // server (its in-process token).
+    webhooks = std::make_unique<http::Webhooks>(
+        std::move(config), InProcessChannel(), metrics_.get());
+  }
+  std::vector<const google::protobuf::ServiceDescriptor*> services;
+  for (const auto& module : modules_) {
+    const auto* d =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            module->grpc_service_name());
+    if (d != nullptr) services.push_back(d);
+  }
+  http::HttpOptions o;
+  o.listen = options_.http_listen;
+  o.threads = options_.http_threads;
+  o.max_streams = options_.http_max_streams;
+  o.max_body_bytes = options_.http_max_body_bytes;
+  o.keep_alive_timeout = options_.http_keep_alive_timeout;
+  o.stream_heartbeat = options_.http_stream_heartbeat;
+  o.tls_cert = options_.tls_cert;
+  o.tls_key = options_.tls_key;
+  o.tls_client_ca = options_.tls_client_ca;
+  o.tls_refresh_interval = options_.tls_refresh_interval;
+  // The HTTP caller's own token travels as metadata: no in-process token.
+  VLA_ASSIGN_OR_RETURN(
+      http_, http::HttpServer::Start(
+                 o, services,
+                 server_->experimental().InProcessChannelWithInterceptors(
+                     grpc::ChannelArguments(), {}),
+                 std::move(webhooks), metrics_.get()));
+  return absl::OkStatus();
+}
+
+int Server::http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
 Server::~Server() {
   Shutdown();
@@ -245,6 +300,8 @@ void Server::Shutdown() {
     for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
       (*it)->BeginShutdown(stream_wait);
     }
+    // HTTP streams have ended with the gRPC ones; calls in flight finish.
+    if (http_ != nullptr) http_->Stop();
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoSeconds(options_.shutdown_grace));
     // Only now: gRPC requires the server's queues to outlive its shutdown.

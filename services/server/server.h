@@ -101,6 +101,20 @@ struct ServerOptions {
   // the same statuses as the main port (Kubernetes' gRPC probes speak no
   // TLS); port 0 picks a free port (see Server::health_port()); empty: none.
   std::string health_listen;
+
+  // HTTP/JSON (docs/http.md): HOST:PORT of the HTTP listener (every
+  // annotated method of the hosted services, webhooks, OpenAPI); port 0
+  // picks a free port (see Server::http_port()); empty: none. Uses the TLS
+  // files and tokens above.
+  std::string http_listen;
+  int http_threads = 32;
+  int http_max_streams = 16;
+  int64_t http_max_body_bytes = 4 << 20;
+  absl::Duration http_keep_alive_timeout = absl::Seconds(5);
+  absl::Duration http_stream_heartbeat = absl::Seconds(15);
+  // The webhooks' configuration file (services/http/webhook_config.h);
+  // needs http_listen and the evaluator hosted here. Empty: no webhooks.
+  std::string webhook_config;
 };
 
 // One hosted service: its gRPC service plus what it needs to start and stop.
@@ -125,6 +139,9 @@ class ServiceModule {
 };
 
 class MetricsHttpServer;
+namespace http {
+class HttpServer;
+}  // namespace http
 
 class Server {
  public:
@@ -136,6 +153,8 @@ class Server {
   int port() const { return port_; }
   // The bound --health_listen port; 0 without one.
   int health_port() const { return health_port_; }
+  // The bound --http_listen port; 0 without one.
+  int http_port() const;
   // A channel to this server that bypasses the network.
   std::shared_ptr<grpc::Channel> InProcessChannel();
   // Health goes NOT_SERVING, streams end, calls in flight get the grace
@@ -154,6 +173,8 @@ class Server {
   Server();
   // Builds policy_ (limits, tokens) from options_.
   absl::Status ConfigureAccess();
+  // Starts http_ when options_.http_listen is set.
+  absl::Status StartHttp();
 
   // Declared first: destroyed last, after everything that counts.
   std::unique_ptr<metrics::Registry> metrics_;
@@ -165,6 +186,8 @@ class Server {
   std::unique_ptr<AsyncQueues> queues_;  // shut down after server_
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // After server_: stopped and destroyed before it (it calls into it).
+  std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpc::CallbackGenericService> health_fallback_;
   std::unique_ptr<grpc::Server> health_server_;  // --health_listen
   int health_port_ = 0;

@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/log.h"
 #include "services/common/access.h"
-#include "services/common/log.h"
 #include "services/server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -48,7 +48,8 @@ ABSL_FLAG(absl::Duration, slow_rpc_threshold, absl::Seconds(1),
           "Successful unary calls slower than this are logged.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once the server "
-          "listens (useful with --listen=HOST:0).");
+          "listens (useful with --listen=HOST:0), and the --http_listen port "
+          "on a second line.");
 
 // Security (services/server/README.md, "Security").
 ABSL_FLAG(std::string, tls_cert, "",
@@ -112,6 +113,31 @@ ABSL_FLAG(int64_t, watch_batch_bytes, 256 << 10,
 ABSL_FLAG(bool, keepalive_permit_without_calls, true,
           "Whether clients may send keepalive pings while no call is open.");
 
+// HTTP/JSON (docs/http.md).
+ABSL_FLAG(std::string, http_listen, "",
+          "HOST:PORT (an IP address) to serve HTTP/JSON on: every method of "
+          "the hosted services by its google.api.http route, the webhooks "
+          "and GET /v1/openapi.json; TLS and tokens as for gRPC. Port 0 picks "
+          "a free port (logged). Empty: no HTTP.");
+ABSL_FLAG(int32_t, http_threads, 32,
+          "HTTP worker threads: the most HTTP connections served at once "
+          "(each keeps its worker while open); more wait to be accepted.");
+ABSL_FLAG(int32_t, http_max_streams, 16,
+          "Most HTTP server streams (Watch*) open at once, each holding a "
+          "worker; more: 429. Below --http_threads.");
+ABSL_FLAG(int64_t, http_max_body_bytes, 4 << 20,
+          "Largest HTTP request body, in bytes; larger: 413.");
+ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
+          "An idle HTTP keep-alive connection is closed after this long; a "
+          "shutdown waits for idle connections up to this long.");
+ABSL_FLAG(absl::Duration, http_stream_heartbeat, absl::Seconds(15),
+          "An HTTP stream with nothing to send writes a heartbeat (an empty "
+          "NDJSON line, an SSE comment) this often.");
+ABSL_FLAG(std::string, webhook_config, "",
+          "Webhook configuration file ([jira], [servicenow]: secrets, value "
+          "stream, team/status/service maps; docs/integrations/README.md). "
+          "Needs --http_listen and the evaluator. Checked at start.");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "vlad: Value Level Agreement server (VMDB, evaluator, OKR status).\n"
@@ -172,6 +198,14 @@ int main(int argc, char** argv) {
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  options.http_max_streams = absl::GetFlag(FLAGS_http_max_streams);
+  options.http_max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+  options.http_keep_alive_timeout =
+      absl::GetFlag(FLAGS_http_keep_alive_timeout);
+  options.http_stream_heartbeat = absl::GetFlag(FLAGS_http_stream_heartbeat);
+  options.webhook_config = absl::GetFlag(FLAGS_webhook_config);
 
   auto server = vla::Server::Start(options);
   if (!server.ok()) {
@@ -192,10 +226,20 @@ int main(int argc, char** argv) {
                                        (*server)->metrics_port())},
               {"path", "/metrics"}});
   }
+  if ((*server)->http_port() != 0) {
+    const std::string& hl = options.http_listen;
+    vla::Log(vla::LogLevel::kInfo, "http listening",
+             {{"address", absl::StrCat(hl.substr(0, hl.rfind(':')), ":",
+                                       (*server)->http_port())},
+              {"port", absl::StrCat((*server)->http_port())}});
+  }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
       !port_file.empty()) {
     const std::string tmp = port_file + ".tmp";
-    std::ofstream(tmp) << (*server)->port() << "\n";
+    std::ofstream out(tmp);
+    out << (*server)->port() << "\n";
+    if ((*server)->http_port() != 0) out << (*server)->http_port() << "\n";
+    out.close();
     std::rename(tmp.c_str(), port_file.c_str());
   }
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 #include "vla/v1/resources.pb.h"
 
 namespace vla::vmdb {

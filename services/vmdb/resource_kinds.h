@@ -12,10 +12,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "services/common/filter.h"
-#include "services/vmdb/validation.h"
 
 namespace vla::vmdb {
 

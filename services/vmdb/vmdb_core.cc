@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
+#include "common/status_util.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/common/filter.h"
-#include "services/common/proto_time.h"
-#include "services/common/status_util.h"
 #include "services/vmdb/resource_kinds.h"
 
 namespace vla::vmdb {

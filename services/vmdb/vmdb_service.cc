@@ -4,9 +4,9 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "services/common/reactors.h"
-#include "services/common/status_util.h"
 
 namespace vla::vmdb {
 namespace {

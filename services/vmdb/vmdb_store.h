@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "services/vmdb/validation.h"
+#include "common/validation.h"
 #include "vla/v1/vmdb.pb.h"
 
 namespace vla::vmdb {

@@ -67,21 +67,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Engine engine(&clock);
   Define(engine);
 
-  const std::vector<absl::Status> checks = engine.CheckBatch(batch);
-  const size_t records =
-      batch.observations_size() + batch.work_item_events_size();
-  if (checks.size() != records) __builtin_trap();
-  std::vector<const v1::Observation*> observations;
-  std::vector<const v1::WorkItemEvent*> events;
-  for (int i = 0; i < batch.observations_size(); ++i) {
-    if (checks[i].ok()) observations.push_back(&batch.observations(i));
+  std::vector<vla::evaluator::IngestRecord> records =
+      vla::evaluator::RecordsOf(batch);
+  if (records.size() != static_cast<size_t>(batch.observations_size() +
+                                            batch.work_item_events_size())) {
+    __builtin_trap();
   }
-  for (int i = 0; i < batch.work_item_events_size(); ++i) {
-    if (checks[batch.observations_size() + i].ok()) {
-      events.push_back(&batch.work_item_events(i));
-    }
-  }
-  engine.AddBatch(observations, events);
+  engine.Check(absl::MakeSpan(records));
+  for (auto& r : records) r.stored = true;
+  engine.Add(records);
 
   (void)engine.KviValue("kvis/lead-time", kNow);
   (void)engine.VlaStatus("vlas/incident", kNow);

@@ -11,12 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/names.h"
+#include "common/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/message.h"
-#include "services/common/names.h"
 #include "services/vmdb/resource_kinds.h"
-#include "services/vmdb/validation.h"
 #include "vla/v1/vmdb.pb.h"
 
 namespace {
@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   copy->CopyFrom(resource);
   vla::vmdb::ClearOutputFields(copy.get());
 
-  std::vector<vla::vmdb::Reference> refs;
+  std::vector<vla::Reference> refs;
   const bool valid = kind.validate(*copy, &refs).ok();
   for (const vla::FilterField& field : kind.filter_fields) {
     (void)kind.filter_values(*copy, field.name);

@@ -1,6 +1,6 @@
 // Resource ids and names: `[a-z][a-z0-9-]{0,62}` ids, `collection/id` names.
-#ifndef VLA_SERVICES_COMMON_NAMES_H_
-#define VLA_SERVICES_COMMON_NAMES_H_
+#ifndef VLA_COMMON_NAMES_H_
+#define VLA_COMMON_NAMES_H_
 
 #include <string>
 
@@ -24,4 +24,4 @@ absl::StatusOr<std::string> ParseName(absl::string_view field,
 
 }  // namespace vla
 
-#endif  // VLA_SERVICES_COMMON_NAMES_H_
+#endif  // VLA_COMMON_NAMES_H_

@@ -1,4 +1,4 @@
-#include "services/common/status_util.h"
+#include "common/status_util.h"
 
 #include <string>
 

@@ -2,8 +2,8 @@
 //   {"time":"2026-11-26T23:59:01.123Z","level":"info","msg":"listening","address":"127.0.0.1:50051"}
 //
 //   Log(LogLevel::kInfo, "listening", {{"address", address}});
-#ifndef VLA_SERVICES_COMMON_LOG_H_
-#define VLA_SERVICES_COMMON_LOG_H_
+#ifndef VLA_COMMON_LOG_H_
+#define VLA_COMMON_LOG_H_
 
 #include <initializer_list>
 #include <string>
@@ -24,4 +24,4 @@ std::string JsonQuote(absl::string_view s);
 
 }  // namespace vla
 
-#endif  // VLA_SERVICES_COMMON_LOG_H_
+#endif  // VLA_COMMON_LOG_H_

@@ -1,6 +1,6 @@
 // Conversions between absl time types and google.protobuf well-known types.
-#ifndef VLA_SERVICES_COMMON_PROTO_TIME_H_
-#define VLA_SERVICES_COMMON_PROTO_TIME_H_
+#ifndef VLA_COMMON_PROTO_TIME_H_
+#define VLA_COMMON_PROTO_TIME_H_
 
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
@@ -19,4 +19,4 @@ bool IsValidProtoDuration(const google::protobuf::Duration& d);
 
 }  // namespace vla
 
-#endif  // VLA_SERVICES_COMMON_PROTO_TIME_H_
+#endif  // VLA_COMMON_PROTO_TIME_H_

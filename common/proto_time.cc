@@ -1,4 +1,4 @@
-#include "services/common/proto_time.h"
+#include "common/proto_time.h"
 
 #include <cstdlib>
 

@@ -2,8 +2,8 @@
 // resource alone, with errors that name the offending field
 // (`vla.clauses[1].warning: ...`), plus the list of other resources it refers
 // to (checked for existence by VmdbCore).
-#ifndef VLA_SERVICES_VMDB_VALIDATION_H_
-#define VLA_SERVICES_VMDB_VALIDATION_H_
+#ifndef VLA_COMMON_VALIDATION_H_
+#define VLA_COMMON_VALIDATION_H_
 
 #include <string>
 #include <vector>
@@ -11,10 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "services/common/names.h"
+#include "common/names.h"
 #include "vla/v1/resources.pb.h"
 
-namespace vla::vmdb {
+namespace vla {
 
 // A reference from one resource to another, by full resource name.
 struct Reference {
@@ -44,6 +44,6 @@ absl::Status ValidateVlaClausesAgainstKvis(const v1::Vla& vla,
                                            absl::string_view prefix,
                                            const std::vector<v1::Kvi>& kvis);
 
-}  // namespace vla::vmdb
+}  // namespace vla
 
-#endif  // VLA_SERVICES_VMDB_VALIDATION_H_
+#endif  // VLA_COMMON_VALIDATION_H_

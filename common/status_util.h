@@ -6,8 +6,8 @@
 //     VLA_ASSIGN_OR_RETURN(std::string blob, store.Get(name));
 //     ...
 //   }
-#ifndef VLA_SERVICES_COMMON_STATUS_UTIL_H_
-#define VLA_SERVICES_COMMON_STATUS_UTIL_H_
+#ifndef VLA_COMMON_STATUS_UTIL_H_
+#define VLA_COMMON_STATUS_UTIL_H_
 
 #include <grpcpp/support/status.h>
 
@@ -45,4 +45,4 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
   if (!tmp.ok()) return tmp.status();              \
   lhs = std::move(tmp).value()
 
-#endif  // VLA_SERVICES_COMMON_STATUS_UTIL_H_
+#endif  // VLA_COMMON_STATUS_UTIL_H_

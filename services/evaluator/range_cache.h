@@ -1,0 +1,199 @@
+// RangeCache<Agg>: the aggregate of one selection's values over any window
+// [from, to), answered from cached, mergeable aggregates so that the cost
+// depends on the window's length in blocks, not on the records stored.
+//
+// A window splits into (blocks.h): a run of whole days, whole hours, whole
+// 5-minute buckets, whole minutes, and the partial minutes at its two ends.
+// Day and hour aggregates are cached per block; a 5-minute bucket is scanned
+// from the index (it holds a few dozen values). On top of them three spans
+// are cached, each the merge of the last window asked for rounded inwards:
+// to whole days, to whole buckets, and to whole minutes. A window sliding
+// within a minute reuses the minute span and scans only its partial minutes;
+// the spans are rebuilt once per minute (bucket, day) the window moves.
+//
+// Validity: everything cached remembers the index sequence it was computed
+// at, and is reused while no block it covers has changed since
+// (BlockVersions of the source).
+//
+//   RangeCache<Aggregate> cache;
+//   Aggregate a = cache.Range(*versions, index.seq(), from, to,
+//       [&](bool block) { return block ? KeepingSketch(spec) : Aggregate(spec);
+//       },
+//       [&](int64_t a, int64_t b, Aggregate* out) { ...add raw values in [a,
+//       b)... });
+//
+// Agg: copyable, with Merge(const Agg&). Not thread-safe (the engine's lock).
+#ifndef VLA_SERVICES_EVALUATOR_RANGE_CACHE_H_
+#define VLA_SERVICES_EVALUATOR_RANGE_CACHE_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "services/evaluator/blocks.h"
+
+namespace vla::evaluator {
+
+template <typename Agg>
+class RangeCache {
+ public:
+  // The aggregate over [from, to). `make(bool block)` makes an empty
+  // aggregate (block: for a cached day or hour block); `scan(a, b, out)`
+  // adds the raw values with time in [a, b) to *out.
+  template <typename Make, typename Scan>
+  Agg Range(const BlockVersions& versions, uint64_t seq, int64_t from,
+            int64_t to, Make make, Scan scan) {
+    Query<Make, Scan> q{*this, versions, seq, std::move(make), std::move(scan)};
+    return q.Range(from, to);
+  }
+
+  // Forgets everything (the selection's definition changed).
+  void Clear() { *this = RangeCache(); }
+
+ private:
+  struct Cached {
+    uint64_t seq = 0;
+    Agg agg;
+  };
+  // The merge of [from, to), computed at `computed_at`.
+  struct Span {
+    int64_t from = 0, to = 0;
+    uint64_t computed_at = 0;
+    std::optional<Agg> agg;
+  };
+
+  template <typename Make, typename Scan>
+  struct Query {
+    RangeCache& cache;
+    const BlockVersions& versions;
+    uint64_t seq;
+    Make make;
+    Scan scan;
+
+    // The aggregate of day or hour block `start`; null when it never had
+    // data.
+    const Agg* Block(int level, int64_t start) {
+      const uint64_t modified = versions.Get(level, start);
+      if (modified == 0) return nullptr;
+      auto& blocks = cache.blocks_[level];
+      auto it = blocks.find(start);
+      if (it != blocks.end() && it->second.seq >= modified) {
+        return &it->second.agg;
+      }
+      Agg agg = make(true);
+      if (level == 0) {
+        for (int64_t t = start; t < start + kBlockUs[0]; t += kBlockUs[1]) {
+          if (const Agg* hour = Block(1, t)) agg.Merge(*hour);
+        }
+      } else {
+        scan(start, start + kBlockUs[level], &agg);
+      }
+      Cached& slot = blocks.insert_or_assign(start, Cached{seq, std::move(agg)})
+                         .first->second;
+      return &slot.agg;
+    }
+
+    // `span` holds [from, to) and was computed after every change in it;
+    // `modified()` gives the last change of [from, to).
+    template <typename Modified>
+    bool IsValid(const Span& span, int64_t from, int64_t to,
+                 Modified modified) const {
+      return span.agg.has_value() && span.from == from && span.to == to &&
+             (span.computed_at >= versions.latest() ||
+              span.computed_at >= modified());
+    }
+
+    const Agg& Set(Span& span, int64_t from, int64_t to, Agg agg) {
+      span.from = from;
+      span.to = to;
+      span.computed_at = seq;
+      span.agg = std::move(agg);
+      return *span.agg;
+    }
+
+    // Whole days [from, to).
+    const Agg& Days(int64_t from, int64_t to) {
+      Span& span = cache.day_span_;
+      if (IsValid(span, from, to,
+                  [&] { return versions.Modified(0, from, to); })) {
+        return *span.agg;
+      }
+      Agg agg = make(false);
+      for (int64_t d = from; d < to; d += kBlockUs[0]) {
+        if (const Agg* b = Block(0, d)) agg.Merge(*b);
+      }
+      return Set(span, from, to, std::move(agg));
+    }
+
+    // Whole buckets [from, to): days, hours, buckets.
+    const Agg& Buckets(int64_t from, int64_t to) {
+      Span& span = cache.bucket_span_;
+      const auto modified = [&] {
+        uint64_t m = 0;
+        ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
+          m = std::max(m, versions.Modified(level, start, end));
+        });
+        return m;
+      };
+      if (IsValid(span, from, to, modified)) return *span.agg;
+      Agg agg = make(false);
+      ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
+        if (level == 0) {
+          agg.Merge(Days(start, end));
+        } else if (level == kBucketLevel) {
+          if (versions.Get(level, start) != 0) scan(start, end, &agg);
+        } else if (const Agg* b = Block(level, start)) {
+          agg.Merge(*b);
+        }
+      });
+      return Set(span, from, to, std::move(agg));
+    }
+
+    // Whole minutes [from, to): the buckets inside and the minutes at the
+    // two ends.
+    const Agg& Minutes(int64_t from, int64_t to) {
+      Span& span = cache.minute_span_;
+      const auto modified = [&] {
+        return versions.Modified(kBucketLevel, FloorTo(from, kBucketUs),
+                                 CeilTo(to, kBucketUs));
+      };
+      if (IsValid(span, from, to, modified)) return *span.agg;
+      const int64_t inner_from = CeilTo(from, kBucketUs);
+      const int64_t inner_to = FloorTo(to, kBucketUs);
+      Agg agg = make(false);
+      if (inner_from >= inner_to) {
+        scan(from, to, &agg);
+      } else {
+        agg = Buckets(inner_from, inner_to);
+        scan(from, inner_from, &agg);
+        scan(inner_to, to, &agg);
+      }
+      return Set(span, from, to, std::move(agg));
+    }
+
+    Agg Range(int64_t from, int64_t to) {
+      const int64_t inner_from = CeilTo(from, kMinuteUs);
+      const int64_t inner_to = FloorTo(to, kMinuteUs);
+      if (inner_from >= inner_to) {
+        Agg out = make(false);
+        scan(from, to, &out);
+        return out;
+      }
+      Agg out = Minutes(inner_from, inner_to);
+      scan(from, inner_from, &out);
+      scan(inner_to, to, &out);
+      return out;
+    }
+  };
+
+  absl::flat_hash_map<int64_t, Cached> blocks_[kBucketLevel];  // day, hour
+  Span day_span_;
+  Span bucket_span_;
+  Span minute_span_;
+};
+
+}  // namespace vla::evaluator
+
+#endif  // VLA_SERVICES_EVALUATOR_RANGE_CACHE_H_

@@ -338,8 +338,12 @@ TEST(StatusBoardTest, ResumeAfterAnyMessageMissesNothing) {
   std::mt19937 random(2026);
   int resumes = 0;
   for (int round = 0; round < 40; ++round) {
-    Board board(StatusBoardOptions{.max_batch_size =
-                                       static_cast<size_t>(1 + round % 3)});
+    // Every fourth round keeps a history shorter than the number of keys:
+    // removals are forgotten before the stream takes them, and resuming
+    // often needs a fresh snapshot.
+    Board board(StatusBoardOptions{
+        .history = round % 4 == 3 ? size_t{6} : size_t{65536},
+        .max_batch_size = static_cast<size_t>(1 + round % 3)});
     const Filter filter = TeamFilter("team = \"x\"");
     auto random_change = [&](int i) {
       const std::string key = absl::StrCat("k", random() % 8);
@@ -382,7 +386,11 @@ TEST(StatusBoardTest, ResumeAfterAnyMessageMissesNothing) {
       const int64_t token = known(s, &view);
       if (token < 0) continue;
       FakeStream resumed;
-      ASSERT_TRUE(board.Attach(&resumed, filter, token));
+      const bool was_resumed = board.Attach(&resumed, filter, token);
+      if (!was_resumed) {
+        ASSERT_EQ(round % 4, 3) << "history forgotten at step " << i;
+        view.clear();  // a fresh snapshot follows
+      }
       Drain(board, resumed);
       for (const Board::Event& e : resumed.received) {
         if (e.kind == Kind::kRemoved) view.erase(e.key);
@@ -390,9 +398,9 @@ TEST(StatusBoardTest, ResumeAfterAnyMessageMissesNothing) {
       }
       ASSERT_EQ(view, current())
           << "round " << round << ", step " << i << ", token " << token;
-      ExpectSequencesGoUp(resumed.received);
+      ExpectSequencesGoUp(was_resumed ? resumed.received : resumed.Live());
       board.Detach(&resumed);
-      ++resumes;
+      if (was_resumed) ++resumes;
     }
     Drain(board, s);
     ExpectSequencesGoUp(s.Live());
@@ -402,6 +410,44 @@ TEST(StatusBoardTest, ResumeAfterAnyMessageMissesNothing) {
     board.Detach(&s);
   }
   EXPECT_GT(resumes, 1000);
+}
+
+// A stream that stalls while a key it saw is removed, and the history then
+// forgets that removal, still gets it (in sequence order), also when the
+// key comes back.
+TEST(StatusBoardTest, StalledStreamGetsARemovalTheHistoryForgot) {
+  Board board(StatusBoardOptions{.history = 4});
+  board.Publish("a", 1, {});
+  board.Publish("b", 1, {});
+  FakeStream s;
+  board.Attach(&s, Filter());
+  Drain(board, s);
+  ASSERT_EQ(s.received.size(), 3u);  // a, b, marker
+  board.Publish("x", 1, {});         // sent at once: s now busy
+  ASSERT_TRUE(s.in_flight);
+  board.Remove("a");                                        // sequence 4
+  for (int i = 2; i <= 11; ++i) board.Publish("b", i, {});  // 5..14
+  board.Publish("a", 7, {});                                // 15
+  FakeStream late;  // attached now: never saw the first "a"
+  board.Attach(&late, Filter());
+  Drain(board, late);
+  Drain(board, s);
+  ASSERT_EQ(s.messages.size(), 3u);
+  ASSERT_EQ(s.received.size(), 7u);
+  EXPECT_EQ(s.received[4].kind, Kind::kRemoved);
+  EXPECT_EQ(s.received[4].key, "a");
+  EXPECT_EQ(s.received[4].sequence, 4);
+  EXPECT_EQ(s.received[5].key, "b");
+  EXPECT_EQ(s.received[5].status, 11);
+  EXPECT_EQ(s.received[6].key, "a");
+  EXPECT_EQ(s.received[6].status, 7);
+  EXPECT_EQ(s.received[6].sequence, 15);
+  ExpectSequencesGoUp(s.Live());
+  for (const Board::Event& e : late.received) {
+    EXPECT_NE(e.kind, Kind::kRemoved) << e.key;
+  }
+  board.Detach(&late);
+  board.Detach(&s);
 }
 
 TEST(StatusBoardTest, ExpiredResumeGetsAFreshSnapshot) {

@@ -36,7 +36,6 @@
 #include "services/common/access.h"
 #include "services/common/filter.h"
 #include "services/common/status_board.h"
-#include "common/status_util.h"
 #include "services/common/stream_items.h"
 
 namespace vla {

@@ -167,11 +167,17 @@ class StatusBoard {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Update& u : updates) {
-        auto it = entries_.try_emplace(std::move(u.key)).first;
-        it->second.status = std::move(u.status);
-        it->second.attrs = std::move(u.attrs);
-        it->second.removed = false;
+        auto [it, added] = entries_.try_emplace(std::move(u.key));
+        Entry& e = it->second;
+        const bool created = added || e.removed;
+        e.status = std::move(u.status);
+        e.attrs = std::move(u.attrs);
+        e.removed = false;
         Changed(it);
+        if (created) {
+          e.created = e.sequence;
+          e.changes_before = e.changes - 1;
+        }
       }
       Wake(&actions);
     }
@@ -397,6 +403,10 @@ class StatusBoard {
     FilterAttributes attrs;
     int64_t sequence = 0;  // of the key's latest change
     int64_t changes = 0;   // changes so far
+    // The change that added the key (since it was last absent or removed),
+    // and `changes` before it.
+    int64_t created = 0;
+    int64_t changes_before = 0;
     // A removal, kept while its change is in the history (streams resuming
     // from before it get it); not a status.
     bool removed = false;
@@ -568,7 +578,8 @@ class StatusBoard {
       s->in_snapshot_ = false;
       std::string().swap(s->snapshot_after_);
     }
-    auto it = changes_.upper_bound(s->cursor_);
+    const int64_t start = s->cursor_;
+    auto it = changes_.upper_bound(start);
     while (it != changes_.end() || !s->owed_.empty()) {
       if (!s->owed_.empty() &&
           (it == changes_.end() || s->owed_.begin()->first < it->first)) {
@@ -591,13 +602,17 @@ class StatusBoard {
         // (Unless its snapshot already carried this change.)
         if (known == s->keys_.end() || known->second.sent < sequence) {
           if (!add(Cached(e.live, key, e, false, false))) break;
+          // The changes it gets only as this one: since the one it was
+          // last sent, or since the key was added after it last looked.
           if (known != s->keys_.end()) {
-            coalesced_ += std::max<int64_t>(
-                0, e.changes - known->second.changes - 1);
+            coalesced_ +=
+                std::max<int64_t>(0, e.changes - known->second.changes - 1);
             known->second = {sequence, e.changes};
           } else {
-            s->keys_.emplace(key, typename Subscriber::KeyState{sequence,
-                                                                e.changes});
+            if (e.created > start)
+              coalesced_ += e.changes - e.changes_before - 1;
+            s->keys_.emplace(
+                key, typename Subscriber::KeyState{sequence, e.changes});
           }
         }
       } else if (known != s->keys_.end()) {

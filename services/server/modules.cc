@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_util.h"
-#include "services/common/change_follower.h"
 #include "services/common/executor.h"
 #include "services/common/stream_follower.h"
 #include "services/evaluator/evaluation_service.h"
@@ -13,6 +12,7 @@
 #include "services/okr/okr_core.h"
 #include "services/okr/okr_service.h"
 #include "services/server/security.h"
+#include "services/vmdb/change_follower.h"
 #include "services/vmdb/vmdb_core.h"
 #include "services/vmdb/vmdb_service.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -165,7 +165,7 @@ class EvaluatorModule final : public ServiceModule {
     if (evaluator_->definitions_revision() > 0) {
       evaluator_->SetDefinitionsReady();
     }
-    follower_ = std::make_unique<ChangeFollower>(
+    follower_ = MakeChangeFollower(
         channel, evaluator_->definitions_revision(),
         [this](const std::vector<v1::Change>& batch) {
           return evaluator_->ApplyChanges(batch);
@@ -257,11 +257,11 @@ class OkrModule final : public ServiceModule {
               }
             });
     kvi_follower_->Start();
-    follower_ = std::make_unique<ChangeFollower>(
-        vmdb, core_->definitions_revision(),
-        [this](const std::vector<v1::Change>& batch) {
-          return core_->ApplyChanges(batch);
-        });
+    follower_ =
+        MakeChangeFollower(vmdb, core_->definitions_revision(),
+                           [this](const std::vector<v1::Change>& batch) {
+                             return core_->ApplyChanges(batch);
+                           });
     follower_->Start();
     return absl::OkStatus();
   }

@@ -7,6 +7,7 @@
 #include "common/status_util.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "services/common/reactors.h"
+#include "services/vmdb/change_follower.h"
 
 namespace vla::vmdb {
 namespace {

@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "services/common/access.h"
-#include "services/common/change_follower.h"
 #include "services/common/executor.h"
 #include "services/vmdb/vmdb_core.h"
 #include "vla/v1/vmdb.grpc.pb.h"

@@ -40,6 +40,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/bench_util.h"
+#include "bench/watch_client.h"
+#include "tests/fixtures.h"
 #include "tests/vlad_process.h"
 #include "vla/v1/okr_status.grpc.pb.h"
 #include "vla/v1/vmdb.grpc.pb.h"
@@ -65,7 +67,6 @@ namespace {
 
 namespace v1 = vla::v1;
 using Clock = std::chrono::steady_clock;
-constexpr int64_t kDay = 86400;
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -112,6 +113,7 @@ class SendTimes {
 struct Shared {
   const SendTimes* sent = nullptr;
   std::atomic<int64_t> delivered{0};  // non-snapshot events
+  std::atomic<int64_t> messages{0};   // messages carrying them
   std::atomic<int> snapshots_complete{0};
   std::atomic<int> done{0};
   std::atomic<int64_t> last_delivery_ns{0};
@@ -127,136 +129,62 @@ int ObjectiveIndex(const std::string& name) {
   return i;
 }
 
-// One subscriber, on the async API: reads every event; for a change, records
-// the latency from the check-in that produced the status it carries. (Not
-// the callback API: with Debian's libgrpc, built without NDEBUG, every
-// completion on a completion queue scans the queue's outstanding tags, and
-// the callback API puts all 10,000 streams, two tags each, on one queue.
-// Here each stream has one tag outstanding, on one of --client_queues
-// queues.)
-class Subscriber {
+// One subscriber (bench/watch_client.h): reads every message; for each
+// change it carries, records the latency from the check-in that produced the
+// status.
+class Subscriber final
+    : public vla::bench::AsyncWatcher<v1::WatchObjectiveStatusesResponse> {
  public:
-  Subscriber(v1::OkrStatusService::Stub* stub, grpc::CompletionQueue* cq,
-             Shared* shared, int objectives, bool stalled)
-      : shared_(shared), stalled_(stalled), last_(objectives) {
+  Subscriber(Shared* shared, int objectives, bool stalled)
+      : AsyncWatcher(stalled), shared_(shared), last_(objectives) {
     for (auto& v : last_) v.store(0);
     latencies_us_.reserve(1024);
-    reader_ = stub->PrepareAsyncWatchObjectiveStatuses(&context_, request_, cq);
-    reader_->StartCall(this);
-  }
-
-  // Ends the stream; the stalled one (which has nothing outstanding) is
-  // finished here, the others when their pending read fails.
-  void Cancel() {
-    context_.TryCancel();
-    if (stalled_) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kStalled) {
-        state_ = State::kFinishing;
-        reader_->Finish(&status_, this);
-      }
-    }
   }
   int Last(int objective) const {
     return last_[objective].load(std::memory_order_acquire);
   }
   const std::vector<int32_t>& latencies_us() const { return latencies_us_; }
-  // Valid once ended().
-  const grpc::Status& status() const { return status_; }
-  bool ended() const { return ended_.load(); }
 
-  // The completion of this stream's outstanding operation.
-  void Proceed(bool ok) {
-    std::lock_guard<std::mutex> lock(mu_);
-    switch (state_) {
-      case State::kStarting:
-      case State::kReading:
-        if (state_ == State::kReading && ok) OnEvent();
-        if (!ok) {
-          state_ = State::kFinishing;
-          reader_->Finish(&status_, this);
-        } else if (stalled_ && state_ == State::kReading) {
-          // The stalled subscriber stops reading after its first event: the
-          // server's writes to it back up in flow control.
-          state_ = State::kStalled;
-        } else {
-          state_ = State::kReading;
-          event_.Clear();
-          reader_->Read(&event_, this);
-        }
-        break;
-      case State::kFinishing:
-        state_ = State::kDone;
-        ended_.store(true);
-        shared_->done.fetch_add(1);
-        break;
-      case State::kStalled:
-      case State::kDone:
-        break;
+ protected:
+  void OnMessage(const v1::WatchObjectiveStatusesResponse& message) override {
+    int64_t changes = 0;
+    for (const v1::ObjectiveStatusEvent& event : message.events()) {
+      if (OnEvent(event)) ++changes;
+    }
+    if (changes > 0) {
+      shared_->messages.fetch_add(1, std::memory_order_relaxed);
+      shared_->delivered.fetch_add(changes, std::memory_order_relaxed);
+      shared_->last_delivery_ns.store(NowNs(), std::memory_order_relaxed);
     }
   }
+  void OnEnd() override { shared_->done.fetch_add(1); }
 
  private:
-  enum class State { kStarting, kReading, kStalled, kFinishing, kDone };
-
-  void OnEvent() {
-    if (event_.snapshot_complete()) {
+  // Whether `event` is a change of the load (not the snapshot).
+  bool OnEvent(const v1::ObjectiveStatusEvent& event) {
+    if (event.snapshot_complete()) {
       shared_->snapshots_complete.fetch_add(1);
-      return;
+      return false;
     }
-    if (event_.status().key_results_size() == 0) return;
-    const int o = ObjectiveIndex(event_.status().objective());
-    const double v = event_.status().key_results(0).current_value();
+    if (event.status().key_results_size() == 0) return false;
+    const int o = ObjectiveIndex(event.status().objective());
+    const double v = event.status().key_results(0).current_value();
     const int value = static_cast<int>(v);
-    if (o < 0 || o >= static_cast<int>(last_.size())) return;
+    if (o < 0 || o >= static_cast<int>(last_.size())) return false;
     last_[o].store(value, std::memory_order_release);
-    if (!event_.snapshot() && value > 0 &&
-        value <= shared_->sent->max_value()) {
-      const int64_t now = NowNs();
-      const int64_t sent = shared_->sent->Get(o, value);
-      if (sent > 0) {
-        latencies_us_.push_back(static_cast<int32_t>((now - sent) / 1000));
-      }
-      shared_->delivered.fetch_add(1, std::memory_order_relaxed);
-      shared_->last_delivery_ns.store(now, std::memory_order_relaxed);
+    if (event.snapshot() || value <= 0 || value > shared_->sent->max_value()) {
+      return false;
     }
+    const int64_t sent = shared_->sent->Get(o, value);
+    if (sent > 0) {
+      latencies_us_.push_back(static_cast<int32_t>((NowNs() - sent) / 1000));
+    }
+    return true;
   }
 
   Shared* shared_;
-  const bool stalled_;
-  grpc::ClientContext context_;
-  v1::WatchObjectiveStatusesRequest request_;
-  std::unique_ptr<grpc::ClientAsyncReader<v1::ObjectiveStatusEvent>> reader_;
-  std::mutex mu_;
-  State state_ = State::kStarting;
-  v1::ObjectiveStatusEvent event_;
   std::vector<std::atomic<int>> last_;
   std::vector<int32_t> latencies_us_;
-  grpc::Status status_;
-  std::atomic<bool> ended_{false};
-};
-
-// Completion queues, each drained by a thread of its own.
-class Queues {
- public:
-  explicit Queues(int count) : cqs_(count) {
-    for (auto& cq : cqs_) {
-      threads_.emplace_back([&cq] {
-        void* tag = nullptr;
-        bool ok = false;
-        while (cq.Next(&tag, &ok)) static_cast<Subscriber*>(tag)->Proceed(ok);
-      });
-    }
-  }
-  ~Queues() {
-    for (auto& cq : cqs_) cq.Shutdown();
-    for (auto& t : threads_) t.join();
-  }
-  grpc::CompletionQueue* get(int i) { return &cqs_[i % cqs_.size()]; }
-
- private:
-  std::vector<grpc::CompletionQueue> cqs_;
-  std::vector<std::thread> threads_;
 };
 
 // Cancels every stream and waits until gRPC is done with all of them.
@@ -315,16 +243,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < objectives; ++i) {
     v1::CreateObjectiveRequest req;
     req.set_objective_id(absl::StrCat("o-", i));
-    v1::Objective* o = req.mutable_objective();
-    o->add_owners("teams/owners");
-    o->set_lead("teams/owners");
-    o->mutable_period_start()->set_seconds(now_s - 10 * kDay);
-    o->mutable_period_end()->set_seconds(now_s + 10 * kDay);
-    o->set_kind(v1::OBJECTIVE_KIND_COMMITTED);
-    v1::KeyResult* kr = o->add_key_results();
-    kr->set_id("kr");
-    kr->set_start_value(0);
-    kr->set_target_value(1000000);
+    *req.mutable_objective() = vla::testing::MakeManualObjective(
+        "teams/owners", now_s, "kr", 0, 1000000);
     v1::Objective out;
     if (auto s = vmdb->CreateObjective(Ctx().get(), req, &out); !s.ok()) {
       Fail("CreateObjective", s);
@@ -369,17 +289,24 @@ int main(int argc, char** argv) {
   const double server_cpu_start = vla::bench::ProcCpuSeconds(vlad.pid());
   const double client_cpu_start = vla::bench::ProcCpuSeconds(0);
   // Declared before the subscribers: its threads stop after them.
-  Queues queues(std::max(1, absl::GetFlag(FLAGS_client_queues)));
+  vla::bench::ClientQueues queues(
+      std::max(1, absl::GetFlag(FLAGS_client_queues)));
+  const v1::WatchObjectiveStatusesRequest request;
+  auto start_on = [&](v1::OkrStatusService::Stub* stub) {
+    return
+        [stub, &request](grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+          return stub->PrepareAsyncWatchObjectiveStatuses(ctx, request, cq);
+        };
+  };
   std::vector<std::unique_ptr<Subscriber>> subs;
   subs.reserve(subscribers);
   for (int i = 0; i < subscribers; ++i) {
-    subs.push_back(std::make_unique<Subscriber>(stubs[i % channel_count].get(),
-                                                queues.get(i), &shared,
-                                                objectives, false));
+    subs.push_back(std::make_unique<Subscriber>(&shared, objectives, false));
+    subs.back()->Begin(start_on(stubs[i % channel_count].get()), queues.get(i));
   }
   // The stalled one has a connection of its own.
-  auto stalled = std::make_unique<Subscriber>(stubs.back().get(), queues.get(0),
-                                              &shared, objectives, true);
+  auto stalled = std::make_unique<Subscriber>(&shared, objectives, true);
+  stalled->Begin(start_on(stubs.back().get()), queues.get(0));
   int64_t last_report = 0;
   while (shared.snapshots_complete.load() < subscribers) {
     const int64_t elapsed_s = std::chrono::duration_cast<std::chrono::seconds>(
@@ -511,6 +438,13 @@ int main(int argc, char** argv) {
               static_cast<long long>(delivered), deliver_s,
               static_cast<double>(delivered) / deliver_s,
               caught_up ? "" : " (NOT all caught up after 120 s)");
+  const int64_t messages = shared.messages.load();
+  std::printf(
+      "  messages:  %lld carrying them = %.0f messages/s, %.2f events per "
+      "message\n",
+      static_cast<long long>(messages),
+      static_cast<double>(messages) / deliver_s,
+      messages > 0 ? static_cast<double>(delivered) / messages : 0.0);
   std::printf(
       "  latency:   check-in -> subscriber p50 %.1f ms, p99 %.1f ms, "
       "max %.1f ms (%zu deliveries)\n",
@@ -526,9 +460,12 @@ int main(int argc, char** argv) {
               static_cast<double>(peak_rss.load() - rss_base) / subscribers);
   std::printf(
       "  cpu:       attach: server %.1f s, bench client %.1f s; load until "
-      "caught up: server %.1f s, bench client %.1f s\n",
+      "caught up: server %.1f s, bench client %.1f s (server %.1f us per "
+      "delivered event)\n",
       server_cpu_load - server_cpu_start, client_cpu_load - client_cpu_start,
-      server_cpu_end - server_cpu_load, client_cpu_end - client_cpu_load);
+      server_cpu_end - server_cpu_load, client_cpu_end - client_cpu_load,
+      delivered > 0 ? (server_cpu_end - server_cpu_load) * 1e6 / delivered
+                    : 0.0);
   std::printf(
       "  stalled subscriber: still connected, saw value %lld of "
       "objective 0 (it stopped reading)\n",

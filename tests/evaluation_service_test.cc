@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "clients/lib/watch.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -37,7 +39,9 @@ google::protobuf::Timestamp At(int64_t unix_seconds) {
 
 class EvaluationServiceTest : public ::testing::TestWithParam<testing::Db> {
  protected:
-  EvaluationServiceTest() : server_(FastOptions(), GetParam()) {}
+  EvaluationServiceTest() : EvaluationServiceTest(FastOptions(), GetParam()) {}
+  EvaluationServiceTest(ServerOptions options, testing::Db db)
+      : server_(options, db) {}
 
   void SetUp() override {
     Team("business", v1::TEAM_KIND_CONSUMER);
@@ -572,7 +576,7 @@ TEST_P(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   grpc::ClientContext ctx;
   v1::WatchVlaStatusesRequest wreq;
   wreq.set_filter("value_stream = \"valueStreams/incident\"");
-  auto stream = eval().WatchVlaStatuses(&ctx, wreq);
+  auto stream = client::WatchEvents(eval().WatchVlaStatuses(&ctx, wreq));
   v1::VlaStatusEvent event;
   // Snapshot: the VLA (NO_DATA once evaluated), then the marker.
   ASSERT_TRUE(Eventually([&] {
@@ -584,8 +588,7 @@ TEST_P(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
            list.statuses_size() == 1;
   }));
   bool complete = false;
-  while (!complete && stream->Read(&event))
-    complete = event.snapshot_complete();
+  while (!complete && stream.Read(&event)) complete = event.snapshot_complete();
   ASSERT_TRUE(complete);
 
   v1::IngestRequest req;
@@ -594,7 +597,7 @@ TEST_P(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   // An event for the change: the happiness clause now has data. (The first
   // evaluation, NO_DATA, may come before it if it ran after the snapshot.)
   do {
-    ASSERT_TRUE(stream->Read(&event));
+    ASSERT_TRUE(stream.Read(&event));
     EXPECT_FALSE(event.snapshot());
     EXPECT_EQ(event.status().vla(), "vlas/incident-vla");
   } while (event.status().state() == v1::COMPLIANCE_STATE_NO_DATA);
@@ -621,9 +624,9 @@ TEST_P(EvaluationServiceTest, ListAndWatchStatusesFollowTheClock) {
   // A bad watch filter fails the stream.
   grpc::ClientContext bad_ctx;
   wreq.set_filter("state = PURPLE");
-  auto bad = eval().WatchVlaStatuses(&bad_ctx, wreq);
-  EXPECT_FALSE(bad->Read(&event));
-  EXPECT_THAT(bad->Finish(), IsCode(StatusCode::INVALID_ARGUMENT));
+  auto bad = client::WatchEvents(eval().WatchVlaStatuses(&bad_ctx, wreq));
+  EXPECT_FALSE(bad.Read(&event));
+  EXPECT_THAT(bad.Finish(), IsCode(StatusCode::INVALID_ARGUMENT));
   ctx.TryCancel();
 }
 
@@ -641,18 +644,18 @@ TEST_P(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   ASSERT_TRUE(Eventually([&] {
     grpc::ClientContext probe;
     v1::WatchKviValuesRequest all;
-    auto s = eval().WatchKviValues(&probe, all);
+    auto s = client::WatchEvents(eval().WatchKviValues(&probe, all));
     v1::KviValueEvent e;
     int n = 0;
-    while (s->Read(&e) && !e.snapshot_complete()) ++n;
+    while (s.Read(&e) && !e.snapshot_complete()) ++n;
     probe.TryCancel();
-    s->Finish();
+    s.Finish();
     return n == 4;
   }));
-  auto stream = eval().WatchKviValues(&ctx, wreq);
+  auto stream = client::WatchEvents(eval().WatchKviValues(&ctx, wreq));
   v1::KviValueEvent event;
   std::set<std::string> snapshot;
-  while (stream->Read(&event) && !event.snapshot_complete()) {
+  while (stream.Read(&event) && !event.snapshot_complete()) {
     EXPECT_TRUE(event.snapshot());
     EXPECT_FALSE(event.value().has_value());
     snapshot.insert(event.value().kvi());
@@ -664,7 +667,7 @@ TEST_P(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   *req.add_observations() = Obs("w1", "happiness", now - 3600, 80);
   *req.add_observations() = Obs("w2", "happiness", now - 1800, 60);
   Ingest(req);
-  ASSERT_TRUE(stream->Read(&event));
+  ASSERT_TRUE(stream.Read(&event));
   EXPECT_FALSE(event.snapshot());
   EXPECT_EQ(event.value().kvi(), "kvis/happiness");
   EXPECT_TRUE(event.value().has_value());
@@ -678,18 +681,107 @@ TEST_P(EvaluationServiceTest, WatchKviValuesStreamsSnapshotThenChanges) {
   const grpc::Status s = vmdb().DeleteKvi(Ctx().get(), del, &empty);
   ASSERT_TRUE(s.ok()) << s.error_message();
   do {
-    ASSERT_TRUE(stream->Read(&event));
+    ASSERT_TRUE(stream.Read(&event));
   } while (event.value().kvi() != "kvis/extra");
   EXPECT_TRUE(event.removed());
 
   // A bad filter fails the stream.
   grpc::ClientContext bad_ctx;
   wreq.set_filter("colour = RED");
-  auto bad = eval().WatchKviValues(&bad_ctx, wreq);
-  EXPECT_FALSE(bad->Read(&event));
-  EXPECT_THAT(bad->Finish(),
-              IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
+  auto bad = client::WatchEvents(eval().WatchKviValues(&bad_ctx, wreq));
+  EXPECT_FALSE(bad.Read(&event));
+  EXPECT_THAT(bad.Finish(), IsCodeWith(StatusCode::INVALID_ARGUMENT, "colour"));
   ctx.TryCancel();
+}
+
+// Reads without a time answer the latest evaluation pass, not a
+// computation per call. The server's clock is a fake one at kT0 and its tick
+// an hour long, so passes run only after new data or definitions.
+class LatestPassTest : public EvaluationServiceTest {
+ protected:
+  LatestPassTest() : EvaluationServiceTest(Options(), testing::Db::kSqlite) {}
+  static FakeClock* clock() {
+    static FakeClock* const clock = new FakeClock(absl::FromUnixSeconds(kT0));
+    return clock;
+  }
+  static ServerOptions Options() {
+    clock()->Set(absl::FromUnixSeconds(kT0));
+    ServerOptions o = FastOptions();
+    o.evaluation_tick = absl::Hours(1);
+    o.clock = clock();
+    return o;
+  }
+  v1::VlaStatus Latest(grpc::Status* status = nullptr) {
+    v1::GetVlaStatusRequest req;
+    req.set_vla("vlas/incident-vla");
+    v1::VlaStatus v;
+    const grpc::Status s = eval().GetVlaStatus(Ctx().get(), req, &v);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return v;
+  }
+};
+
+TEST_F(LatestPassTest, StatusReadsWithoutATimeAnswerTheLatestPass) {
+  IngestExample();  // the pass after it evaluates at kT0: a watermelon
+  v1::ListVlaStatusesResponse list;
+  ASSERT_TRUE(Eventually([&] {
+    list.Clear();
+    return eval()
+               .ListVlaStatuses(Ctx().get(), v1::ListVlaStatusesRequest(),
+                                &list)
+               .ok() &&
+           list.statuses_size() == 1 &&
+           list.statuses(0).state() == v1::COMPLIANCE_STATE_BREACHED;
+  }));
+  v1::VlaStatus latest = Latest();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      latest, list.statuses(0)));
+  EXPECT_EQ(latest.evaluate_time().seconds(), kT0);
+  EXPECT_DOUBLE_EQ(latest.score(), 25);
+  EXPECT_TRUE(latest.watermelon());
+
+  // 40 days later the windows hold nothing, but no pass has run since: a
+  // read without a time still answers the pass at kT0; with a time it
+  // computes.
+  clock()->Advance(absl::Hours(24 * 40));
+  latest = Latest();
+  EXPECT_EQ(latest.evaluate_time().seconds(), kT0);
+  EXPECT_EQ(latest.state(), v1::COMPLIANCE_STATE_BREACHED);
+  const v1::VlaStatus computed = VlaAt("vlas/incident-vla", kT0 + 40 * kDay);
+  EXPECT_EQ(computed.state(), v1::COMPLIANCE_STATE_NO_DATA);
+  EXPECT_EQ(computed.evaluate_time().seconds(), kT0 + 40 * kDay);
+
+  v1::GetKviValueRequest kreq;
+  kreq.set_kvi("kvis/happiness");
+  v1::KviValue value;
+  ASSERT_TRUE(eval().GetKviValue(Ctx().get(), kreq, &value).ok());
+  EXPECT_EQ(value.kvi(), "kvis/happiness");
+  EXPECT_DOUBLE_EQ(value.value(), 50);
+  EXPECT_EQ(value.window_end().seconds(), kT0);
+  EXPECT_FALSE(KviAt("kvis/happiness", kT0 + 40 * kDay).has_value());
+
+  // A retired VLA is not answered for, with or without a time.
+  v1::UpdateVlaRequest update;
+  update.mutable_vla()->set_name("vlas/incident-vla");
+  update.mutable_vla()->set_state(v1::VLA_STATE_RETIRED);
+  update.mutable_update_mask()->add_paths("state");
+  v1::Vla out;
+  ASSERT_TRUE(vmdb().UpdateVla(Ctx().get(), update, &out).ok());
+  grpc::Status status;
+  EXPECT_TRUE(Eventually([&] {
+    Latest(&status);
+    return status.error_code() == StatusCode::FAILED_PRECONDITION;
+  })) << status.error_message();
+  // An unknown VLA: NOT_FOUND as before.
+  v1::GetVlaStatusRequest req;
+  req.set_vla("vlas/none");
+  v1::VlaStatus none;
+  EXPECT_THAT(eval().GetVlaStatus(Ctx().get(), req, &none),
+              IsCode(StatusCode::NOT_FOUND));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #ifndef VLA_TESTS_FIXTURES_H_
 #define VLA_TESTS_FIXTURES_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,25 @@ inline v1::Objective MakeObjective(const std::string& kvi = "kvis/lead-time") {
   manual->set_id("happiness");
   manual->set_start_value(62);
   manual->set_target_value(80);
+  return o;
+}
+
+// A committed objective owned and led by `team` over [now - 10 d,
+// now + 10 d) (`now` in Unix seconds) with one manual key result `kr` from
+// `start` to `target`.
+inline v1::Objective MakeManualObjective(const std::string& team, int64_t now,
+                                         const std::string& kr, double start,
+                                         double target) {
+  v1::Objective o;
+  o.add_owners(team);
+  o.set_lead(team);
+  o.mutable_period_start()->set_seconds(now - 10 * 86400);
+  o.mutable_period_end()->set_seconds(now + 10 * 86400);
+  o.set_kind(v1::OBJECTIVE_KIND_COMMITTED);
+  v1::KeyResult* key_result = o.add_key_results();
+  key_result->set_id(kr);
+  key_result->set_start_value(start);
+  key_result->set_target_value(target);
   return o;
 }
 

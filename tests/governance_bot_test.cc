@@ -444,16 +444,8 @@ class BotTest : public ::testing::Test {
     VLA_ASSERT_OK(vmdb_->CreateVla(Ctx().get(), vla, &vla_out));
     v1::CreateObjectiveRequest obj;
     obj.set_objective_id("faster");
-    v1::Objective* o = obj.mutable_objective();
-    o->add_owners("teams/desk");
-    o->set_lead("teams/desk");
-    o->mutable_period_start()->set_seconds(now_ - 10 * kDay);
-    o->mutable_period_end()->set_seconds(now_ + 10 * kDay);
-    o->set_kind(v1::OBJECTIVE_KIND_COMMITTED);
-    v1::KeyResult* kr = o->add_key_results();
-    kr->set_id("ping-pong");
-    kr->set_start_value(14);
-    kr->set_target_value(5);
+    *obj.mutable_objective() =
+        testing::MakeManualObjective("teams/desk", now_, "ping-pong", 14, 5);
     v1::Objective obj_out;
     VLA_ASSERT_OK(vmdb_->CreateObjective(Ctx().get(), obj, &obj_out));
     // Both statuses exist (NO_DATA) before the bot starts.

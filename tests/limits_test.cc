@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "clients/lib/watch.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
@@ -104,8 +105,8 @@ TEST(LimitsTest, ConcurrentStreamsPerConnection) {
   // Two open streams use up the connection's allowance...
   grpc::ClientContext w1, w2;
   v1::WatchChangesRequest watch;
-  auto s1 = server.vmdb().WatchChanges(&w1, watch);
-  auto s2 = server.vmdb().WatchChanges(&w2, watch);
+  auto s1 = client::WatchEvents(server.vmdb().WatchChanges(&w1, watch));
+  auto s2 = client::WatchEvents(server.vmdb().WatchChanges(&w2, watch));
   ASSERT_TRUE(testing::Eventually([&] {
     // ...so a third call on the same connection waits (HTTP/2 queues it on
     // the client) until its deadline...
@@ -126,14 +127,14 @@ TEST(LimitsTest, ConcurrentStreamsPerConnection) {
   // ...and the first connection works again once a stream ends.
   w1.TryCancel();
   v1::Change change;
-  while (s1->Read(&change)) {
+  while (s1.Read(&change)) {
   }
-  s1->Finish();
+  s1.Finish();
   EXPECT_TRUE(Healthy(server.channel()));
   w2.TryCancel();
-  while (s2->Read(&change)) {
+  while (s2.Read(&change)) {
   }
-  s2->Finish();
+  s2.Finish();
 }
 
 TEST(LimitsTest, DeadlinesAlreadyExpiredOrTiny) {
@@ -177,12 +178,13 @@ TEST(LimitsTest, TooFrequentKeepalivePingsCloseTheConnection) {
   auto stub = v1::VmdbService::NewStub(abusive);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  auto stream = stub->WatchChanges(&ctx, v1::WatchChangesRequest());
+  auto stream =
+      client::WatchEvents(stub->WatchChanges(&ctx, v1::WatchChangesRequest()));
   v1::Change change;
-  while (stream->Read(&change)) {
+  while (stream.Read(&change)) {
   }
   // The server sent GOAWAY (too_many_pings) long before the deadline.
-  EXPECT_THAT(stream->Finish(), IsCodeWith(StatusCode::UNAVAILABLE, "pings"));
+  EXPECT_THAT(stream.Finish(), IsCodeWith(StatusCode::UNAVAILABLE, "pings"));
   EXPECT_TRUE(Healthy(server.channel()));
 }
 

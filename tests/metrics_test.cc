@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "clients/lib/watch.h"
 #include "services/server/rpc_observer.h"
 #include "tests/fixtures.h"
 #include "tests/http_get.h"
@@ -145,12 +146,12 @@ TEST(MetricsEndpointTest, ScrapedOverHttpAfterCalls) {
   IngestDuplicateAndRejected(server);
   {
     grpc::ClientContext ctx;
-    auto reader = server.evaluation().WatchVlaStatuses(
-        &ctx, v1::WatchVlaStatusesRequest());
+    auto reader = client::WatchEvents(server.evaluation().WatchVlaStatuses(
+        &ctx, v1::WatchVlaStatusesRequest()));
     v1::VlaStatusEvent event;
-    ASSERT_TRUE(reader->Read(&event));  // the snapshot_complete marker
+    ASSERT_TRUE(reader.Read(&event));  // the snapshot_complete marker
     ctx.TryCancel();
-    EXPECT_THAT(reader->Finish(), IsCode(StatusCode::CANCELLED));
+    EXPECT_THAT(reader.Finish(), IsCode(StatusCode::CANCELLED));
   }
   std::string scrape;
   ASSERT_TRUE(Eventually([&] {
@@ -276,16 +277,16 @@ TEST_F(MetricsTest, WatchStreamCountsOnceAtItsEndAndTracksSubscribers) {
   EXPECT_EQ(Value(Scrape(), subscribers), 0);
   {
     grpc::ClientContext ctx;
-    auto reader = server_.evaluation().WatchVlaStatuses(
-        &ctx, v1::WatchVlaStatusesRequest());
+    auto reader = client::WatchEvents(server_.evaluation().WatchVlaStatuses(
+        &ctx, v1::WatchVlaStatusesRequest()));
     v1::VlaStatusEvent event;
-    ASSERT_TRUE(reader->Read(&event));  // the snapshot_complete marker
+    ASSERT_TRUE(reader.Read(&event));  // the snapshot_complete marker
     const std::string scrape = Scrape();
     EXPECT_EQ(Value(scrape, subscribers), 1);
     // Not counted while open.
     EXPECT_TRUE(std::isnan(Value(scrape, durations)));
     ctx.TryCancel();
-    EXPECT_THAT(reader->Finish(), IsCode(StatusCode::CANCELLED));
+    EXPECT_THAT(reader.Finish(), IsCode(StatusCode::CANCELLED));
   }
   // Counted when the status goes out; detached just after.
   ASSERT_TRUE(Eventually([&] {

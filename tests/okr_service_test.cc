@@ -3,11 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "clients/lib/watch.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -197,11 +203,12 @@ TEST_P(OkrServiceTest, ListWatchAndResume) {
   std::string token;
   {
     grpc::ClientContext ctx;
-    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    auto stream =
+        client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
     bool complete = false;
     bool seen = false;
-    while (!complete && stream->Read(&e)) {
+    while (!complete && stream.Read(&e)) {
       complete = e.snapshot_complete();
       seen = seen || e.status().objective() == "objectives/faster";
       token = e.resume_token();
@@ -209,7 +216,7 @@ TEST_P(OkrServiceTest, ListWatchAndResume) {
     ASSERT_TRUE(complete);
     if (!seen) {
       // The first scoring may come right after the (empty) snapshot.
-      ASSERT_TRUE(stream->Read(&e));
+      ASSERT_TRUE(stream.Read(&e));
       EXPECT_EQ(e.status().objective(), "objectives/faster");
       token = e.resume_token();
     }
@@ -228,9 +235,10 @@ TEST_P(OkrServiceTest, ListWatchAndResume) {
   {
     grpc::ClientContext ctx;
     wreq.set_resume_token(token);
-    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    auto stream =
+        client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
-    ASSERT_TRUE(stream->Read(&e));
+    ASSERT_TRUE(stream.Read(&e));
     EXPECT_FALSE(e.snapshot());  // resumed: just what was missed
     EXPECT_FALSE(e.snapshot_complete());
     EXPECT_TRUE(e.status().key_results(1).has_value());
@@ -241,10 +249,11 @@ TEST_P(OkrServiceTest, ListWatchAndResume) {
   {
     grpc::ClientContext ctx;
     wreq.set_resume_token(token + "x");
-    auto stream = server_.okr().WatchObjectiveStatuses(&ctx, wreq);
+    auto stream =
+        client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, wreq));
     v1::ObjectiveStatusEvent e;
-    EXPECT_FALSE(stream->Read(&e));
-    EXPECT_THAT(stream->Finish(),
+    EXPECT_FALSE(stream.Read(&e));
+    EXPECT_THAT(stream.Finish(),
                 IsCodeWith(StatusCode::INVALID_ARGUMENT, "resume_token"));
   }
   v1::ListObjectiveStatusesRequest lreq;
@@ -294,15 +303,15 @@ TEST_P(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
       for (int i = 0; i < 25; ++i) {
         grpc::ClientContext ctx;
         ctx.set_deadline(deadline());
-        auto stream = stub.WatchObjectiveStatuses(
-            &ctx, v1::WatchObjectiveStatusesRequest());
+        auto stream = client::WatchEvents(stub.WatchObjectiveStatuses(
+            &ctx, v1::WatchObjectiveStatusesRequest()));
         v1::ObjectiveStatusEvent e;
-        while (stream->Read(&e) && !e.snapshot_complete()) {
+        while (stream.Read(&e) && !e.snapshot_complete()) {
         }
         if (e.snapshot_complete()) ++snapshots;
-        if (i % 2 == 0) stream->Read(&e);
+        if (i % 2 == 0) stream.Read(&e);
         ctx.TryCancel();
-        stream->Finish();
+        stream.Finish();
       }
     });
   }
@@ -312,14 +321,16 @@ TEST_P(OkrServiceTest, WatchStreamsComeAndGoThenEndAtShutdown) {
   // Streams left open, reading, when the server shuts down.
   struct Open {
     grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReader<v1::ObjectiveStatusEvent>> stream;
+    std::optional<client::WatchReader<v1::WatchObjectiveStatusesResponse>>
+        stream;
   };
   std::vector<std::unique_ptr<Open>> open;
   for (int i = 0; i < 30; ++i) {
     auto o = std::make_unique<Open>();
     o->ctx.set_deadline(deadline());
-    o->stream = stubs[i % stubs.size()]->WatchObjectiveStatuses(
-        &o->ctx, v1::WatchObjectiveStatusesRequest());
+    o->stream =
+        client::WatchEvents(stubs[i % stubs.size()]->WatchObjectiveStatuses(
+            &o->ctx, v1::WatchObjectiveStatusesRequest()));
     v1::ObjectiveStatusEvent e;
     while (o->stream->Read(&e) && !e.snapshot_complete()) {
     }
@@ -351,9 +362,9 @@ TEST_P(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(10));
-    auto stream = server_.okr().WatchObjectiveStatuses(
-        &ctx, v1::WatchObjectiveStatusesRequest());
-    while (stream->Read(marker) && !marker->snapshot_complete()) {
+    auto stream = client::WatchEvents(server_.okr().WatchObjectiveStatuses(
+        &ctx, v1::WatchObjectiveStatusesRequest()));
+    while (stream.Read(marker) && !marker->snapshot_complete()) {
     }
     ctx.TryCancel();
   };
@@ -392,13 +403,14 @@ TEST_P(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::WatchObjectiveStatusesRequest req;
   req.set_resume_token(before.resume_token());
-  auto stream = server_.okr().WatchObjectiveStatuses(&ctx, req);
+  auto stream =
+      client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx, req));
   v1::ObjectiveStatusEvent e;
-  ASSERT_TRUE(stream->Read(&e)) << "no fresh snapshot";
+  ASSERT_TRUE(stream.Read(&e)) << "no fresh snapshot";
   EXPECT_TRUE(e.snapshot());
   EXPECT_EQ(e.status().objective(), "objectives/faster");
   EXPECT_NE(e.status().key_results(1).current_value(), 10);
-  ASSERT_TRUE(stream->Read(&e));
+  ASSERT_TRUE(stream.Read(&e));
   EXPECT_TRUE(e.snapshot_complete());
   ctx.TryCancel();
   // A token of this run still resumes: nothing missed, no snapshot.
@@ -406,9 +418,17 @@ TEST_P(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
   ctx2.set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(500));
   req.set_resume_token(after.resume_token());
-  auto resumed = server_.okr().WatchObjectiveStatuses(&ctx2, req);
-  EXPECT_FALSE(resumed->Read(&e));
-  EXPECT_THAT(resumed->Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
+  auto resumed =
+      client::WatchEvents(server_.okr().WatchObjectiveStatuses(&ctx2, req));
+  EXPECT_FALSE(resumed.Read(&e));
+  EXPECT_THAT(resumed.Finish(), IsCode(StatusCode::DEADLINE_EXCEEDED));
+}
+
+// Fast debounce, one-minute tick: passes run only after changes.
+ServerOptions SlowTick() {
+  ServerOptions o = FastOptions();
+  o.evaluation_tick = absl::Minutes(1);
+  return o;
 }
 
 // With a one-minute tick, only the evaluator's KVI value stream can re-score
@@ -416,11 +436,6 @@ TEST_P(OkrServiceTest, ResumeTokenFromAnEarlierRunGetsAFreshSnapshot) {
 class OkrKviStreamTest : public OkrServiceTest {
  protected:
   OkrKviStreamTest() : OkrServiceTest(SlowTick()) {}
-  static ServerOptions SlowTick() {
-    ServerOptions o = FastOptions();
-    o.evaluation_tick = absl::Minutes(1);
-    return o;
-  }
   // The published (not computed on demand) value of the happiness KR.
   std::optional<double> PublishedHappiness() {
     v1::ListObjectiveStatusesResponse list;
@@ -445,6 +460,175 @@ TEST_P(OkrKviStreamTest, NewKviValueRescoresTheObjectiveBeforeTheTick) {
   ASSERT_TRUE(Eventually([&] { return PublishedHappiness() == -1; }));
   IngestHappiness(71);
   EXPECT_TRUE(Eventually([&] { return PublishedHappiness() == 71; }));
+}
+
+// A read without a time answers the latest scoring pass (no scoring per
+// call): the same status as the list, at the pass's instant.
+TEST_F(OkrKviStreamTest, StatusReadWithoutATimeIsTheLatestPass) {
+  ASSERT_TRUE(CheckIn("ping-pong", 10, 0.5).ok());
+  v1::ListObjectiveStatusesResponse list;
+  ASSERT_TRUE(Eventually([&] {
+    list.Clear();
+    return server_.okr()
+               .ListObjectiveStatuses(Ctx().get(),
+                                      v1::ListObjectiveStatusesRequest(), &list)
+               .ok() &&
+           list.statuses_size() == 1 &&
+           list.statuses(0).key_results(1).current_value() == 10;
+  }));
+  // Between two identical lists (no pass in between: other passes, e.g.
+  // after the evaluator's first KVI values, may come meanwhile), the read
+  // answers exactly the listed status, also a while after the pass.
+  v1::GetObjectiveStatusRequest req;
+  req.set_objective("objectives/faster");
+  v1::ObjectiveStatus latest;
+  EXPECT_TRUE(Eventually([&] {
+    v1::ListObjectiveStatusesResponse before, after;
+    if (!server_.okr()
+             .ListObjectiveStatuses(Ctx().get(),
+                                    v1::ListObjectiveStatusesRequest(), &before)
+             .ok()) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!server_.okr().GetObjectiveStatus(Ctx().get(), req, &latest).ok() ||
+        !server_.okr()
+             .ListObjectiveStatuses(Ctx().get(),
+                                    v1::ListObjectiveStatusesRequest(), &after)
+             .ok()) {
+      return false;
+    }
+    using google::protobuf::util::MessageDifferencer;
+    return MessageDifferencer::Equals(before, after) &&
+           MessageDifferencer::Equals(latest, after.statuses(0));
+  }));
+  // With a time: scored at that instant.
+  EXPECT_EQ(Status(now_ + 60).evaluate_time().seconds(), now_ + 60);
+}
+
+// The stream's messages over gRPC, with a 1 KiB size bound: the snapshot of
+// 41 objectives spans several messages and arrives whole before its
+// marker; then a quiet stream gets each change alone; a stream resumed after
+// a message's last event gets exactly what changed since.
+class OkrBatchTest : public OkrServiceTest {
+ protected:
+  OkrBatchTest() : OkrServiceTest(Options()) {}
+  static ServerOptions Options() {
+    ServerOptions o = SlowTick();
+    o.watch_batch_bytes = 1024;
+    return o;
+  }
+  void SetUp() override {
+    OkrServiceTest::SetUp();
+    for (int i = 0; i < 40; ++i) {
+      v1::CreateObjectiveRequest req;
+      req.set_objective_id(absl::StrCat("o-", i));
+      *req.mutable_objective() =
+          testing::MakeManualObjective("teams/desk", now_, "kr", 0, 100);
+      v1::Objective out;
+      ASSERT_TRUE(server_.vmdb().CreateObjective(Ctx().get(), req, &out).ok());
+    }
+  }
+  // Waits until objective o-`i`'s key result shows `value` on the board.
+  bool Published(int i, double value) {
+    return Eventually([&] {
+      v1::ListObjectiveStatusesRequest req;
+      req.set_page_size(100);
+      v1::ListObjectiveStatusesResponse list;
+      if (!server_.okr().ListObjectiveStatuses(Ctx().get(), req, &list).ok()) {
+        return false;
+      }
+      for (const v1::ObjectiveStatus& st : list.statuses()) {
+        if (st.objective() == absl::StrCat("objectives/o-", i)) {
+          return st.key_results(0).has_value() &&
+                 st.key_results(0).current_value() == value;
+        }
+      }
+      return false;
+    });
+  }
+};
+
+TEST_F(OkrBatchTest,
+       SnapshotSpansMessagesThenQuietChangesAndResumeAfterABatch) {
+  ASSERT_TRUE(Eventually([&] {
+    v1::ListObjectiveStatusesResponse list;
+    return server_.okr()
+               .ListObjectiveStatuses(Ctx().get(),
+                                      v1::ListObjectiveStatusesRequest(), &list)
+               .ok() &&
+           list.statuses_size() == 41;
+  }));
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  auto stream = server_.okr().WatchObjectiveStatuses(
+      ctx.get(), v1::WatchObjectiveStatusesRequest());
+  v1::WatchObjectiveStatusesResponse message;
+  std::set<std::string> snapshot;
+  int messages = 0;
+  bool complete = false;
+  while (!complete && stream->Read(&message)) {
+    ++messages;
+    EXPECT_TRUE(message.ByteSizeLong() <= 1024 || message.events_size() == 1)
+        << message.ByteSizeLong();
+    for (const v1::ObjectiveStatusEvent& e : message.events()) {
+      ASSERT_FALSE(complete) << "an event after the marker";
+      if (e.snapshot_complete()) {
+        complete = true;
+        EXPECT_FALSE(e.resume_token().empty());
+      } else {
+        EXPECT_TRUE(e.snapshot());
+        // No token in the middle of a snapshot: resuming there could miss
+        // what it has not sent yet.
+        EXPECT_TRUE(e.resume_token().empty());
+        snapshot.insert(e.status().objective());
+      }
+    }
+  }
+  ASSERT_TRUE(complete);
+  EXPECT_GE(messages, 3);
+  EXPECT_EQ(snapshot.size(), 41u);
+
+  // Quiet: a check-in, a message with its change alone.
+  ASSERT_TRUE(CheckIn("kr", 30, 0.5, "objectives/o-3").ok());
+  ASSERT_TRUE(stream->Read(&message));
+  ASSERT_EQ(message.events_size(), 1);
+  EXPECT_EQ(message.events(0).status().objective(), "objectives/o-3");
+  EXPECT_FALSE(message.events(0).snapshot());
+  const std::string token = message.events(0).resume_token();
+  const int64_t sequence = message.events(0).sequence();
+  ctx->TryCancel();
+  while (stream->Read(&message)) {
+  }
+  stream->Finish();
+
+  // Missed while away: two objectives change (o-4 twice).
+  ASSERT_TRUE(CheckIn("kr", 40, 0.5, "objectives/o-4").ok());
+  ASSERT_TRUE(Published(4, 40));
+  ASSERT_TRUE(CheckIn("kr", 50, 0.5, "objectives/o-5").ok());
+  ASSERT_TRUE(CheckIn("kr", 41, 0.5, "objectives/o-4").ok());
+  ASSERT_TRUE(Published(5, 50));
+  ASSERT_TRUE(Published(4, 41));
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+  v1::WatchObjectiveStatusesRequest req;
+  req.set_resume_token(token);
+  auto resumed = server_.okr().WatchObjectiveStatuses(&ctx2, req);
+  std::map<std::string, double> got;
+  int64_t last = sequence;
+  while (got.size() < 2 && resumed->Read(&message)) {
+    for (const v1::ObjectiveStatusEvent& e : message.events()) {
+      EXPECT_FALSE(e.snapshot());
+      EXPECT_GT(e.sequence(), last);
+      last = e.sequence();
+      got[e.status().objective()] = e.status().key_results(0).current_value();
+    }
+  }
+  // Each changed objective once, with its latest status; o-3 (delivered
+  // before the token) not again.
+  EXPECT_EQ(got, (std::map<std::string, double>{{"objectives/o-4", 41},
+                                                {"objectives/o-5", 50}}));
+  ctx2.TryCancel();
 }
 
 }  // namespace

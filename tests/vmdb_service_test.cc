@@ -2,11 +2,15 @@
 // over SQLite and over PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "clients/lib/watch.h"
+#include "services/vmdb/change_follower.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
@@ -15,6 +19,7 @@ namespace {
 
 using ::grpc::StatusCode;
 using testing::Ctx;
+using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::IsCode;
 using testing::IsCodeWith;
@@ -569,11 +574,11 @@ TEST_P(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(2);  // skip the first two teams
-  auto stream = vmdb().WatchChanges(&ctx, req);
+  auto stream = client::WatchEvents(vmdb().WatchChanges(&ctx, req));
   std::vector<v1::Change> seen;
   v1::Change change;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(stream->Read(&change));
+    ASSERT_TRUE(stream.Read(&change));
     seen.push_back(change);
   }
   EXPECT_EQ(seen[0].revision(), 3);
@@ -599,7 +604,7 @@ TEST_P(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
       {7, v1::CHANGE_KIND_UPDATED},
       {8, v1::CHANGE_KIND_DELETED}};
   for (const auto& [revision, kind] : want) {
-    ASSERT_TRUE(stream->Read(&change));
+    ASSERT_TRUE(stream.Read(&change));
     EXPECT_EQ(change.revision(), revision);
     EXPECT_EQ(change.kind(), kind);
     EXPECT_EQ(change.name(), "vlas/v");
@@ -607,8 +612,8 @@ TEST_P(VmdbServiceTest, WatchChangesReplaysThenStreamsLive) {
               revision == 6 ? "Incident VLA" : "v2");
   }
   ctx.TryCancel();
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(), IsCode(StatusCode::CANCELLED));
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(), IsCode(StatusCode::CANCELLED));
 }
 
 TEST_P(VmdbServiceTest, WatchChangesResumesAfterRestart) {
@@ -616,26 +621,137 @@ TEST_P(VmdbServiceTest, WatchChangesResumesAfterRestart) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(4);
-  auto stream = vmdb().WatchChanges(&ctx, req);
+  auto stream = client::WatchEvents(vmdb().WatchChanges(&ctx, req));
   v1::Change change;
-  ASSERT_TRUE(stream->Read(&change));
+  ASSERT_TRUE(stream.Read(&change));
   EXPECT_EQ(change.revision(), 5);
   EXPECT_EQ(change.name(), "kvis/lead-time");
   // Server shutdown ends the stream cleanly with UNAVAILABLE (retry later).
   server_.Stop();
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(), IsCode(StatusCode::UNAVAILABLE));
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(), IsCode(StatusCode::UNAVAILABLE));
 }
 
 TEST_P(VmdbServiceTest, WatchChangesRejectsNegativeRevision) {
   grpc::ClientContext ctx;
   v1::WatchChangesRequest req;
   req.set_since_revision(-1);
-  auto stream = vmdb().WatchChanges(&ctx, req);
+  auto stream = client::WatchEvents(vmdb().WatchChanges(&ctx, req));
   v1::Change change;
-  EXPECT_FALSE(stream->Read(&change));
-  EXPECT_THAT(stream->Finish(),
+  EXPECT_FALSE(stream.Read(&change));
+  EXPECT_THAT(stream.Finish(),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "since_revision"));
+}
+
+// A VMDB alone whose change feed comes in batches of at most 1 KiB.
+class VmdbWatchBatchTest : public ::testing::Test {
+ protected:
+  static ServerOptions Options() {
+    ServerOptions options;
+    options.services = {"vmdb"};
+    options.watch_batch_bytes = 1024;
+    return options;
+  }
+  // Creates team-`i` (one change).
+  grpc::Status CreateTeam(int i) {
+    v1::CreateTeamRequest req;
+    req.set_team_id(absl::StrCat("team-", i));
+    *req.mutable_team() = MakeTeam(v1::TEAM_KIND_PROVIDER);
+    v1::Team out;
+    return server_.vmdb().CreateTeam(Ctx().get(), req, &out);
+  }
+  TestServer server_{Options()};
+};
+
+// The change feed in batches (1 KiB bound): the log replays in several
+// messages, in commit order with no gap; a stream resumed after a message's
+// last change goes on from there; an idle stream gets a new change alone.
+TEST_F(VmdbWatchBatchTest, ChangeFeedComesInOrderedBoundedBatches) {
+  for (int i = 1; i <= 30; ++i) VLA_ASSERT_OK(CreateTeam(i));
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  auto stream =
+      server_.vmdb().WatchChanges(ctx.get(), v1::WatchChangesRequest());
+  v1::WatchChangesResponse message;
+  int64_t revision = 0;
+  int64_t first_message_end = 0;
+  int messages = 0;
+  while (revision < 30 && stream->Read(&message)) {
+    ++messages;
+    EXPECT_TRUE(message.ByteSizeLong() <= 1024 || message.changes_size() == 1)
+        << message.ByteSizeLong();
+    for (const v1::Change& c : message.changes()) {
+      EXPECT_EQ(c.revision(), ++revision);
+    }
+    if (messages == 1) first_message_end = revision;
+  }
+  ASSERT_EQ(revision, 30);
+  EXPECT_GE(messages, 3);
+  // Idle: a new change comes alone.
+  VLA_ASSERT_OK(CreateTeam(31));
+  ASSERT_TRUE(stream->Read(&message));
+  ASSERT_EQ(message.changes_size(), 1);
+  EXPECT_EQ(message.changes(0).revision(), 31);
+  ctx->TryCancel();
+  while (stream->Read(&message)) {
+  }
+  stream->Finish();
+
+  // Resumed after the first message's last change: the rest, in order.
+  grpc::ClientContext resumed_ctx;
+  v1::WatchChangesRequest req;
+  req.set_since_revision(first_message_end);
+  auto resumed =
+      client::WatchEvents(server_.vmdb().WatchChanges(&resumed_ctx, req));
+  v1::Change change;
+  for (int64_t r = first_message_end + 1; r <= 31; ++r) {
+    ASSERT_TRUE(resumed.Read(&change));
+    EXPECT_EQ(change.revision(), r);
+  }
+  resumed_ctx.TryCancel();
+}
+
+// The change feed's follower (services/vmdb/change_follower.h, a generic
+// FeedFollower) applies every change once and in commit order: across
+// messages (1 KiB bound), after the handler fails a batch (it reconnects and
+// resumes after the last change it applied), and live after catching up; a
+// follower starting after a revision gets only the later changes.
+TEST_F(VmdbWatchBatchTest, ChangeFollowerAppliesEveryChangeOnceInOrder) {
+  for (int i = 1; i <= 30; ++i) VLA_ASSERT_OK(CreateTeam(i));
+  std::mutex mu;
+  std::vector<int64_t> applied;
+  int failures = 0;
+  auto follower = MakeChangeFollower(
+      server_.channel(), 0, [&](const std::vector<v1::Change>& batch) {
+        std::lock_guard<std::mutex> lock(mu);
+        for (const v1::Change& c : batch) {
+          if (c.revision() == 12 && failures == 0) {
+            ++failures;  // nothing of this batch is applied
+            return absl::UnavailableError("store busy");
+          }
+        }
+        for (const v1::Change& c : batch) applied.push_back(c.revision());
+        return absl::OkStatus();
+      });
+  auto later = MakeChangeFollower(server_.channel(), 25,
+                                  [&](const std::vector<v1::Change>& batch) {
+                                    for (const v1::Change& c : batch)
+                                      EXPECT_GT(c.revision(), 25);
+                                    return absl::OkStatus();
+                                  });
+  follower->Start();
+  later->Start();
+  ASSERT_TRUE(follower->WaitCaughtUp(absl::Seconds(10)));
+  ASSERT_TRUE(later->WaitCaughtUp(absl::Seconds(10)));
+  EXPECT_EQ(follower->applied(), 30);
+  for (int i = 31; i <= 35; ++i) VLA_ASSERT_OK(CreateTeam(i));
+  ASSERT_TRUE(Eventually([&] { return follower->applied() == 35; }));
+  ASSERT_TRUE(Eventually([&] { return later->applied() == 35; }));
+  follower->Stop();
+  later->Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(failures, 1);
+  ASSERT_EQ(applied.size(), 35u);
+  for (int i = 0; i < 35; ++i) EXPECT_EQ(applied[i], i + 1);
 }
 
 }  // namespace

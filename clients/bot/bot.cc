@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "clients/bot/webhook.h"
+#include "clients/lib/watch.h"
 #include "common/log.h"
 #include "common/status_util.h"
 
@@ -141,6 +142,7 @@ void GovernanceBot::SaveResumeToken(const std::string& token) {
 
 void GovernanceBot::WatchObjectives() {
   std::string token = LoadResumeToken();
+  std::string saved = token;
   bool baseline_done = false;  // the first snapshot of this process is
   for (int failures = 0;;) {
     auto ctx = client::MakeContext(connection_, absl::InfiniteDuration());
@@ -148,9 +150,10 @@ void GovernanceBot::WatchObjectives() {
     v1::WatchObjectiveStatusesRequest req;
     req.set_filter(options_.objective_filter);
     req.set_resume_token(token);
-    auto reader = okr_->WatchObjectiveStatuses(ctx.get(), req);
+    auto reader =
+        client::WatchEvents(okr_->WatchObjectiveStatuses(ctx.get(), req));
     v1::ObjectiveStatusEvent event;
-    while (reader->Read(&event)) {
+    while (reader.Read(&event)) {
       failures = 0;
       if (event.snapshot_complete()) {
         Log(LogLevel::kInfo, "watching",
@@ -166,12 +169,14 @@ void GovernanceBot::WatchObjectives() {
         for (const std::string& m : messages) Report(m);
         if (!event.snapshot()) baseline_done = true;
       }
-      if (!event.resume_token().empty() && event.resume_token() != token) {
-        token = event.resume_token();
+      if (!event.resume_token().empty()) token = event.resume_token();
+      // Saved once per message: resuming after its last event is safe.
+      if (reader.end_of_message() && token != saved) {
         SaveResumeToken(token);
+        saved = token;
       }
     }
-    const grpc::Status status = reader->Finish();
+    const grpc::Status status = reader.Finish();
     Detach(ctx.get());
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
         !token.empty() &&
@@ -193,11 +198,12 @@ void GovernanceBot::WatchVlas() {
     if (!Attach(ctx.get())) return;
     v1::WatchVlaStatusesRequest req;
     req.set_filter(options_.vla_filter);
-    auto reader = evaluation_->WatchVlaStatuses(ctx.get(), req);
+    auto reader =
+        client::WatchEvents(evaluation_->WatchVlaStatuses(ctx.get(), req));
     v1::VlaStatusEvent event;
     std::vector<v1::VlaStatus> snapshot;
     bool in_snapshot = true;
-    while (reader->Read(&event)) {
+    while (reader.Read(&event)) {
       failures = 0;
       std::vector<std::string> messages;
       if (event.snapshot_complete()) {
@@ -221,7 +227,7 @@ void GovernanceBot::WatchVlas() {
       }
       for (const std::string& m : messages) Report(m);
     }
-    const grpc::Status status = reader->Finish();
+    const grpc::Status status = reader.Finish();
     Detach(ctx.get());
     if (!Recoverable("vlas", status)) return;
     if (!Backoff(++failures)) return;

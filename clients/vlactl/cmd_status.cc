@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/lib/watch.h"
 #include "clients/vlactl/cli.h"
 #include "clients/vlactl/documents.h"
 #include "common/proto_time.h"
@@ -241,17 +242,17 @@ int RunFlow(Context& ctx) {
   return client::kExitOk;
 }
 
-// Prints a watch stream until it ends or Ctrl-C: each event as a document
-// with -o json|yaml, else the snapshot marker and `line(event)` per status,
-// after the local time.
-template <typename Event, typename Open, typename Line>
+// Prints a watch stream until it ends or Ctrl-C: each event (of each
+// batch) as a document with -o json|yaml, else the snapshot marker and
+// `line(event)` per status, after the local time.
+template <typename Open, typename Line>
 int PrintWatch(Context& ctx, Open open, Line line) {
   InstallInterruptHandler();
   auto c = client::MakeContext(ctx.options(), absl::InfiniteDuration());
   CancelOnInterrupt cancel(c.get());
-  auto reader = open(c.get());
-  Event ev;
-  while (reader->Read(&ev)) {
+  auto reader = client::WatchEvents(open(c.get()));
+  typename decltype(reader)::Item ev;
+  while (reader.Read(&ev)) {
     if (ctx.format() != Format::kTable) {
       const std::string j = MessageJson(ev, true);
       ctx.out() << (ctx.format() == Format::kJson
@@ -270,7 +271,7 @@ int PrintWatch(Context& ctx, Open open, Line line) {
               << "\n"
               << std::flush;
   }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = reader.Finish();
   if (Interrupted()) return client::kExitOk;
   return status.ok() ? client::kExitOk : ctx.Fail(status);
 }
@@ -289,7 +290,7 @@ int RunWatch(Context& ctx) {
     auto stub = v1::EvaluationService::NewStub(ctx.channel());
     v1::WatchVlaStatusesRequest req;
     req.set_filter(ctx.Get("filter"));
-    return PrintWatch<v1::VlaStatusEvent>(
+    return PrintWatch(
         ctx,
         [&](grpc::ClientContext* c) { return stub->WatchVlaStatuses(c, req); },
         [&](const v1::VlaStatusEvent& ev) {
@@ -306,7 +307,7 @@ int RunWatch(Context& ctx) {
   auto stub = v1::OkrStatusService::NewStub(ctx.channel());
   v1::WatchObjectiveStatusesRequest req;
   req.set_filter(ctx.Get("filter"));
-  return PrintWatch<v1::ObjectiveStatusEvent>(
+  return PrintWatch(
       ctx,
       [&](grpc::ClientContext* c) {
         return stub->WatchObjectiveStatuses(c, req);

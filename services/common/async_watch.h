@@ -18,7 +18,9 @@
 #ifndef VLA_SERVICES_COMMON_ASYNC_WATCH_H_
 #define VLA_SERVICES_COMMON_ASYNC_WATCH_H_
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/async_stream.h>
 
 #include <atomic>
 #include <functional>
@@ -34,6 +36,7 @@
 #include "services/common/access.h"
 #include "services/common/filter.h"
 #include "services/common/status_board.h"
+#include "services/common/stream_items.h"
 
 namespace vla {
 
@@ -59,13 +62,14 @@ class MemberTag final : public AsyncTag {
 };
 
 // Server completion queues, each drained by one thread that runs its tags
-// (AsyncTag).
+// (AsyncTag) and the work posted to it (RunOn).
 class AsyncQueues {
  public:
   // Adds `count` (>= 1) queues to `builder`; call before BuildAndStart.
   AsyncQueues(grpc::ServerBuilder* builder, int count) {
     for (int i = 0; i < count; ++i) {
       queues_.push_back(builder->AddCompletionQueue());
+      lanes_.push_back(std::make_unique<Lane>());
     }
   }
   AsyncQueues(const AsyncQueues&) = delete;
@@ -74,23 +78,30 @@ class AsyncQueues {
 
   // Starts the threads; call once the server is built.
   void Start() {
-    for (auto& queue : queues_) {
-      threads_.emplace_back([cq = queue.get()] {
+    for (int i = 0; i < size(); ++i) {
+      threads_.emplace_back([this, i] {
+        current_ = {this, i};
+        grpc::ServerCompletionQueue* cq = queues_[i].get();
         void* tag = nullptr;
         bool ok = false;
         while (cq->Next(&tag, &ok)) static_cast<AsyncTag*>(tag)->Run(ok);
+        current_ = {nullptr, -1};
       });
     }
   }
 
-  // Call after the server's Shutdown has returned: refuses new requests,
-  // shuts the queues down, runs the tags left (with ok false) and joins the
-  // threads. Idempotent.
+  // Call after the server's Shutdown has returned: refuses new requests and
+  // posts, shuts the queues down, runs the tags left (with ok false) and
+  // joins the threads. Idempotent.
   void Shutdown() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (shut_down_) return;
       shut_down_ = true;
+      for (auto& lane : lanes_) {
+        std::lock_guard<std::mutex> lane_lock(lane->mu);
+        lane->closed = true;
+      }
       for (auto& queue : queues_) queue->Shutdown();
     }
     for (std::thread& t : threads_) t.join();
@@ -117,27 +128,74 @@ class AsyncQueues {
     return true;
   }
 
+  // Runs `fn` on queue `i`'s thread: at once when called there, else soon
+  // (after what that thread is doing; posts run in order, with one wake-up
+  // for all the posts made meanwhile). Returns false, without running it,
+  // once Shutdown has begun.
+  bool RunOn(int i, std::function<void()> fn) {
+    if (current_.first == this && current_.second == i) {
+      fn();
+      return true;
+    }
+    Lane& lane = *lanes_[i];
+    std::lock_guard<std::mutex> lock(lane.mu);
+    if (lane.closed) return false;
+    lane.posted.push_back(std::move(fn));
+    if (!lane.kicked) {
+      lane.kicked = true;
+      lane.alarm.Set(queues_[i].get(), gpr_now(GPR_CLOCK_MONOTONIC), &lane);
+    }
+    return true;
+  }
+
  private:
+  // The work posted to one queue; its alarm (set when the first post
+  // arrives) runs it all on the queue's thread.
+  struct Lane final : AsyncTag {
+    void Run(bool) override {
+      std::vector<std::function<void()>> work;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        work.swap(posted);
+        kicked = false;
+      }
+      for (auto& fn : work) fn();
+    }
+    std::mutex mu;
+    std::vector<std::function<void()>> posted;
+    bool kicked = false;  // the alarm is set
+    bool closed = false;
+    grpc::Alarm alarm;
+  };
+
+  // The queue whose thread this is, if any.
+  static inline thread_local std::pair<const AsyncQueues*, int> current_{
+      nullptr, -1};
+
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   bool shut_down_ = false;
 };
 
 // One server-streaming watch method (WatchObjectiveStatuses,
-// WatchVlaStatuses, WatchKviValues) over a StatusBoard, on AsyncQueues. Each
-// call checks its request with `open`, then follows the board: it writes
-// one event at a time as the board delivers them, and ends with UNAVAILABLE
-// when the board closes (server shutdown) or the client goes away.
-template <typename Status, typename EventProto, typename Request>
+// WatchVlaStatuses, WatchKviValues) over an EncodedBoard, on AsyncQueues.
+// The method is served raw (the generated WithRawMethod_ wrapper): each
+// message is the board's batch of encoded items (stream_items.h), written
+// without serializing anything per subscriber. Each call parses and checks
+// its request with `open`, then follows the board: one message in flight
+// at a time, as the board delivers them, ending with UNAVAILABLE when the
+// board closes (server shutdown) or the client goes away.
+template <typename Status, typename Request>
 class AsyncBoardWatch {
  public:
-  using Board = StatusBoard<Status, EventProto>;
-  using Writer = grpc::ServerAsyncWriter<EventProto>;
-  // Asks the server for one call of the method on `cq` (the generated
+  using Board = EncodedBoard<Status>;
+  using Writer = grpc::ServerAsyncWriter<grpc::ByteBuffer>;
+  // Asks the server for one call of the method on `cq` (the generated raw
   // Request<Method> of the service), completing `tag`.
   using RequestCall = std::function<void(
-      grpc::ServerContext* ctx, Request* request, Writer* writer,
+      grpc::ServerContext* ctx, grpc::ByteBuffer* request, Writer* writer,
       grpc::ServerCompletionQueue* cq, void* tag)>;
   // What a call follows: the board's statuses matching `filter`, after
   // `resume_after` (-1: from a snapshot).
@@ -150,13 +208,13 @@ class AsyncBoardWatch {
   using Open = std::function<absl::StatusOr<Subscription>(
       grpc::ServerContext* ctx, const Request& request)>;
 
-  // The RequestCall of a generated async method, e.g.
+  // The RequestCall of a generated raw async method, e.g.
   // RequestCallOf(this, &Impl::RequestWatchVlaStatuses).
   template <typename Service, typename Method>
   static RequestCall RequestCallOf(Service* service, Method method) {
-    return [service, method](grpc::ServerContext* ctx, Request* request,
-                             Writer* writer, grpc::ServerCompletionQueue* cq,
-                             void* tag) {
+    return [service, method](grpc::ServerContext* ctx,
+                             grpc::ByteBuffer* request, Writer* writer,
+                             grpc::ServerCompletionQueue* cq, void* tag) {
       (service->*method)(ctx, request, writer, cq, cq, tag);
     };
   }
@@ -185,9 +243,7 @@ class AsyncBoardWatch {
   // Shutdown.
   void Serve(AsyncQueues* queues, int pending = 4) {
     for (int i = 0; i < queues->size(); ++i) {
-      for (int j = 0; j < pending; ++j) {
-        (new Call(this, queues, queues->queue(i)))->Await();
-      }
+      for (int j = 0; j < pending; ++j) (new Call(this, queues, i))->Await();
     }
   }
 
@@ -195,9 +251,12 @@ class AsyncBoardWatch {
   // One call, from its request to its end; deletes itself.
   class Call final : public Board::Subscriber {
    public:
-    Call(AsyncBoardWatch* method, AsyncQueues* queues,
-         grpc::ServerCompletionQueue* cq)
-        : method_(method), queues_(queues), cq_(cq), writer_(&ctx_) {}
+    Call(AsyncBoardWatch* method, AsyncQueues* queues, int queue)
+        : method_(method),
+          queues_(queues),
+          queue_(queue),
+          cq_(queues->queue(queue)),
+          writer_(&ctx_) {}
 
     // Asks for the next call of the method on cq_; gives up (deleting
     // itself) when the queues are shutting down.
@@ -211,11 +270,18 @@ class AsyncBoardWatch {
     }
 
    protected:
-    void Deliver(typename Board::MessagePtr message) override {
-      // Shared with the other streams: written as is. Nothing after Write:
+    void Deliver(typename Board::Batch batch) override {
+      // On the call's own queue thread (the previous write completed): the
+      // write starts now. From elsewhere (a publication) it is posted
+      // there, so a publisher never waits for the writes it starts, and
+      // they spread over the queues' threads. The items are shared with
+      // the other streams: the message refers to them. Nothing after Write:
       // it may complete (and the call end) on the queue's thread at once.
-      current_ = std::move(message);
-      writer_.Write(*current_, &written_);
+      // (The queues close only after the server's shutdown, when no call
+      // is left to deliver to.)
+      queues_->RunOn(queue_, [this, batch = std::move(batch)] {
+        writer_.Write(BatchMessage(batch), &written_);
+      });
     }
     void End() override {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -231,9 +297,16 @@ class AsyncBoardWatch {
         delete this;
         return;
       }
-      (new Call(method_, queues_, cq_))->Await();  // the next call
+      (new Call(method_, queues_, queue_))->Await();  // the next call
+      Request request;
+      if (!grpc::SerializationTraits<Request>::Deserialize(&request_, &request)
+               .ok()) {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "request: not a valid message"));
+        return;
+      }
       absl::StatusOr<Subscription> subscription =
-          method_->open_(&ctx_, request_);
+          method_->open_(&ctx_, request);
       if (!subscription.ok()) {
         Finish(ToGrpcStatus(subscription.status()));
         return;
@@ -263,13 +336,13 @@ class AsyncBoardWatch {
 
     AsyncBoardWatch* method_;
     AsyncQueues* queues_;
+    const int queue_;
     grpc::ServerCompletionQueue* cq_;
     grpc::ServerContext ctx_;
-    Request request_;
+    grpc::ByteBuffer request_;
     Writer writer_;
-    typename Board::MessagePtr current_;  // the write in flight
-    bool attached_ = false;               // set on cq_'s thread
-    std::atomic<int> outstanding_{2};     // done_ and finished_
+    bool attached_ = false;            // set on cq_'s thread
+    std::atomic<int> outstanding_{2};  // done_ and finished_
     MemberTag<Call, &Call::OnAccepted> accepted_{this};
     MemberTag<Call, &Call::OnWritten> written_{this};
     MemberTag<Call, &Call::OnDone> done_{this};

@@ -1,24 +1,29 @@
 // StreamFollower: keeps one server-streaming call open for as long as it
-// runs. Each event goes to a handler (on a gRPC thread: keep it short);
-// after the stream ends it reconnects with backoff (100 ms doubling to 5 s,
-// reset once an event arrives). Used for status streams whose snapshot
-// re-establishes everything after a reconnect (WatchKviValues).
+// runs. Each message (a batch of events, api.md "Streams carry batches")
+// goes to a handler (on a gRPC thread: keep it short); after the stream
+// ends it reconnects with backoff (100 ms doubling to 5 s, reset once a
+// message arrives). Used as is for status streams whose snapshot
+// re-establishes everything after a reconnect (WatchKviValues), and by
+// FeedFollower for feeds that resume from a position (WatchChanges).
 //
-//   StreamFollower<v1::KviValueEvent> follower(
+//   StreamFollower<v1::WatchKviValuesResponse> follower(
 //       [stub](grpc::ClientContext* ctx,
-//              grpc::ClientReadReactor<v1::KviValueEvent>* reactor) {
-//         stub->async()->WatchKviValues(ctx, &request, reactor);
+//              grpc::ClientReadReactor<v1::WatchKviValuesResponse>* r) {
+//         stub->async()->WatchKviValues(ctx, &request, r);
 //       },
-//       [&](const v1::KviValueEvent& e) { ... });
+//       [&](const v1::WatchKviValuesResponse& m) { for (e : m.events()) ...;
+//       });
 //   follower.Start();
 #ifndef VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
 #define VLA_SERVICES_COMMON_STREAM_FOLLOWER_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/client_callback.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,19 +36,25 @@
 
 namespace vla {
 
-template <typename Event>
+template <typename Message>
 class StreamFollower {
  public:
   // Starts the call on `context` with `reactor` (e.g. stub->async()->Watch).
   using StartCall = std::function<void(
-      grpc::ClientContext* context, grpc::ClientReadReactor<Event>* reactor)>;
-  using Handler = std::function<void(const Event&)>;
+      grpc::ClientContext* context, grpc::ClientReadReactor<Message>* reactor)>;
+  // Takes one message (it may move from it).
+  using Handler = std::function<void(Message&)>;
+  // Takes the server's initial metadata of each stream.
+  using MetadataHandler = std::function<void(
+      const std::multimap<grpc::string_ref, grpc::string_ref>&)>;
 
   // `what` names the stream in logs.
-  StreamFollower(std::string what, StartCall start, Handler handler)
+  StreamFollower(std::string what, StartCall start, Handler handler,
+                 MetadataHandler on_metadata = nullptr)
       : what_(std::move(what)),
         start_(std::move(start)),
-        handler_(std::move(handler)) {}
+        handler_(std::move(handler)),
+        on_metadata_(std::move(on_metadata)) {}
   ~StreamFollower() { Stop(); }
   StreamFollower(const StreamFollower&) = delete;
   StreamFollower& operator=(const StreamFollower&) = delete;
@@ -62,26 +73,41 @@ class StreamFollower {
     if (thread_.joinable()) thread_.join();
   }
 
-  // Streams opened so far (1 after the first connection).
+  // Ends the current stream, if any, so that the follower reconnects (after
+  // the backoff, which keeps growing until a stream has delivered a message
+  // without a Reconnect).
+  void Reconnect() {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_ = true;
+    if (reactor_ != nullptr) reactor_->Cancel();
+  }
+
+  // Streams opened so far (1 after the first connection). During a
+  // handler's call: the number of the stream its message came from.
   int connections() const {
     std::lock_guard<std::mutex> lock(mu_);
     return connections_;
   }
 
  private:
-  class Reactor final : public grpc::ClientReadReactor<Event> {
+  class Reactor final : public grpc::ClientReadReactor<Message> {
    public:
     explicit Reactor(StreamFollower* follower) : follower_(follower) {
       follower_->start_(&context_, this);
-      this->StartRead(&event_);
+      this->StartRead(&message_);
       this->StartCall();
     }
     void Cancel() { context_.TryCancel(); }
+    void OnReadInitialMetadataDone(bool ok) override {
+      if (ok && follower_->on_metadata_) {
+        follower_->on_metadata_(context_.GetServerInitialMetadata());
+      }
+    }
     void OnReadDone(bool ok) override {
       if (!ok) return;
-      follower_->OnEvent(event_);
-      event_.Clear();
-      this->StartRead(&event_);
+      follower_->OnMessage(message_);
+      message_.Clear();
+      this->StartRead(&message_);
     }
     void OnDone(const grpc::Status& status) override {
       follower_->OnStreamDone(status);
@@ -90,15 +116,15 @@ class StreamFollower {
    private:
     StreamFollower* follower_;
     grpc::ClientContext context_;
-    Event event_;
+    Message message_;
   };
 
-  void OnEvent(const Event& event) {
+  void OnMessage(Message& message) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       received_ = true;
     }
-    handler_(event);
+    handler_(message);
   }
 
   void OnStreamDone(const grpc::Status& status) {
@@ -118,16 +144,20 @@ class StreamFollower {
     while (!stopping_) {
       done_ = false;
       received_ = false;
+      failed_ = false;
       ++connections_;
       auto reactor = std::make_unique<Reactor>(this);
+      reactor_ = reactor.get();
       cv_.wait(lock, [this] { return stopping_ || done_; });
       if (stopping_) {
         reactor->Cancel();
         cv_.wait(lock, [this] { return done_; });
+        reactor_ = nullptr;
         return;
       }
+      reactor_ = nullptr;
       reactor.reset();
-      if (received_) backoff = absl::Milliseconds(100);
+      if (received_ && !failed_) backoff = absl::Milliseconds(100);
       cv_.wait_for(lock, absl::ToChronoMilliseconds(backoff),
                    [this] { return stopping_; });
       backoff = std::min(backoff * 2, absl::Seconds(5));
@@ -137,12 +167,15 @@ class StreamFollower {
   const std::string what_;
   const StartCall start_;
   const Handler handler_;
+  const MetadataHandler on_metadata_;
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool received_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;  // Reconnect() was called
+  Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
   int connections_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

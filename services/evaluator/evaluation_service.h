@@ -18,8 +18,9 @@
 namespace vla::evaluator {
 
 // Every method on the callback API but the watches, which are served on
-// AsyncQueues (async_watch.h). The async wrappers must come first: gRPC
-// turns a method async only from its default (sync) kind.
+// AsyncQueues as raw methods (async_watch.h: their messages are batches of
+// items encoded once). The raw wrappers must come first: gRPC changes a
+// method's kind only from its default (sync) kind.
 using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
     v1::EvaluationService::WithCallbackMethod_IngestBatch<
         v1::EvaluationService::WithCallbackMethod_GetKviValue<
@@ -28,9 +29,9 @@ using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
                     v1::EvaluationService::
                         WithCallbackMethod_GetValueStreamFlow<
                             v1::EvaluationService::
-                                WithAsyncMethod_WatchVlaStatuses<
+                                WithRawMethod_WatchVlaStatuses<
                                     v1::EvaluationService::
-                                        WithAsyncMethod_WatchKviValues<
+                                        WithRawMethod_WatchKviValues<
                                             v1::EvaluationService::
                                                 Service>>>>>>>>;
 
@@ -88,10 +89,9 @@ class EvaluationServiceImpl final : public EvaluationServiceBase {
   // The stub for the replica at `address`.
   absl::StatusOr<v1::EvaluationService::Stub*> Peer(const std::string& address);
 
-  using StatusWatch = AsyncBoardWatch<v1::VlaStatus, v1::VlaStatusEvent,
-                                      v1::WatchVlaStatusesRequest>;
-  using KviWatch = AsyncBoardWatch<v1::KviValue, v1::KviValueEvent,
-                                   v1::WatchKviValuesRequest>;
+  using StatusWatch =
+      AsyncBoardWatch<v1::VlaStatus, v1::WatchVlaStatusesRequest>;
+  using KviWatch = AsyncBoardWatch<v1::KviValue, v1::WatchKviValuesRequest>;
 
   Evaluator* evaluator_;
   AccessGuard guard_;

@@ -70,27 +70,30 @@ bool DiffersFromBoard(const Board& board, const std::string& key,
   });
 }
 
-// The builder of a watch stream's events (VlaStatusEvent, KviValueEvent):
-// they share their shape (snapshot, snapshot_complete, removed); `fill` sets
-// the status (or, for a removal, only its name).
-template <typename Board, typename Fill>
-typename Board::Builder EventBuilder(Fill fill) {
-  using Event = typename Board::Event;
-  return [fill](const Event& event, auto* out) {
-    out->set_snapshot(event.snapshot);
-    switch (event.kind) {
-      case Event::Kind::kSnapshotComplete:
-        out->set_snapshot_complete(true);
-        break;
-      case Event::Kind::kRemoved:
-        out->set_removed(true);
-        fill(event.key, decltype(event.status)(), out);
-        break;
-      case Event::Kind::kStatus:
-        fill(event.key, event.status, out);
-        break;
-    }
-  };
+// The builder of a watch stream's items (VlaStatusEvent, KviValueEvent,
+// encoded as the `events` of its response): they share their shape
+// (snapshot, snapshot_complete, removed); `fill` sets the status (or, for a
+// removal, only its name).
+template <typename EventProto, typename Status, typename Fill>
+typename EncodedBoard<Status>::Builder EventBuilder(int field_number,
+                                                    Fill fill) {
+  return EncodedItems<EventProto, Status>(
+      field_number, [fill](const BoardEvent<Status>& event, EventProto* out) {
+        using Kind = typename BoardEvent<Status>::Kind;
+        out->set_snapshot(event.snapshot);
+        switch (event.kind) {
+          case Kind::kSnapshotComplete:
+            out->set_snapshot_complete(true);
+            break;
+          case Kind::kRemoved:
+            out->set_removed(true);
+            fill(event.key, Status(), out);
+            break;
+          case Kind::kStatus:
+            fill(event.key, event.status, out);
+            break;
+        }
+      });
 }
 
 }  // namespace
@@ -374,18 +377,23 @@ Evaluator::Evaluator(std::unique_ptr<EvaluatorStore> store, const Clock* clock,
       options_(options),
       metrics_(MakeMetrics(options.metrics)),
       engine_(clock),
-      board_(EventBuilder<VlaBoard>([](const std::string& key,
-                                       const v1::VlaStatus& status,
-                                       v1::VlaStatusEvent* out) {
-        *out->mutable_status() = status;
-        out->mutable_status()->set_vla(key);
-      })),
-      kvi_board_(EventBuilder<KviBoard>([](const std::string& key,
-                                           const v1::KviValue& value,
-                                           v1::KviValueEvent* out) {
-        *out->mutable_value() = value;
-        out->mutable_value()->set_kvi(key);
-      })),
+      board_(EventBuilder<v1::VlaStatusEvent, v1::VlaStatus>(
+                 v1::WatchVlaStatusesResponse::kEventsFieldNumber,
+                 [](const std::string& key, const v1::VlaStatus& status,
+                    v1::VlaStatusEvent* out) {
+                   *out->mutable_status() = status;
+                   out->mutable_status()->set_vla(key);
+                 }),
+             StatusBoardOptions{.max_batch_size = options.watch_batch_bytes}),
+      kvi_board_(
+          EventBuilder<v1::KviValueEvent, v1::KviValue>(
+              v1::WatchKviValuesResponse::kEventsFieldNumber,
+              [](const std::string& key, const v1::KviValue& value,
+                 v1::KviValueEvent* out) {
+                *out->mutable_value() = value;
+                out->mutable_value()->set_kvi(key);
+              }),
+          StatusBoardOptions{.max_batch_size = options.watch_batch_bytes}),
       page_tokens_(store_->secret()) {}
 
 Evaluator::Metrics Evaluator::MakeMetrics(metrics::Registry* registry) {
@@ -456,6 +464,20 @@ absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
   }
   if (Replication* r = replication_; value_streams_changed && r != nullptr) {
     r->Wake();
+  }
+  {
+    // VLAs no longer evaluated and deleted KVIs leave the boards now, not at
+    // the next pass, so that reads never answer for them (a pass running
+    // meanwhile is over before this; the next one sees the change).
+    std::lock_guard<std::mutex> pass_lock(pass_mu_);
+    for (const v1::Change& c : changes) {
+      const bool deleted = c.kind() == v1::CHANGE_KIND_DELETED;
+      if (c.has_vla() && (deleted || c.vla().state() != v1::VLA_STATE_ACTIVE)) {
+        board_.Remove(c.name());
+      } else if (c.has_kvi() && deleted) {
+        kvi_board_.Remove(c.name());
+      }
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -673,12 +695,23 @@ void Evaluator::DataChanged() {
 absl::StatusOr<v1::KviValue> Evaluator::GetKviValue(
     const std::string& kvi, std::optional<absl::Time> at) {
   VLA_RETURN_IF_ERROR(ParseName("kvi", kvi, "kvis").status());
+  if (!at.has_value()) {
+    if (std::optional<v1::KviValue> latest = kvi_board_.Get(kvi)) {
+      latest->set_kvi(kvi);
+      return *std::move(latest);
+    }
+  }
   return engine_.KviValue(kvi, at.value_or(Now()));
 }
 
 absl::StatusOr<v1::VlaStatus> Evaluator::GetVlaStatus(
     const std::string& vla, std::optional<absl::Time> at) {
   VLA_RETURN_IF_ERROR(ParseName("vla", vla, "vlas").status());
+  if (!at.has_value()) {
+    if (std::optional<v1::VlaStatus> latest = board_.Get(vla)) {
+      return *std::move(latest);
+    }
+  }
   return engine_.VlaStatus(vla, at.value_or(Now()));
 }
 
@@ -749,30 +782,41 @@ void Evaluator::EvaluatePass(bool all) {
   // for the other replicas too.
   Replication* const replication = replication_;
   std::vector<PublishedStatus> for_replicas;
+  std::vector<KviBoard::Update> kvi_updates;
   for (const std::string& name : dirty.kvis) {
     if (!Serves(name)) continue;
     absl::StatusOr<v1::KviValue> value = engine_.KviValue(name, now);
     if (!value.ok()) continue;
-    if (!DiffersFromBoard(kvi_board_, name, *value)) continue;
-    kvi_board_.Publish(name, *value, engine_.KviAttributes(name));
+    if (!DiffersFromBoard(kvi_board_, name, *value)) {
+      kvi_board_.Refresh(name, *std::move(value));
+      continue;
+    }
     if (replication != nullptr) {
       for_replicas.push_back(
           {0, PublishedStatus::Board::kKvi, name, value->SerializeAsString()});
     }
+    kvi_updates.push_back(
+        {name, *std::move(value), engine_.KviAttributes(name)});
   }
+  kvi_board_.Publish(std::move(kvi_updates));
   std::vector<v1::VlaStatus> changed;
+  std::vector<VlaBoard::Update> updates;
   for (const std::string& name : todo) {
     if (!Serves(name)) continue;
     absl::StatusOr<v1::VlaStatus> status = engine_.VlaStatus(name, now);
     if (!status.ok()) continue;
-    if (!DiffersFromBoard(board_, name, *status)) continue;
-    board_.Publish(name, *status, engine_.VlaAttributes(name, *status));
+    if (!DiffersFromBoard(board_, name, *status)) {
+      board_.Refresh(name, *std::move(status));
+      continue;
+    }
     if (replication != nullptr) {
       for_replicas.push_back(
           {0, PublishedStatus::Board::kVla, name, status->SerializeAsString()});
     }
+    updates.push_back({name, *status, engine_.VlaAttributes(name, *status)});
     changed.push_back(*std::move(status));
   }
+  board_.Publish(std::move(updates));
   if (replication != nullptr) replication->Publish(for_replicas);
   if (absl::Status s = store_->AppendEvaluations(changed); !s.ok()) {
     Log(LogLevel::kError, "storing evaluations failed",

@@ -31,7 +31,7 @@
 #include "services/common/disk_space.h"
 #include "services/common/metrics.h"
 #include "services/common/page_token.h"
-#include "services/common/status_board.h"
+#include "services/common/stream_items.h"
 #include "services/evaluator/engine.h"
 #include "services/evaluator/evaluator_store.h"
 #include "services/evaluator/record_follower.h"
@@ -41,10 +41,12 @@
 
 namespace vla::evaluator {
 
-// The boards WatchVlaStatuses and WatchKviValues stream from: their messages
-// are the streams' events, each built once and shared by every subscriber.
-using VlaBoard = StatusBoard<v1::VlaStatus, v1::VlaStatusEvent>;
-using KviBoard = StatusBoard<v1::KviValue, v1::KviValueEvent>;
+// The boards WatchVlaStatuses and WatchKviValues stream from: their items
+// are the streams' events, each encoded once and shared by every subscriber
+// (stream_items.h). They also hold what status reads without a time answer:
+// the latest evaluation pass's statuses.
+using VlaBoard = EncodedBoard<v1::VlaStatus>;
+using KviBoard = EncodedBoard<v1::KviValue>;
 
 struct EvaluatorOptions {
   // Records per batch; more is RESOURCE_EXHAUSTED.
@@ -72,6 +74,8 @@ struct EvaluatorOptions {
   // (0: no reserve). `free_bytes` replaces statvfs of the folder (tests).
   uint64_t min_free_bytes = 256 << 20;
   std::function<absl::StatusOr<uint64_t>()> free_bytes;
+  // Largest message of the watch streams, in bytes (--watch_batch_bytes).
+  size_t watch_batch_bytes = StatusBoardOptions().max_batch_size;
 };
 
 class Evaluator {
@@ -104,6 +108,9 @@ class Evaluator {
   absl::StatusOr<v1::IngestResponse> Ingest(const v1::IngestRequest& batch);
 
   // --- Queries ---
+  // At `at`, computed; without it, the latest evaluation pass's value or
+  // status as published on the boards (computed only when the pass has not
+  // reached the KVI or VLA yet, e.g. right after it was created).
   absl::StatusOr<v1::KviValue> GetKviValue(const std::string& kvi,
                                            std::optional<absl::Time> at);
   absl::StatusOr<v1::VlaStatus> GetVlaStatus(const std::string& vla,
@@ -125,7 +132,9 @@ class Evaluator {
   static const std::vector<FilterField>& KviFilterFields();
 
   // One evaluation pass at the clock's now: every VLA if `all`, else those
-  // whose inputs changed.
+  // whose inputs changed. Changed statuses are published (each board's in
+  // one Publish, so an idle subscriber gets them in one message); the
+  // others replace their board entries silently (reads answer the newest).
   void EvaluatePass(bool all);
 
   // Writes a checkpoint of memory now (if records came since the last one):

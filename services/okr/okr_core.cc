@@ -84,23 +84,31 @@ OkrCore::OkrCore(std::unique_ptr<OkrStore> store, const Clock* clock,
       clock_(clock),
       kvis_(kvis),
       options_(options),
-      board_([this](const ObjectiveBoard::Event& event,
-                    v1::ObjectiveStatusEvent* out) {
-        out->set_snapshot(event.snapshot);
-        out->set_sequence(event.sequence);
-        out->set_resume_token(ResumeToken(event.sequence));
-        switch (event.kind) {
-          case ObjectiveBoard::Event::Kind::kSnapshotComplete:
-            out->set_snapshot_complete(true);
-            break;
-          case ObjectiveBoard::Event::Kind::kRemoved:
-            out->mutable_status()->set_objective(event.key);
-            break;
-          case ObjectiveBoard::Event::Kind::kStatus:
-            *out->mutable_status() = event.status;
-            break;
-        }
-      }),
+      board_(EncodedItems<v1::ObjectiveStatusEvent, v1::ObjectiveStatus>(
+                 v1::WatchObjectiveStatusesResponse::kEventsFieldNumber,
+                 [this](const ObjectiveBoard::Event& event,
+                        v1::ObjectiveStatusEvent* out) {
+                   out->set_snapshot(event.snapshot);
+                   out->set_sequence(event.sequence);
+                   // Not in the middle of a snapshot: resuming there could
+                   // miss what the snapshot has not sent yet.
+                   if (!event.snapshot ||
+                       event.kind != ObjectiveBoard::Event::Kind::kStatus) {
+                     out->set_resume_token(ResumeToken(event.sequence));
+                   }
+                   switch (event.kind) {
+                     case ObjectiveBoard::Event::Kind::kSnapshotComplete:
+                       out->set_snapshot_complete(true);
+                       break;
+                     case ObjectiveBoard::Event::Kind::kRemoved:
+                       out->mutable_status()->set_objective(event.key);
+                       break;
+                     case ObjectiveBoard::Event::Kind::kStatus:
+                       *out->mutable_status() = event.status;
+                       break;
+                   }
+                 }),
+             StatusBoardOptions{.max_batch_size = options.watch_batch_bytes}),
       resume_tokens_(store_->secret(), std::string(kResumeScope),
                      board_.epoch()),
       tokens_(store_->secret()) {}
@@ -165,6 +173,17 @@ absl::Status OkrCore::ApplyChanges(const std::vector<v1::Change>& changes) {
     revision_ = changes.back().revision();
     dirty_ = true;
   }
+  {
+    // Deleted objectives leave the board now, not at the next pass, so that
+    // reads never answer for them (a pass running meanwhile is over before
+    // this; the next one sees the change).
+    std::lock_guard<std::mutex> pass_lock(pass_mu_);
+    for (const v1::Change& c : changes) {
+      if (c.has_objective() && c.kind() == v1::CHANGE_KIND_DELETED) {
+        board_.Remove(c.name());
+      }
+    }
+  }
   cv_.notify_all();
   return absl::OkStatus();
 }
@@ -213,6 +232,11 @@ FilterAttributes OkrCore::Attributes(const v1::Objective& objective,
 absl::StatusOr<v1::ObjectiveStatus> OkrCore::GetObjectiveStatus(
     const std::string& name, std::optional<absl::Time> at) {
   VLA_RETURN_IF_ERROR(ParseName("objective", name, "objectives").status());
+  if (!at.has_value()) {
+    if (std::optional<v1::ObjectiveStatus> latest = board_.Get(name)) {
+      return *std::move(latest);
+    }
+  }
   v1::Objective objective;
   std::vector<v1::CheckIn> check_ins;
   {
@@ -352,18 +376,25 @@ void OkrCore::EvaluatePass() {
     check_ins = check_ins_;
     dirty_ = false;
   }
-  bool more = false;
-  for (const auto& [key, status] :
-       board_.List(Filter(), "", std::numeric_limits<int>::max(), &more)) {
+  for (const std::string& key : board_.Keys()) {
     if (!objectives.count(key)) board_.Remove(key);
   }
   const absl::Time now = clock_->Now();
+  std::vector<ObjectiveBoard::Update> updates;
   for (const auto& [name, objective] : objectives) {
-    const v1::ObjectiveStatus status = Score(objective, now, check_ins[name]);
-    std::optional<v1::ObjectiveStatus> previous = board_.Get(name);
-    if (previous.has_value() && !Changed(*previous, status)) continue;
-    board_.Publish(name, status, Attributes(objective, status));
+    v1::ObjectiveStatus status = Score(objective, now, check_ins[name]);
+    const bool changed =
+        board_.Inspect(name, [&](const v1::ObjectiveStatus* previous) {
+          return previous == nullptr || Changed(*previous, status);
+        });
+    if (!changed) {
+      board_.Refresh(name, std::move(status));
+      continue;
+    }
+    FilterAttributes attrs = Attributes(objective, status);
+    updates.push_back({name, std::move(status), std::move(attrs)});
   }
+  board_.Publish(std::move(updates));
 }
 
 void OkrCore::Loop() {

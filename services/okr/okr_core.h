@@ -20,7 +20,7 @@
 #include "absl/time/time.h"
 #include "services/common/clock.h"
 #include "services/common/page_token.h"
-#include "services/common/status_board.h"
+#include "services/common/stream_items.h"
 #include "services/okr/okr_store.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/okr_status.pb.h"
@@ -36,16 +36,20 @@ class KviSource {
                                              absl::Time at) = 0;
 };
 
-// The board WatchObjectiveStatuses streams from: its messages are the
-// stream's events, each built once and shared by every subscriber.
-using ObjectiveBoard =
-    StatusBoard<v1::ObjectiveStatus, v1::ObjectiveStatusEvent>;
+// The board WatchObjectiveStatuses streams from: its items are the stream's
+// events, each encoded once and shared by every subscriber
+// (stream_items.h). It also holds what status reads without a time answer:
+// the latest scoring pass's statuses.
+using ObjectiveBoard = EncodedBoard<v1::ObjectiveStatus>;
 
 struct OkrOptions {
   // Every objective is re-scored at least this often (time passes, KVI
   // values move).
   absl::Duration tick = absl::Seconds(5);
   bool run_loop = true;
+  // Largest message of WatchObjectiveStatuses, in bytes
+  // (--watch_batch_bytes).
+  size_t watch_batch_bytes = StatusBoardOptions().max_batch_size;
 };
 
 class OkrCore {
@@ -65,6 +69,9 @@ class OkrCore {
   absl::Status ApplyChanges(const std::vector<v1::Change>& changes);
   int64_t definitions_revision() const;
 
+  // At `at`, scored; without it, the latest scoring pass's status as
+  // published on the board (scored only when no pass has reached the
+  // objective yet).
   absl::StatusOr<v1::ObjectiveStatus> GetObjectiveStatus(
       const std::string& objective, std::optional<absl::Time> at);
   absl::Status ListObjectiveStatuses(
@@ -87,7 +94,8 @@ class OkrCore {
   // (after a reconnect).
   void KviChanged(const std::string& kvi);
 
-  // Scores every objective at the clock's now and publishes the changes.
+  // Scores every objective at the clock's now and publishes the changes (in
+  // one Publish); the other statuses replace their board entries silently.
   void EvaluatePass();
   void Shutdown();
 

@@ -20,13 +20,14 @@
 namespace vla::okr {
 
 // Every method on the callback API but WatchObjectiveStatuses, which is
-// served on AsyncQueues (async_watch.h). The async wrapper must come first:
-// gRPC turns a method async only from its default (sync) kind.
+// served on AsyncQueues as a raw method (async_watch.h: its messages are
+// batches of items encoded once). The raw wrapper must come first: gRPC
+// changes a method's kind only from its default (sync) kind.
 using OkrStatusServiceBase =
     v1::OkrStatusService::WithCallbackMethod_GetObjectiveStatus<
         v1::OkrStatusService::WithCallbackMethod_ListObjectiveStatuses<
             v1::OkrStatusService::WithCallbackMethod_RecordCheckIn<
-                v1::OkrStatusService::WithAsyncMethod_WatchObjectiveStatuses<
+                v1::OkrStatusService::WithRawMethod_WatchObjectiveStatuses<
                     v1::OkrStatusService::Service>>>>;
 
 class OkrStatusServiceImpl final : public OkrStatusServiceBase {
@@ -61,8 +62,8 @@ class OkrStatusServiceImpl final : public OkrStatusServiceBase {
                                           v1::CheckIn* resp) override;
 
  private:
-  using Watch = AsyncBoardWatch<v1::ObjectiveStatus, v1::ObjectiveStatusEvent,
-                                v1::WatchObjectiveStatusesRequest>;
+  using Watch =
+      AsyncBoardWatch<v1::ObjectiveStatus, v1::WatchObjectiveStatusesRequest>;
   // A WatchObjectiveStatuses call's access, filter and resume token.
   absl::StatusOr<Watch::Subscription> OpenWatch(
       grpc::ServerContext* ctx, const v1::WatchObjectiveStatusesRequest& req);

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_util.h"
-#include "services/common/change_follower.h"
 #include "services/common/executor.h"
 #include "services/common/pg_util.h"
 #include "services/common/stream_follower.h"
@@ -14,6 +13,7 @@
 #include "services/okr/okr_core.h"
 #include "services/okr/okr_service.h"
 #include "services/server/security.h"
+#include "services/vmdb/change_follower.h"
 #include "services/vmdb/vmdb_core.h"
 #include "services/vmdb/vmdb_service.h"
 #include "vla/v1/evaluation.grpc.pb.h"
@@ -94,6 +94,11 @@ void AddBoardMetrics(metrics::Registry* registry, const std::string& method,
       "vla_watch_events_sent_total", "Events written to watch streams.",
       metrics::Registry::Type::kCounter, {{"method", method}},
       [board] { return static_cast<double>(board->delivered_count()); });
+  registry->AddSampled(
+      "vla_watch_messages_sent_total",
+      "Messages written to watch streams (each a batch of events).",
+      metrics::Registry::Type::kCounter, {{"method", method}},
+      [board] { return static_cast<double>(board->message_count()); });
 }
 
 class VmdbModule final : public ServiceModule {
@@ -112,7 +117,7 @@ class VmdbModule final : public ServiceModule {
                              }));
     vmdb::VmdbStore* raw = store.get();
     auto module = std::unique_ptr<VmdbModule>(
-        new VmdbModule(std::move(store), options.clock, policy));
+        new VmdbModule(std::move(store), options, policy));
     module->store_ = raw;
     AddWatchSubscribers(metrics, "/vla.v1.VmdbService/WatchChanges",
                         [core = &module->core_] {
@@ -131,11 +136,12 @@ class VmdbModule final : public ServiceModule {
   }
 
  private:
-  VmdbModule(std::unique_ptr<vmdb::VmdbStore> store, const Clock* clock,
-             const AccessPolicy* policy)
-      : core_(std::move(store), clock),
+  VmdbModule(std::unique_ptr<vmdb::VmdbStore> store,
+             const ServerOptions& options, const AccessPolicy* policy)
+      : core_(std::move(store), options.clock),
         writer_(4),
-        service_(&core_, &writer_, policy) {}
+        service_(&core_, &writer_, policy,
+                 static_cast<size_t>(options.watch_batch_bytes)) {}
 
   vmdb::VmdbCore core_;
   vmdb::VmdbStore* store_ = nullptr;  // owned by core_
@@ -171,6 +177,7 @@ class EvaluatorModule final : public ServiceModule {
     eo.min_free_bytes = static_cast<uint64_t>(options.min_free_bytes);
     eo.max_batch_records = options.max_ingest_batch_records;
     eo.metrics = metrics;
+    eo.watch_batch_bytes = static_cast<size_t>(options.watch_batch_bytes);
     // SQLite in data_dir: checkpoints and the free-space reserve there.
     if (options.database.empty()) eo.local_dir = options.data_dir;
     VLA_ASSIGN_OR_RETURN(
@@ -210,7 +217,7 @@ class EvaluatorModule final : public ServiceModule {
     if (evaluator_->definitions_revision() > 0) {
       evaluator_->SetDefinitionsReady();
     }
-    follower_ = std::make_unique<ChangeFollower>(
+    follower_ = MakeChangeFollower(
         channel, evaluator_->definitions_revision(),
         [this](const std::vector<v1::Change>& batch) {
           return evaluator_->ApplyChanges(batch);
@@ -267,6 +274,7 @@ class OkrModule final : public ServiceModule {
     auto kvis = std::make_unique<okr::GrpcKviSource>();
     okr::OkrOptions oo;
     oo.tick = options.evaluation_tick;
+    oo.watch_batch_bytes = static_cast<size_t>(options.watch_batch_bytes);
     VLA_ASSIGN_OR_RETURN(auto store,
                          OpenStore<okr::OkrStore>(
                              options, metrics, "okr-status", "okr.db",
@@ -298,24 +306,27 @@ class OkrModule final : public ServiceModule {
     VLA_ASSIGN_OR_RETURN(auto evaluator, EvaluatorChannel(options_, self));
     kvis_->Connect(evaluator);
     // KVI values moving re-score the objectives that use them.
-    kvi_follower_ = std::make_unique<StreamFollower<v1::KviValueEvent>>(
-        "KVI value stream",
-        [stub = std::shared_ptr<v1::EvaluationService::Stub>(
-             v1::EvaluationService::NewStub(evaluator)),
-         request = v1::WatchKviValuesRequest()](
-            grpc::ClientContext* ctx,
-            grpc::ClientReadReactor<v1::KviValueEvent>* reactor) {
-          stub->async()->WatchKviValues(ctx, &request, reactor);
-        },
-        [this](const v1::KviValueEvent& event) {
-          core_->KviChanged(event.value().kvi());
-        });
+    kvi_follower_ =
+        std::make_unique<StreamFollower<v1::WatchKviValuesResponse>>(
+            "KVI value stream",
+            [stub = std::shared_ptr<v1::EvaluationService::Stub>(
+                 v1::EvaluationService::NewStub(evaluator)),
+             request = v1::WatchKviValuesRequest()](
+                grpc::ClientContext* ctx,
+                grpc::ClientReadReactor<v1::WatchKviValuesResponse>* reactor) {
+              stub->async()->WatchKviValues(ctx, &request, reactor);
+            },
+            [this](const v1::WatchKviValuesResponse& message) {
+              for (const v1::KviValueEvent& event : message.events()) {
+                core_->KviChanged(event.value().kvi());
+              }
+            });
     kvi_follower_->Start();
-    follower_ = std::make_unique<ChangeFollower>(
-        vmdb, core_->definitions_revision(),
-        [this](const std::vector<v1::Change>& batch) {
-          return core_->ApplyChanges(batch);
-        });
+    follower_ =
+        MakeChangeFollower(vmdb, core_->definitions_revision(),
+                           [this](const std::vector<v1::Change>& batch) {
+                             return core_->ApplyChanges(batch);
+                           });
     follower_->Start();
     return absl::OkStatus();
   }
@@ -341,7 +352,7 @@ class OkrModule final : public ServiceModule {
   std::unique_ptr<okr::OkrCore> core_;
   okr::OkrStatusServiceImpl service_;
   std::unique_ptr<ChangeFollower> follower_;
-  std::unique_ptr<StreamFollower<v1::KviValueEvent>> kvi_follower_;
+  std::unique_ptr<StreamFollower<v1::WatchKviValuesResponse>> kvi_follower_;
 };
 
 }  // namespace

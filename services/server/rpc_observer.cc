@@ -70,6 +70,19 @@ class RpcObserver final : public grpc::experimental::Interceptor {
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
+    // Most batches of a stream are its messages: nothing to do for them
+    // (and no lock to take).
+    if (!methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA) &&
+        !methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_INITIAL_METADATA) &&
+        !methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS) &&
+        !methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_CLOSE)) {
+      methods->Proceed();
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (methods->QueryInterceptionHookPoint(

@@ -117,6 +117,12 @@ struct ServerOptions {
   // streams on its queue, so with thousands of subscribers more queues
   // make each event cheaper.
   int watch_queues = 4;
+  // Largest message of the watch streams (WatchChanges, WatchVlaStatuses,
+  // WatchKviValues, WatchObjectiveStatuses), in bytes: what arrives while a
+  // subscriber's message is in flight goes in its next message, up to this
+  // size (a single bigger item goes alone). In [1 KiB, 4 MiB] (clients
+  // accept 4 MiB by default).
+  int64_t watch_batch_bytes = 256 << 10;
   // HOST:PORT of a plaintext server that answers only grpc.health.v1, with
   // the same statuses as the main port (Kubernetes' gRPC probes speak no
   // TLS); port 0 picks a free port (see Server::health_port()); empty: none.

@@ -133,6 +133,13 @@ ABSL_FLAG(int, watch_queues, 4,
           "Completion queues (a thread each) serving the watch streams; with "
           "thousands of subscribers, more queues make each event cheaper (1 "
           "to 64).");
+ABSL_FLAG(int64_t, watch_batch_bytes, 256 << 10,
+          "Largest message of the watch streams (WatchChanges, "
+          "WatchVlaStatuses, WatchKviValues, WatchObjectiveStatuses), in "
+          "bytes. Each stream has one message in flight; what changes "
+          "meanwhile (the latest status per key, or the change log in "
+          "order) goes in its next message, up to this size (a single "
+          "bigger item goes alone). 1024 to 4194304.");
 ABSL_FLAG(bool, keepalive_permit_without_calls, true,
           "Whether clients may send keepalive pings while no call is open.");
 
@@ -224,6 +231,7 @@ int main(int argc, char** argv) {
   options.watch_queues = absl::GetFlag(FLAGS_watch_queues);
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   options.min_free_bytes = absl::GetFlag(FLAGS_min_free_bytes);
+  options.watch_batch_bytes = absl::GetFlag(FLAGS_watch_batch_bytes);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.slow_rpc_threshold = absl::GetFlag(FLAGS_slow_rpc_threshold);

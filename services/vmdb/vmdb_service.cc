@@ -5,19 +5,24 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_util.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "services/common/reactors.h"
+#include "services/vmdb/change_follower.h"
 
 namespace vla::vmdb {
 namespace {
 
-// Streams the change log from a revision, then live changes. One write is
-// in flight at a time; when caught up it waits for OnCommitted.
-class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
-                                  public ChangeListener {
+// Streams the change log from a revision, then live changes, in batches.
+// One message is in flight at a time; the changes read meanwhile (up to
+// kFetch at a time from the log, in order) go in the next one, up to
+// `max_bytes`. When caught up it waits for OnCommitted.
+class WatchChangesReactor final
+    : public grpc::ServerWriteReactor<v1::WatchChangesResponse>,
+      public ChangeListener {
  public:
   WatchChangesReactor(grpc::CallbackServerContext* ctx, VmdbCore* core,
-                      int64_t since)
-      : core_(core), last_revision_(since) {
+                      int64_t since, size_t max_bytes)
+      : core_(core), max_bytes_(max_bytes), last_revision_(since) {
     std::lock_guard<std::mutex> lock(mu_);
     // Followers know they have caught up once they reach this revision.
     ctx->AddInitialMetadata(std::string(kHeadRevisionMetadata),
@@ -47,7 +52,6 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
-    pending_.pop_front();
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
@@ -74,7 +78,7 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
       return;
     }
     if (pending_.empty() && !closing_) {
-      auto changes = core_->ChangesSince(last_revision_, 256);
+      auto changes = core_->ChangesSince(last_revision_, kFetch);
       if (!changes.ok()) {
         FinishLocked(ToGrpcStatus(changes.status()));
         return;
@@ -92,8 +96,22 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
       }
       return;  // Caught up: OnCommitted wakes us.
     }
+    // The pending changes in order, up to the size bound (at least one).
+    message_.Clear();
+    size_t bytes = 0;
+    while (!pending_.empty()) {
+      // As encoded in the message: tag, length, the change.
+      const size_t length = pending_.front().ByteSizeLong();
+      const size_t size =
+          1 + google::protobuf::io::CodedOutputStream::VarintSize64(length) +
+          length;
+      if (message_.changes_size() > 0 && bytes + size > max_bytes_) break;
+      bytes += size;
+      *message_.add_changes() = std::move(pending_.front());
+      pending_.pop_front();
+    }
     writing_ = true;
-    StartWrite(&pending_.front());
+    StartWrite(&message_);
   }
 
   void FinishLocked(const grpc::Status& status) {
@@ -102,10 +120,14 @@ class WatchChangesReactor final : public grpc::ServerWriteReactor<v1::Change>,
     Finish(status);
   }
 
+  static constexpr int kFetch = 256;
+
   VmdbCore* const core_;
+  const size_t max_bytes_;
   std::mutex mu_;
   int64_t last_revision_;
-  std::deque<v1::Change> pending_;
+  std::deque<v1::Change> pending_;    // read from the log, not yet sent
+  v1::WatchChangesResponse message_;  // the write in flight
   bool subscribed_ = false;
   bool writing_ = false;
   bool closing_ = false;
@@ -178,13 +200,16 @@ grpc::ServerUnaryReactor* VmdbServiceImpl::ListVlaRevisions(
                   [&] { return core_->ListVlaRevisions(req->name(), resp); });
 }
 
-grpc::ServerWriteReactor<v1::Change>* VmdbServiceImpl::WatchChanges(
-    grpc::CallbackServerContext* ctx, const v1::WatchChangesRequest* req) {
-  if (auto* r = guard_.Reject<grpc::ServerWriteReactor<v1::Change>>(
-          ctx, __func__, req)) {
+grpc::ServerWriteReactor<v1::WatchChangesResponse>*
+VmdbServiceImpl::WatchChanges(grpc::CallbackServerContext* ctx,
+                              const v1::WatchChangesRequest* req) {
+  if (auto* r =
+          guard_.Reject<grpc::ServerWriteReactor<v1::WatchChangesResponse>>(
+              ctx, __func__, req)) {
     return r;
   }
-  return new WatchChangesReactor(ctx, core_, req->since_revision());
+  return new WatchChangesReactor(ctx, core_, req->since_revision(),
+                                 watch_batch_bytes_);
 }
 
 }  // namespace vla::vmdb

@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "services/common/access.h"
-#include "services/common/change_follower.h"
 #include "services/common/executor.h"
 #include "services/vmdb/vmdb_core.h"
 #include "vla/v1/vmdb.grpc.pb.h"
@@ -17,12 +16,15 @@ namespace vla::vmdb {
 class VmdbServiceImpl final : public v1::VmdbService::CallbackService {
  public:
   // `core`, `writer` and `policy` (null: no checks) must outlive the
-  // service.
+  // service. A WatchChanges message holds changes up to
+  // `watch_batch_bytes` (one bigger change goes alone).
   VmdbServiceImpl(VmdbCore* core, Executor* writer,
-                  const AccessPolicy* policy = nullptr)
+                  const AccessPolicy* policy = nullptr,
+                  size_t watch_batch_bytes = 256 << 10)
       : core_(core),
         writer_(writer),
-        guard_(policy, v1::VmdbService::service_full_name()) {}
+        guard_(policy, v1::VmdbService::service_full_name()),
+        watch_batch_bytes_(watch_batch_bytes) {}
 
 #define VLA_VMDB_STANDARD_METHODS(R, Rs)                                     \
   grpc::ServerUnaryReactor* Create##R(grpc::CallbackServerContext* ctx,      \
@@ -50,7 +52,7 @@ class VmdbServiceImpl final : public v1::VmdbService::CallbackService {
   grpc::ServerUnaryReactor* ListVlaRevisions(
       grpc::CallbackServerContext* ctx, const v1::ListVlaRevisionsRequest* req,
       v1::ListVlaRevisionsResponse* resp) override;
-  grpc::ServerWriteReactor<v1::Change>* WatchChanges(
+  grpc::ServerWriteReactor<v1::WatchChangesResponse>* WatchChanges(
       grpc::CallbackServerContext* ctx,
       const v1::WatchChangesRequest* req) override;
 
@@ -58,6 +60,7 @@ class VmdbServiceImpl final : public v1::VmdbService::CallbackService {
   VmdbCore* core_;
   Executor* writer_;
   AccessGuard guard_;
+  size_t watch_batch_bytes_;
 };
 
 }  // namespace vla::vmdb

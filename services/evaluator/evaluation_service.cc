@@ -3,6 +3,7 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_util.h"
 #include "services/common/reactors.h"
@@ -10,14 +11,27 @@
 namespace vla::evaluator {
 namespace {
 
-// An optional request time: unset means now; set must be valid.
+// An optional request time (field `field`): unset means the method's
+// default; set must be valid.
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(
-    bool has, const google::protobuf::Timestamp& t) {
+    absl::string_view field, bool has, const google::protobuf::Timestamp& t) {
   if (!has) return std::optional<absl::Time>();
   if (!IsValidProtoTime(t)) {
-    return absl::InvalidArgumentError("time: invalid timestamp");
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": invalid timestamp"));
   }
   return std::optional<absl::Time>(FromProtoTime(t));
+}
+
+// An optional request duration (field `field`), likewise.
+absl::StatusOr<std::optional<absl::Duration>> OptionalDuration(
+    absl::string_view field, bool has, const google::protobuf::Duration& d) {
+  if (!has) return std::optional<absl::Duration>();
+  if (!IsValidProtoDuration(d)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": invalid duration"));
+  }
+  return std::optional<absl::Duration>(FromProtoDuration(d));
 }
 
 // The Ingest stream: reads batches, up to kInFlight at a time, and writes
@@ -201,7 +215,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
     return r;
   }
   return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
+    VLA_ASSIGN_OR_RETURN(auto at,
+                         OptionalTime("time", req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
     return absl::OkStatus();
   });
@@ -214,7 +229,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
     return r;
   }
   return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
+    VLA_ASSIGN_OR_RETURN(auto at,
+                         OptionalTime("time", req->has_time(), req->time()));
     VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
     return absl::OkStatus();
   });
@@ -239,16 +255,69 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
     return r;
   }
   return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(auto at, OptionalTime(req->has_time(), req->time()));
-    std::optional<absl::Duration> window;
-    if (req->has_window()) {
-      if (!IsValidProtoDuration(req->window())) {
-        return absl::InvalidArgumentError("window: invalid duration");
-      }
-      window = FromProtoDuration(req->window());
-    }
+    VLA_ASSIGN_OR_RETURN(auto at,
+                         OptionalTime("time", req->has_time(), req->time()));
+    VLA_ASSIGN_OR_RETURN(
+        auto window,
+        OptionalDuration("window", req->has_window(), req->window()));
     VLA_ASSIGN_OR_RETURN(
         *resp, evaluator_->GetValueStreamFlow(req->value_stream(), window, at));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaEvaluations(
+    grpc::CallbackServerContext* ctx, const v1::ListVlaEvaluationsRequest* req,
+    v1::ListVlaEvaluationsResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
+  return ReplyNow(ctx, [&]() -> absl::Status {
+    VLA_ASSIGN_OR_RETURN(
+        auto start,
+        OptionalTime("start_time", req->has_start_time(), req->start_time()));
+    VLA_ASSIGN_OR_RETURN(auto end, OptionalTime("end_time", req->has_end_time(),
+                                                req->end_time()));
+    return evaluator_->ListVlaEvaluations(
+        req->vla(), start, end, req->page_size(), req->page_token(), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaReport(
+    grpc::CallbackServerContext* ctx, const v1::GetVlaReportRequest* req,
+    v1::VlaReport* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
+  return ReplyNow(ctx, [&]() -> absl::Status {
+    VLA_ASSIGN_OR_RETURN(
+        auto start,
+        OptionalTime("start_time", req->has_start_time(), req->start_time()));
+    VLA_ASSIGN_OR_RETURN(auto end, OptionalTime("end_time", req->has_end_time(),
+                                                req->end_time()));
+    VLA_ASSIGN_OR_RETURN(
+        *resp, evaluator_->GetVlaReport(req->vla(), req->period(),
+                                        req->time_zone(), start, end));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviSeries(
+    grpc::CallbackServerContext* ctx, const v1::GetKviSeriesRequest* req,
+    v1::KviSeries* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
+  return ReplyNow(ctx, [&]() -> absl::Status {
+    VLA_ASSIGN_OR_RETURN(
+        auto start,
+        OptionalTime("start_time", req->has_start_time(), req->start_time()));
+    VLA_ASSIGN_OR_RETURN(auto end, OptionalTime("end_time", req->has_end_time(),
+                                                req->end_time()));
+    VLA_ASSIGN_OR_RETURN(
+        auto step, OptionalDuration("step", req->has_step(), req->step()));
+    VLA_ASSIGN_OR_RETURN(
+        *resp, evaluator_->GetKviSeries(req->kvi(), start, end, step));
     return absl::OkStatus();
   });
 }

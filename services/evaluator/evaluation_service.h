@@ -14,19 +14,22 @@ namespace vla::evaluator {
 // Every method on the callback API but the watches, which are served on
 // AsyncQueues (async_watch.h). The async wrappers must come first: gRPC
 // turns a method async only from its default (sync) kind.
+using EvaluationServiceAsyncBase =
+    v1::EvaluationService::WithAsyncMethod_WatchVlaStatuses<
+        v1::EvaluationService::WithAsyncMethod_WatchKviValues<
+            v1::EvaluationService::Service>>;
 using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
     v1::EvaluationService::WithCallbackMethod_IngestBatch<
         v1::EvaluationService::WithCallbackMethod_GetKviValue<
             v1::EvaluationService::WithCallbackMethod_GetVlaStatus<
                 v1::EvaluationService::WithCallbackMethod_ListVlaStatuses<
-                    v1::EvaluationService::
-                        WithCallbackMethod_GetValueStreamFlow<
+                    v1::EvaluationService::WithCallbackMethod_GetValueStreamFlow<
+                        v1::EvaluationService::WithCallbackMethod_ListVlaEvaluations<
                             v1::EvaluationService::
-                                WithAsyncMethod_WatchVlaStatuses<
+                                WithCallbackMethod_GetVlaReport<
                                     v1::EvaluationService::
-                                        WithAsyncMethod_WatchKviValues<
-                                            v1::EvaluationService::
-                                                Service>>>>>>>>;
+                                        WithCallbackMethod_GetKviSeries<
+                                            EvaluationServiceAsyncBase>>>>>>>>>;
 
 class EvaluationServiceImpl final : public EvaluationServiceBase {
  public:
@@ -59,6 +62,16 @@ class EvaluationServiceImpl final : public EvaluationServiceBase {
       grpc::CallbackServerContext* ctx,
       const v1::GetValueStreamFlowRequest* req,
       v1::ValueStreamFlow* resp) override;
+  grpc::ServerUnaryReactor* ListVlaEvaluations(
+      grpc::CallbackServerContext* ctx,
+      const v1::ListVlaEvaluationsRequest* req,
+      v1::ListVlaEvaluationsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetVlaReport(grpc::CallbackServerContext* ctx,
+                                         const v1::GetVlaReportRequest* req,
+                                         v1::VlaReport* resp) override;
+  grpc::ServerUnaryReactor* GetKviSeries(grpc::CallbackServerContext* ctx,
+                                         const v1::GetKviSeriesRequest* req,
+                                         v1::KviSeries* resp) override;
 
  private:
   using StatusWatch = AsyncBoardWatch<v1::VlaStatus, v1::VlaStatusEvent,

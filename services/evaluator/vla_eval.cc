@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/format_value.h"
 #include "common/proto_time.h"
 
 namespace vla::evaluator {
@@ -58,21 +59,6 @@ std::string Trim(double v) {
 }
 
 }  // namespace
-
-std::string FormatValue(double value, const std::string& unit) {
-  if (unit == "s") {
-    const double a = std::fabs(value);
-    if (a >= 86400) return absl::StrCat(Trim(value / 86400), " d");
-    if (a >= 3600) return absl::StrCat(Trim(value / 3600), " h");
-    if (a >= 60) return absl::StrCat(Trim(value / 60), " min");
-    return absl::StrCat(Trim(value), " s");
-  }
-  if (unit == "%") {
-    return absl::StrCat(Trim(std::fabs(value) <= 1 ? value * 100 : value), "%");
-  }
-  std::string s = absl::StrFormat("%.4g", value);
-  return unit.empty() ? s : absl::StrCat(s, " ", unit);
-}
 
 v1::ClauseState ClauseStateOf(const v1::Clause& clause, v1::Direction direction,
                               const v1::KviValue& value) {

@@ -1,15 +1,19 @@
 // EvaluationService through its gRPC API on a real server (all services in
 // one process, as vlad runs them), with hand-worked values at fixed instants.
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/common/clock.h"
 #include "tests/fixtures.h"
@@ -1146,6 +1150,165 @@ TEST_F(HistoryTest, SeriesPointsEqualGetKviValue) {
   req.set_kvi("nope");
   EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
               IsCodeWith(StatusCode::INVALID_ARGUMENT, "kvi"));
+}
+
+// The real vlactl against the server, with the worked history's values
+// (MonthlyReportsAgainstHandWorkedValues) as people read them: March's
+// shares 240/744 = 32.3%, 156/744 = 21%, 108/744 = 14.5%, watermelon
+// 396/744 = 53.2%.
+TEST_F(HistoryTest, VlactlReportHistoryAndSeries) {
+  MakeHistory();
+  testing::TempDir dir;
+  auto vlactl = [&](const std::string& args) {
+    return testing::RunCommand(
+        absl::StrCat("NO_COLOR=1 VLA_SERVER=", server_.address(), " ",
+                     VLACTL_PATH, " ", args),
+        dir);
+  };
+  const std::string report =
+      "report vla/incident-vla --last 3 --until 2026-04-10";
+  testing::CommandResult r = vlactl(report);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(
+      r.out,
+      HasSubstr(
+          "vlas/incident-vla: monthly compliance (UTC)\n\n"
+          "PERIOD              STATE      SCORE   MET     AT_RISK   BREACHED   "
+          "NO_DATA   WATERMELON   DISPUTED   EVALUATIONS   WORST\n"
+          "2026-02             NO_DATA    -       0%      0%        0%         "
+          "100%      0%           0%         1             -\n"
+          "2026-03             BREACHED   16.7    32.3%   32.3%     21%        "
+          "14.5%     53.2%        21%        4             happiness BREACHED, "
+          "lead-p90 BREACHED\n"
+          "2026-04 (to date)   NO_DATA    -       0%      0%        100%       "
+          "0%        100%         100%       0             -\n\n"
+          "2026-04 (to date): NO_DATA: happiness has no data;"))
+      << r.out;
+  const std::string csv_rows =
+      "PERIOD,STATE,SCORE,MET,AT_RISK,BREACHED,NO_DATA,WATERMELON,DISPUTED,"
+      "EVALUATIONS,WORST\n"
+      "2026-02,NO_DATA,-,0%,0%,0%,100%,0%,0%,1,-\n"
+      "2026-03,BREACHED,16.7,32.3%,32.3%,21%,14.5%,53.2%,21%,4,"
+      "\"happiness BREACHED, lead-p90 BREACHED\"\n"
+      "2026-04 (to date),NO_DATA,-,0%,0%,100%,0%,100%,100%,0,-\n";
+  r = vlactl(report + " -o csv");
+  EXPECT_EQ(r.out, csv_rows) << r.err;
+  r = vlactl(report + " -o markdown");
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("### vlas/incident-vla: monthly compliance (UTC)\n\n"
+                "| PERIOD | STATE | SCORE | MET | AT_RISK | BREACHED | NO_DATA "
+                "| WATERMELON | DISPUTED | EVALUATIONS | WORST |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|\n"
+                "| 2026-02 | NO_DATA | - | 0% | 0% | 0% | 100% | 0% | 0% | 1 | "
+                "- |\n"))
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\n- **2026-03**: BREACHED (score 16.7): "
+                               "happiness 40 is worse than the warning 50;"));
+  // Europe/Berlin: March is 743 h; BREACHED 154 h (20.7%), NO_DATA 109 h.
+  r = vlactl(
+      "report vla/incident-vla --last 1 --until 2026-03-10 "
+      "--time-zone Europe/Berlin -o csv");
+  EXPECT_THAT(r.out, HasSubstr("\n2026-03,BREACHED,16.7,32.3%,32.3%,20.7%,"
+                               "14.7%,53%,20.7%,4,"))
+      << r.out << r.err;
+  r = vlactl(
+      "report vla/incident-vla --period quarter --last 1 --until 2026-03-10 "
+      "-o csv");
+  EXPECT_THAT(r.out, HasSubstr("\n2026-Q1,BREACHED,16.7,")) << r.out << r.err;
+
+  // Every evaluation, with its revision.
+  r = vlactl("history vla/incident-vla --since 60d --until 2026-04-10 -o csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
+  ASSERT_EQ(lines.size(), 7u) << r.out;  // header, 5 rows, ""
+  EXPECT_EQ(lines[0],
+            "TIME (UTC),REVISION,STATE,SCORE,WATERMELON,DISPUTED,EXPLANATION");
+  EXPECT_EQ(lines[2],
+            "2026-03-05 12:00,1,MET,100,no,no,MET (score 100): happiness 90 "
+            "meets its target 70; p90 lead time 1 h meets its target 5 d; SLA "
+            "compliance 100% meets its 95% target");
+  EXPECT_THAT(lines[3], ::testing::StartsWith(
+                            "2026-03-15 12:00,1,AT_RISK,75,yes,no,AT_RISK"));
+  EXPECT_THAT(lines[5], ::testing::StartsWith(
+                            "2026-03-25 12:00,2,BREACHED,16.7,yes,yes,"));
+  r = vlactl("history vla/incident-vla --since 1d --until 2026-04-10");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("No evaluations of vlas/incident-vla"));
+
+  // Series: happiness over 30 days at Mar 15, 20 and 25 12:00: mean(90, 20),
+  // the same, mean(90, 20, 10); the p90 lead time in its unit.
+  r = vlactl(
+      "series kvi/happiness --since 10d --step 5d "
+      "--until 2026-03-25T12:00:00Z");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "kvis/happiness: 3 points, every 5d, 2026-03-15 12:00 .. "
+            "2026-03-25 12:00 UTC\n"
+            "██▁\n"
+            "vlas/incident-vla (ACTIVE): target 70, warning 50\n\n"
+            "TIME (UTC)         VALUE   SAMPLES\n"
+            "2026-03-15 12:00   55      2\n"
+            "2026-03-20 12:00   55      2\n"
+            "2026-03-25 12:00   40      3\n");
+  r = vlactl(
+      "series kvi/lead-p90 --since 10d --step 5d --until 2026-03-25T12:00:00Z");
+  EXPECT_THAT(r.out, HasSubstr("▁▁█\nvlas/incident-vla (ACTIVE): target 5 d, "
+                               "warning 7 d\n"));
+  EXPECT_THAT(r.out, HasSubstr("2026-03-25 12:00   13.5 d   2\n"));
+  // CSV keeps the plain number: 1 h + 0.9 * (15 d - 1 h) seconds.
+  r = vlactl(
+      "series kvi/lead-p90 --since 10d --step 5d --until 2026-03-25T12:00:00Z "
+      "-o csv");
+  EXPECT_THAT(r.out, HasSubstr("\n2026-03-25 12:00,1166760,2\n")) << r.out;
+
+  // explain: values in their KVI's unit (happiness over [Mar 11, Apr 10):
+  // mean(20, 10)); attainment blank without a baseline.
+  r = vlactl("explain vla/incident-vla");
+  EXPECT_THAT(r.out,
+              HasSubstr("kvis/happiness   BREACHED   15      70       50     "
+                        "                2\n"
+                        "kvis/lead-p90    BREACHED   15 d    5 d      7 d"))
+      << r.out;
+
+  // Every format parses: JSON and YAML as documents.
+  for (const std::string& cmd :
+       {report,
+        std::string("history vla/incident-vla --since 60d --until "
+                    "2026-04-10"),
+        std::string("series kvi/happiness --since 10d --until 2026-03-25")}) {
+    SCOPED_TRACE(cmd);
+    r = vlactl(cmd + " -o json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    google::protobuf::Value json;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &json).ok())
+        << r.out;
+    r = vlactl(cmd + " -o yaml");
+    ASSERT_EQ(r.code, 0) << r.err;
+    YAML::Node yaml;
+    EXPECT_NO_THROW(yaml = YAML::Load(r.out)) << r.out;
+    EXPECT_TRUE(yaml.IsMap()) << r.out;
+    for (const char* rows : {"csv", "markdown"}) {
+      r = vlactl(absl::StrCat(cmd, " -o ", rows));
+      EXPECT_EQ(r.code, 0) << r.err;
+      EXPECT_THAT(r.out, ::testing::ContainsRegex("TIME|PERIOD")) << r.out;
+    }
+  }
+
+  // Usage errors exit 1, an unknown VLA 3 (NOT_FOUND).
+  for (const char* bad : {"report", "report kvi/happiness",
+                          "report vla/incident-vla --period "
+                          "week",
+                          "report vla/incident-vla --last 0",
+                          "report vla/incident-vla --time-zone Mars/Base",
+                          "history vla/incident-vla --since -1d",
+                          "history vla/incident-vla --until yesterday",
+                          "series kvi/happiness --step 0",
+                          "series vla/incident-vla", "status -o csv"}) {
+    EXPECT_EQ(vlactl(bad).code, 1) << bad;
+  }
+  EXPECT_EQ(vlactl("report vla/nope").code, 3);
+  EXPECT_EQ(vlactl("series kvi/nope").code, 3);
 }
 
 TEST_F(HistoryTest, EvaluationsOlderThan400DaysArePrunedButTheLastStateStays) {

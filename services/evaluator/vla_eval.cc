@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/format_value.h"
+#include "common/names.h"
 #include "common/proto_time.h"
 
 namespace vla::evaluator {
@@ -32,16 +33,11 @@ bool Meets(double value, double target, v1::Direction direction) {
                                                     : value >= target;
 }
 
-std::string ShortName(const std::string& name) {
-  const size_t slash = name.find('/');
-  return slash == std::string::npos ? name : name.substr(slash + 1);
-}
-
 std::string KviLabel(const KviInput& in, const std::string& name) {
   if (in.kvi != nullptr && !in.kvi->display_name().empty()) {
     return in.kvi->display_name();
   }
-  return ShortName(name);
+  return std::string(IdOf(name));
 }
 
 // The linked SLA's KVI by its display name, or "SLA <id>".
@@ -49,7 +45,7 @@ std::string SlaLabel(const KviInput& in, const std::string& name) {
   if (in.kvi != nullptr && !in.kvi->display_name().empty()) {
     return in.kvi->display_name();
   }
-  return absl::StrCat("SLA ", ShortName(name));
+  return absl::StrCat("SLA ", IdOf(name));
 }
 
 std::string Trim(double v) {
@@ -128,8 +124,7 @@ v1::VlaStatus EvaluateVla(
       case v1::CLAUSE_STATE_DISPUTED: {
         std::vector<std::string> sides;
         for (const auto& [team, pv] : in.value->party_values()) {
-          sides.push_back(
-              absl::StrCat(ShortName(team), " ", FormatValue(pv, unit)));
+          sides.push_back(absl::StrCat(IdOf(team), " ", FormatValue(pv, unit)));
         }
         std::sort(sides.begin(), sides.end());
         problems.push_back(absl::StrCat(label, " is disputed (",

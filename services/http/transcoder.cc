@@ -3,7 +3,6 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/enum_names.h"
 #include "common/log.h"
 
 namespace vla::http {
@@ -47,19 +47,6 @@ bool IsScalarMessage(const Descriptor* d) {
   return false;
 }
 
-// The value of `e` named `text`, also without the prefix its values share
-// (`MONTH` for CALENDAR_PERIOD_MONTH, as api.md writes them); `text` as it
-// is when it names none (protobuf's parser then refuses it).
-std::string FullEnumName(const google::protobuf::EnumDescriptor* e,
-                         const std::string& text) {
-  if (e->FindValueByName(text) != nullptr) return text;
-  std::string prefix = e->value(0)->name();  // FOO_UNSPECIFIED
-  if (!absl::EndsWith(prefix, "UNSPECIFIED")) return text;
-  prefix.resize(prefix.size() - strlen("UNSPECIFIED"));
-  const std::string full = absl::StrCat(prefix, text);
-  return e->FindValueByName(full) != nullptr ? full : text;
-}
-
 // The JSON value of `text` for a field of `f`'s type; protobuf's parser
 // then checks it (numbers may be given as strings in proto3 JSON).
 absl::StatusOr<Json> LeafValue(const FieldDescriptor* f, absl::string_view name,
@@ -78,7 +65,9 @@ absl::StatusOr<Json> LeafValue(const FieldDescriptor* f, absl::string_view name,
             return absl::ascii_isdigit(static_cast<unsigned char>(c));
           });
       if (digits && text.size() < 10) return Json(std::stoi(text));
-      return Json(FullEnumName(f->enum_type(), text));
+      // Also a short name (`period=MONTH`, as api.md writes them).
+      const auto* value = FindEnumValue(f->enum_type(), text);
+      return Json(value != nullptr ? value->name() : text);
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (!IsScalarMessage(f->message_type())) {

@@ -13,6 +13,9 @@ namespace vla {
 // the unit ("12.5 EUR"); no unit: the number alone.
 std::string FormatValue(double value, const std::string& unit);
 
+// One decimal without a trailing ".0": "16.7", "100" (scores).
+std::string OneDecimal(double value);
+
 }  // namespace vla
 
 #endif  // VLA_COMMON_FORMAT_VALUE_H_

@@ -95,7 +95,7 @@ TextTable ReportTable(const v1::VlaReport& report) {
     t.rows.push_back({PeriodLabel(report, p), ShortName(s.state()),
                       s.state() == v1::COMPLIANCE_STATE_NO_DATA
                           ? "-"
-                          : absl::StrFormat("%.1f", s.score()),
+                          : OneDecimal(s.score()),
                       Share(ShareOf(p, v1::COMPLIANCE_STATE_MET)),
                       Share(ShareOf(p, v1::COMPLIANCE_STATE_AT_RISK)),
                       Share(ShareOf(p, v1::COMPLIANCE_STATE_BREACHED)),

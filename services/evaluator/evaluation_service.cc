@@ -1,6 +1,7 @@
 #include "services/evaluator/evaluation_service.h"
 
 #include <deque>
+#include <optional>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,20 @@ absl::StatusOr<std::optional<absl::Time>> OptionalTime(
         absl::StrCat(field, ": invalid timestamp"));
   }
   return std::optional<absl::Time>(FromProtoTime(t));
+}
+
+// The optional [start_time, end_time) of a history request.
+struct TimeRange {
+  std::optional<absl::Time> start, end;
+};
+template <typename Request>
+absl::StatusOr<TimeRange> RequestRange(const Request& req) {
+  TimeRange r;
+  VLA_ASSIGN_OR_RETURN(r.start, OptionalTime("start_time", req.has_start_time(),
+                                             req.start_time()));
+  VLA_ASSIGN_OR_RETURN(
+      r.end, OptionalTime("end_time", req.has_end_time(), req.end_time()));
+  return r;
 }
 
 // An optional request duration (field `field`), likewise.
@@ -273,13 +288,10 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaEvaluations(
     return r;
   }
   return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(
-        auto start,
-        OptionalTime("start_time", req->has_start_time(), req->start_time()));
-    VLA_ASSIGN_OR_RETURN(auto end, OptionalTime("end_time", req->has_end_time(),
-                                                req->end_time()));
-    return evaluator_->ListVlaEvaluations(
-        req->vla(), start, end, req->page_size(), req->page_token(), resp);
+    VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
+    return evaluator_->ListVlaEvaluations(req->vla(), range.start, range.end,
+                                          req->page_size(), req->page_token(),
+                                          resp);
   });
 }
 
@@ -290,14 +302,10 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaReport(
     return r;
   }
   return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(
-        auto start,
-        OptionalTime("start_time", req->has_start_time(), req->start_time()));
-    VLA_ASSIGN_OR_RETURN(auto end, OptionalTime("end_time", req->has_end_time(),
-                                                req->end_time()));
-    VLA_ASSIGN_OR_RETURN(
-        *resp, evaluator_->GetVlaReport(req->vla(), req->period(),
-                                        req->time_zone(), start, end));
+    VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
+    VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaReport(
+                                    req->vla(), req->period(), req->time_zone(),
+                                    range.start, range.end));
     return absl::OkStatus();
   });
 }
@@ -309,15 +317,11 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviSeries(
     return r;
   }
   return ReplyNow(ctx, [&]() -> absl::Status {
-    VLA_ASSIGN_OR_RETURN(
-        auto start,
-        OptionalTime("start_time", req->has_start_time(), req->start_time()));
-    VLA_ASSIGN_OR_RETURN(auto end, OptionalTime("end_time", req->has_end_time(),
-                                                req->end_time()));
+    VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
     VLA_ASSIGN_OR_RETURN(
         auto step, OptionalDuration("step", req->has_step(), req->step()));
-    VLA_ASSIGN_OR_RETURN(
-        *resp, evaluator_->GetKviSeries(req->kvi(), start, end, step));
+    VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviSeries(
+                                    req->kvi(), range.start, range.end, step));
     return absl::OkStatus();
   });
 }

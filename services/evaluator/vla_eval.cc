@@ -48,12 +48,6 @@ std::string SlaLabel(const KviInput& in, const std::string& name) {
   return absl::StrCat("SLA ", IdOf(name));
 }
 
-std::string Trim(double v) {
-  std::string s = absl::StrFormat("%.1f", v);
-  if (absl::EndsWith(s, ".0")) s.resize(s.size() - 2);
-  return s;
-}
-
 }  // namespace
 
 v1::ClauseState ClauseStateOf(const v1::Clause& clause, v1::Direction direction,
@@ -190,7 +184,7 @@ v1::VlaStatus EvaluateVla(
                                    .substr(strlen("COMPLIANCE_STATE_")));
   std::string text = state_name;
   if (status.state() != v1::COMPLIANCE_STATE_NO_DATA) {
-    absl::StrAppend(&text, " (score ", Trim(status.score()), ")");
+    absl::StrAppend(&text, " (score ", OneDecimal(status.score()), ")");
   }
   if (!problems.empty()) {
     absl::StrAppend(&text, ": ", absl::StrJoin(problems, "; "));

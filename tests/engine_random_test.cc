@@ -448,30 +448,26 @@ RefFacts RefDerive(std::vector<RefEvent> events) {
                      return a.time_us < b.time_us;
                    });
   RefFacts f;
-  int created = -1, last_resolved = -1, last_reopened = -1;
-  bool cancelled = false;
-  for (int i = 0; i < static_cast<int>(events.size()); ++i) {
-    switch (events[i].kind) {
-      case v1::EVENT_KIND_CREATED:
-        if (created < 0) created = i;
-        break;
-      case v1::EVENT_KIND_RESOLVED:
-        last_resolved = i;
-        break;
-      case v1::EVENT_KIND_REOPENED:
-        last_reopened = i;
-        f.reopened = true;
-        break;
-      case v1::EVENT_KIND_CANCELLED:
-        cancelled = true;
-        break;
-      default:
-        break;
-    }
-  }
-  if (created < 0 || last_resolved < 0 || last_reopened > last_resolved) {
+  const auto of_kind = [](v1::EventKind kind) {
+    return [kind](const RefEvent& e) { return e.kind == kind; };
+  };
+  const auto end_it = events.end();
+  const auto created_it =
+      std::find_if(events.begin(), end_it, of_kind(v1::EVENT_KIND_CREATED));
+  const auto resolved_rit = std::find_if(events.rbegin(), events.rend(),
+                                         of_kind(v1::EVENT_KIND_RESOLVED));
+  f.reopened =
+      std::any_of(events.begin(), end_it, of_kind(v1::EVENT_KIND_REOPENED));
+  const bool cancelled =
+      std::any_of(events.begin(), end_it, of_kind(v1::EVENT_KIND_CANCELLED));
+  if (created_it == end_it || resolved_rit == events.rend()) return f;
+  // Reopened after its last resolution: open again.
+  if (std::any_of(resolved_rit.base(), end_it,
+                  of_kind(v1::EVENT_KIND_REOPENED))) {
     return f;
   }
+  const int created = static_cast<int>(created_it - events.begin());
+  const int last_resolved = static_cast<int>(events.rend() - resolved_rit) - 1;
   f.counts = !cancelled;
   f.resolved_us = events[last_resolved].time_us;
   const int64_t begin = events[created].time_us;

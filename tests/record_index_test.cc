@@ -69,6 +69,21 @@ TEST(RecordIndexTest, ScansHonourBothEndsOfTheWindow) {
               ElementsAre());
 }
 
+TEST(RecordIndexTest, LateSamplesKeepTheirBucketInTimeOrder) {
+  RecordIndex index;
+  const int64_t bucket = kT0 + 10 * kMinuteUs;
+  index.AddObservation(Obs(bucket + 3 * kMinuteUs, 3));
+  index.AddObservation(Obs(bucket + 1 * kMinuteUs, 1));   // late
+  index.AddObservation(Obs(bucket + 1 * kMinuteUs, 11));  // same time, after
+  index.AddObservation(Obs(bucket + 4 * kMinuteUs, 4));
+  EXPECT_THAT(Values(index, bucket, bucket + kBucketUs),
+              ElementsAre(1, 11, 3, 4));
+  EXPECT_THAT(Values(index, bucket + kMinuteUs, bucket + 3 * kMinuteUs),
+              ElementsAre(1, 11));
+  EXPECT_THAT(Values(index, bucket + kMinuteUs + 1, bucket + 4 * kMinuteUs + 1),
+              ElementsAre(3, 4));
+}
+
 TEST(RecordIndexTest, EqualAttributesShareOneId) {
   RecordIndex index;
   index.AddObservation(Obs(kT0, 1, "erp"));

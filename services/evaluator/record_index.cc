@@ -89,8 +89,21 @@ int32_t RecordIndex::AddObservation(const v1::Observation& o) {
   Series& series = series_[SeriesKey(vs, strings_.Id(o.signal()))];
   auto [it, inserted] = series.buckets.try_emplace(start);
   if (inserted) TrimPrevious(series.buckets, it);
-  it->second.push_back(
-      {o.value(), static_cast<uint32_t>(t - start), AttrId(std::move(attrs))});
+  // Buckets stay sorted by time (equal times in arrival order), so that a
+  // window's partial minutes are found by binary search; data mostly
+  // arrives in order, and a late sample moves a few dozen others at most.
+  const Sample sample{o.value(), static_cast<uint32_t>(t - start),
+                      AttrId(std::move(attrs))};
+  Bucket& bucket = it->second;
+  if (bucket.empty() || bucket.back().offset_us <= sample.offset_us) {
+    bucket.push_back(sample);
+  } else {
+    bucket.insert(std::upper_bound(bucket.begin(), bucket.end(), sample,
+                                   [](const Sample& a, const Sample& b) {
+                                     return a.offset_us < b.offset_us;
+                                   }),
+                  sample);
+  }
   series.versions.Bump(t, ++seq_);
   return vs;
 }

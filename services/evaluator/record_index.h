@@ -2,7 +2,8 @@
 // bucketed by time, so that a KVI reads only the buckets of its window.
 //
 // - Observations live in one series per (value stream, signal), in 5-minute
-//   buckets of 16-byte samples (value, time within the bucket, attributes).
+//   buckets of 16-byte samples (value, time within the bucket, attributes),
+//   each bucket sorted by time.
 // - Work items are rebuilt from all their events (work_item.h) whenever an
 //   event arrives, late or not; a resolved item that is not cancelled is
 //   indexed under the bucket of its last resolution, per value stream, and
@@ -18,6 +19,7 @@
 #ifndef VLA_SERVICES_EVALUATOR_RECORD_INDEX_H_
 #define VLA_SERVICES_EVALUATOR_RECORD_INDEX_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -207,14 +209,22 @@ void RecordIndex::ForEachObservation(const SourceKey& source, int64_t from,
   for (auto it = buckets.lower_bound(FloorTo(from, kBucketUs));
        it != buckets.end() && it->first < to; ++it) {
     const int64_t start = it->first;
-    const bool whole = start >= from && start + kBucketUs <= to;
-    for (const Sample& s : it->second) {
-      if (!whole) {
-        const int64_t t = start + s.offset_us;
-        if (t < from || t >= to) continue;
-      }
-      fn(s.attrs, s.value);
+    const Bucket& bucket = it->second;
+    auto first = bucket.begin();
+    auto last = bucket.end();
+    const auto before = [](const Sample& s, uint32_t offset) {
+      return s.offset_us < offset;
+    };
+    // A partial bucket: its samples are sorted by time.
+    if (from > start) {
+      first = std::lower_bound(first, last, static_cast<uint32_t>(from - start),
+                               before);
     }
+    if (to < start + kBucketUs) {
+      last = std::lower_bound(first, last, static_cast<uint32_t>(to - start),
+                              before);
+    }
+    for (auto s = first; s != last; ++s) fn(s->attrs, s->value);
   }
 }
 

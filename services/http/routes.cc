@@ -83,7 +83,21 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
     rest = rest.substr(0, colon);
     if (t.verb_.empty()) return bad("empty verb");
   }
-  // Segments; a variable's braces may hold '/'.
+  // Segments; a variable's braces may hold '/'. A segment is `*`, `**` or
+  // a literal without template characters.
+  const auto add_segment = [&t](absl::string_view seg) {
+    if (seg == "*") {
+      t.segments_.push_back({Segment::Kind::kStar, ""});
+    } else if (seg == "**") {
+      t.segments_.push_back({Segment::Kind::kDoubleStar, ""});
+    } else if (!seg.empty() &&
+               seg.find_first_of("{}*:") == absl::string_view::npos) {
+      t.segments_.push_back({Segment::Kind::kLiteral, std::string(seg)});
+    } else {
+      return false;
+    }
+    return true;
+  };
   size_t i = 0;
   while (i <= rest.size()) {
     if (i < rest.size() && rest[i] == '{') {
@@ -100,16 +114,7 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
           eq == absl::string_view::npos ? "*" : inner.substr(eq + 1);
       v.begin = t.segments_.size();
       for (absl::string_view seg : absl::StrSplit(pattern, '/')) {
-        if (seg == "*") {
-          t.segments_.push_back({Segment::Kind::kStar, ""});
-        } else if (seg == "**") {
-          t.segments_.push_back({Segment::Kind::kDoubleStar, ""});
-        } else if (!seg.empty() &&
-                   seg.find_first_of("{}*:") == absl::string_view::npos) {
-          t.segments_.push_back({Segment::Kind::kLiteral, std::string(seg)});
-        } else {
-          return bad("bad segment in a variable");
-        }
+        if (!add_segment(seg)) return bad("bad segment in a variable");
       }
       v.end = t.segments_.size();
       t.variables_.push_back(std::move(v));
@@ -121,14 +126,7 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
     size_t end = rest.find('/', i);
     if (end == absl::string_view::npos) end = rest.size();
     const absl::string_view seg = rest.substr(i, end - i);
-    if (seg == "*") {
-      t.segments_.push_back({Segment::Kind::kStar, ""});
-    } else if (seg == "**") {
-      t.segments_.push_back({Segment::Kind::kDoubleStar, ""});
-    } else if (!seg.empty() &&
-               seg.find_first_of("{}*:") == absl::string_view::npos) {
-      t.segments_.push_back({Segment::Kind::kLiteral, std::string(seg)});
-    } else {
+    if (!add_segment(seg)) {
       return bad(absl::StrCat("bad segment \"", seg, "\""));
     }
     i = end + 1;

@@ -23,7 +23,8 @@ std::string FormatValue(double value, const std::string& unit) {
     return absl::StrCat(OneDecimal(value), " s");
   }
   if (unit == "%") {
-    return absl::StrCat(OneDecimal(std::fabs(value) <= 1 ? value * 100 : value), "%");
+    return absl::StrCat(OneDecimal(std::fabs(value) <= 1 ? value * 100 : value),
+                        "%");
   }
   std::string s = absl::StrFormat("%.4g", value);
   return unit.empty() ? s : absl::StrCat(s, " ", unit);

@@ -661,8 +661,8 @@ TEST_F(BotTest, ReportMonthPrintsAndPostsTheMarkdownReport) {
 
   for (const char* bad : {"week", "unspecified"}) {
     TempDir dir;
-    BotProcess refused(dir, {absl::StrCat("--server=", vlad_.address()),
-                             "--report", bad});
+    BotProcess refused(
+        dir, {absl::StrCat("--server=", vlad_.address()), "--report", bad});
     EXPECT_EQ(refused.Wait(), 1) << bad;
   }
 }

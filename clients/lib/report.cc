@@ -92,17 +92,16 @@ TextTable ReportTable(const v1::VlaReport& report) {
               "DISPUTED", "EVALUATIONS", "WORST"};
   for (const v1::PeriodReport& p : report.periods()) {
     const v1::VlaStatus& s = p.status();
-    t.rows.push_back({PeriodLabel(report, p), ShortName(s.state()),
-                      s.state() == v1::COMPLIANCE_STATE_NO_DATA
-                          ? "-"
-                          : OneDecimal(s.score()),
-                      Share(ShareOf(p, v1::COMPLIANCE_STATE_MET)),
-                      Share(ShareOf(p, v1::COMPLIANCE_STATE_AT_RISK)),
-                      Share(ShareOf(p, v1::COMPLIANCE_STATE_BREACHED)),
-                      Share(ShareOf(p, v1::COMPLIANCE_STATE_NO_DATA)),
-                      Share(p.watermelon_fraction()),
-                      Share(p.disputed_fraction()),
-                      absl::StrCat(p.evaluations()), Worst(s)});
+    t.rows.push_back(
+        {PeriodLabel(report, p), ShortName(s.state()),
+         s.state() == v1::COMPLIANCE_STATE_NO_DATA ? "-"
+                                                   : OneDecimal(s.score()),
+         Share(ShareOf(p, v1::COMPLIANCE_STATE_MET)),
+         Share(ShareOf(p, v1::COMPLIANCE_STATE_AT_RISK)),
+         Share(ShareOf(p, v1::COMPLIANCE_STATE_BREACHED)),
+         Share(ShareOf(p, v1::COMPLIANCE_STATE_NO_DATA)),
+         Share(p.watermelon_fraction()), Share(p.disputed_fraction()),
+         absl::StrCat(p.evaluations()), Worst(s)});
   }
   return t;
 }

@@ -1,8 +1,8 @@
 #include "services/evaluator/evaluation_service.h"
 
 #include <deque>
-#include <optional>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"

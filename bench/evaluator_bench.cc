@@ -51,11 +51,19 @@
 //           back to back (--snapshot_interval=1s) against none, each over
 //           --restart_segment records.
 //
+//   history (in-process, --parts=history) records over the two years before
+//           the instant, the model plus a VLA of 10 clauses, a pass a day
+//           over the two years (the published history); times GetVlaReport
+//           (24 months) and GetKviSeries (1,000 points of a rolling 30-day
+//           p90, an hour apart and spread over the two years) at
+//           --small_records, then at --records.
+//
 // Exits 1 if any call failed or any record was rejected; missed targets are
 // reported, not failures.
 //
 //   evaluator_bench [--records=10000000] [--small_records=1000000]
-//                   [--parts=eval,grpc,restart] [--streams=1,2,4] [--quick]
+//                   [--parts=eval,grpc,restart,history] [--streams=1,2,4]
+//                   [--quick]
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -90,6 +98,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
@@ -119,9 +128,10 @@ ABSL_FLAG(bool, keep_data, false,
           "the snapshot) for a look afterwards.");
 ABSL_FLAG(std::string, parts, "eval,grpc,restart",
           "Parts to run: eval (in-process evaluation passes and memory), grpc "
-          "(raw SQLite baseline, Ingest streams, GetVlaStatus), restart "
-          "(time to SERVING with and without a snapshot, ingest while "
-          "snapshotting).");
+          "(raw SQLite baseline, Ingest streams, GetVlaStatus, watch "
+          "streams), restart (time to SERVING with and without a snapshot, "
+          "ingest while snapshotting), history (GetVlaReport and "
+          "GetKviSeries over two years of records; not run by default).");
 ABSL_FLAG(std::string, streams, "1,2,4",
           "Concurrent Ingest stream settings, each sending an equal share of "
           "--small_records.");
@@ -147,8 +157,8 @@ ABSL_FLAG(int, tick_seconds, 10,
 ABSL_FLAG(std::string, database, "",
           "A PostgreSQL URI (postgresql://...) of an empty, throwaway "
           "database: the evaluator stores there (one replica) instead of "
-          "SQLite in --tmp_dir; run the eval and grpc parts on separate "
-          "databases.");
+          "SQLite in --tmp_dir; run the eval, grpc and history parts on "
+          "separate databases.");
 ABSL_FLAG(int, watch_subscribers, 1000,
           "WatchVlaStatuses subscribers of the watch phase (0: no phase).");
 ABSL_FLAG(int, watch_channels, 10,
@@ -955,6 +965,55 @@ void PrintPasses(const std::string& label, const PassTimes& p) {
                         static_cast<long long>(p.window_samples)));
 }
 
+// An in-process evaluator in `dir` (no evaluation thread: the bench runs
+// the passes) with the definitions of `m`; null, counted in `*errors`, if
+// it cannot open.
+// Opens the evaluator on `dir` (or on the PostgreSQL database of
+// --database, as its only replica, owning every value stream) with the
+// model's definitions; null (and errors counted) on failure.
+std::unique_ptr<vla::evaluator::Evaluator> OpenEvaluator(const std::string& dir,
+                                                         vla::FakeClock* clock,
+                                                         const Model& m,
+                                                         int64_t* errors) {
+  auto fail = [errors](absl::string_view what, const absl::Status& s) {
+    Print(absl::StrCat("  ERROR ", what, ": ", s.ToString()));
+    ++*errors;
+    return nullptr;
+  };
+  vla::evaluator::EvaluatorOptions options;
+  options.run_loop = false;
+  const std::string database = absl::GetFlag(FLAGS_database);
+  auto store =
+      database.empty()
+          ? vla::evaluator::OpenSqliteEvaluatorStore(dir + "/evaluator.db")
+          : vla::evaluator::OpenPostgresEvaluatorStore(database);
+  if (!store.ok()) return fail("open", store.status());
+  auto opened =
+      vla::evaluator::Evaluator::Open(*std::move(store), clock, options);
+  if (!opened.ok()) return fail("open", opened.status());
+  std::unique_ptr<vla::evaluator::Evaluator> ev = std::move(*opened);
+  if (absl::Status s = ev->ApplyChanges(ModelChanges(m)); !s.ok()) {
+    return fail("definitions", s);
+  }
+  ev->SetDefinitionsReady();
+  if (!database.empty()) {
+    // One replica: it owns every value stream once its leases are taken.
+    vla::evaluator::ReplicationOptions replication;
+    replication.address = "127.0.0.1:1";  // never forwarded to
+    if (absl::Status s = ev->StartReplication(replication); !s.ok()) {
+      return fail("replication", s);
+    }
+    for (const std::string& name : m.vla_names) {
+      if (ev->RouteOf(name, absl::Seconds(20)).kind !=
+          vla::evaluator::Replication::Route::Kind::kLocal) {
+        return fail(name, absl::DeadlineExceededError("not owned after 20 s"));
+      }
+    }
+    Print(absl::StrCat("  store: PostgreSQL ", vla::pg::RedactDsn(database)));
+  }
+  return ev;
+}
+
 EvalResult RunEvalPart(const Model& m, const std::string& tmp_dir,
                        int64_t small, int64_t big, int passes,
                        absl::Duration slide) {
@@ -978,51 +1037,9 @@ EvalResult RunEvalPart(const Model& m, const std::string& tmp_dir,
       "records over the 40 days before it; RSS before %.0f MiB",
       dir, absl::FormatTime(at, absl::UTCTimeZone()), r.rss_before_mib));
   {
-    vla::evaluator::EvaluatorOptions options;
-    options.run_loop = false;
-    const std::string database = absl::GetFlag(FLAGS_database);
-    auto store =
-        database.empty()
-            ? vla::evaluator::OpenSqliteEvaluatorStore(dir + "/evaluator.db")
-            : vla::evaluator::OpenPostgresEvaluatorStore(database);
-    if (!store.ok()) {
-      Print(absl::StrCat("  ERROR open: ", store.status().ToString()));
-      r.errors++;
-      return r;
-    }
-    auto opened =
-        vla::evaluator::Evaluator::Open(*std::move(store), &clock, options);
-    if (!opened.ok()) {
-      Print(absl::StrCat("  ERROR open: ", opened.status().ToString()));
-      r.errors++;
-      return r;
-    }
-    std::unique_ptr<vla::evaluator::Evaluator> ev = std::move(*opened);
-    if (absl::Status s = ev->ApplyChanges(ModelChanges(m)); !s.ok()) {
-      Print(absl::StrCat("  ERROR definitions: ", s.ToString()));
-      r.errors++;
-      return r;
-    }
-    ev->SetDefinitionsReady();
-    if (!database.empty()) {
-      // One replica: it owns every value stream once its leases are taken.
-      vla::evaluator::ReplicationOptions replication;
-      replication.address = "127.0.0.1:1";  // never forwarded to
-      if (absl::Status s = ev->StartReplication(replication); !s.ok()) {
-        Print(absl::StrCat("  ERROR replication: ", s.ToString()));
-        r.errors++;
-        return r;
-      }
-      for (const std::string& name : m.vla_names) {
-        if (ev->RouteOf(name, absl::Seconds(20)).kind !=
-            vla::evaluator::Replication::Route::Kind::kLocal) {
-          Print(absl::StrCat("  ERROR ", name, " not owned after 20 s"));
-          r.errors++;
-          return r;
-        }
-      }
-      Print(absl::StrCat("  store: PostgreSQL ", vla::pg::RedactDsn(database)));
-    }
+    std::unique_ptr<vla::evaluator::Evaluator> ev =
+        OpenEvaluator(dir, &clock, m, &r.errors);
+    if (ev == nullptr) return r;
 
     RecordGen small_gen(&m, at, absl::Hours(24 * 40), small, "a");
     r.load_rate_small =
@@ -1052,6 +1069,171 @@ EvalResult RunEvalPart(const Model& m, const std::string& tmp_dir,
           "  memory at %lld records after the passes: "
           "VmRSS %.0f MiB, VmHWM (peak) %.0f MiB",
           static_cast<long long>(big), ProcStatusMib("VmRSS"), r.hwm_big_mib));
+    }
+    ev->Shutdown();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Part: history (GetVlaReport, GetKviSeries) on two years of records.
+
+// The 10-clause VLA of the report: the KVIs of the first two streams.
+std::pair<std::string, v1::Vla> ReportVla(const Model& m) {
+  v1::Vla vla = m.vlas.front().second;
+  vla.set_display_name("10-clause report VLA");
+  vla.clear_clauses();
+  vla.clear_sla();
+  for (int s = 0; s < 2; ++s) {
+    for (const KviDef& kd : m.kvis[s]) {
+      v1::Clause* c = vla.add_clauses();
+      c->set_kvi(absl::StrCat("kvis/", kd.id));
+      c->set_target(kd.target);
+      c->set_warning(kd.warning);
+    }
+  }
+  vla.mutable_sla()->set_kvi(absl::StrCat("kvis/", m.kvis[0][2].id));
+  vla.mutable_sla()->set_target(0.8);
+  return {"report-vla", std::move(vla)};
+}
+
+constexpr char kReportVla[] = "vlas/report-vla";
+constexpr char kSeriesKvi[] = "kvis/incident-lead-p90";  // rolling 30 d p90
+constexpr int kSeriesPoints = 1000;
+constexpr int kReportMonths = 24;
+
+struct HistoryTimes {
+  double report_cold_ms = 0;  // the first report after loading
+  Cost report;                // 24 monthly periods of the 10-clause VLA
+  double series_cold_ms = 0;
+  Cost series_hourly;  // 1,000 points an hour apart
+  Cost series_spread;  // 1,000 points over the two years
+  int periods = 0, points = 0;
+  int64_t evaluations_in_report = 0;
+};
+
+struct HistoryResult {
+  bool ran = false;
+  int64_t errors = 0;
+  int64_t small = 0, big = 0;
+  int64_t passes_published = 0;  // daily passes over the two years
+  double publish_seconds = 0;
+  HistoryTimes at_small, at_big;
+};
+
+HistoryTimes MeasureHistory(vla::evaluator::Evaluator& ev, absl::Time at,
+                            int runs, int64_t* errors) {
+  HistoryTimes h;
+  const absl::Time first_month = absl::FromCivil(
+      absl::ToCivilMonth(at, absl::UTCTimeZone()) - (kReportMonths - 1),
+      absl::UTCTimeZone());
+  auto report = [&] {
+    absl::StatusOr<v1::VlaReport> r = ev.GetVlaReport(
+        kReportVla, v1::CALENDAR_PERIOD_MONTH, "UTC", first_month, at);
+    if (!r.ok()) {
+      if ((*errors)++ == 0) {
+        Print(absl::StrCat("  ERROR GetVlaReport: ", r.status().ToString()));
+      }
+      return;
+    }
+    h.periods = r->periods_size();
+    h.evaluations_in_report = 0;
+    for (const v1::PeriodReport& p : r->periods()) {
+      h.evaluations_in_report += p.evaluations();
+    }
+  };
+  auto series = [&](absl::Duration step) {
+    absl::StatusOr<v1::KviSeries> s =
+        ev.GetKviSeries(kSeriesKvi, at - step * kSeriesPoints, at, step);
+    if (!s.ok()) {
+      if ((*errors)++ == 0) {
+        Print(absl::StrCat("  ERROR GetKviSeries: ", s.status().ToString()));
+      }
+      return;
+    }
+    h.points = s->points_size();
+  };
+  Clock::time_point t0 = Clock::now();
+  report();
+  h.report_cold_ms = Millis(Clock::now() - t0);
+  h.report = MedianCost(runs, report);
+  t0 = Clock::now();
+  series(absl::Hours(1));
+  h.series_cold_ms = Millis(Clock::now() - t0);
+  h.series_hourly = MedianCost(runs, [&] { series(absl::Hours(1)); });
+  const absl::Duration spread = absl::Hours(24 * 730) / kSeriesPoints;
+  h.series_spread = MedianCost(runs, [&] { series(spread); });
+  return h;
+}
+
+void PrintHistory(const std::string& label, const HistoryTimes& h) {
+  Print(absl::StrFormat(
+      "  %s: GetVlaReport (%d months, 10 clauses, %lld evaluations) median "
+      "%.2f ms (max %.2f; CPU %.2f), first %.1f ms; GetKviSeries (%d points "
+      "of a rolling 30 d p90) hourly median %.2f ms (max %.2f; CPU %.2f), "
+      "first %.1f ms; over two years %.2f ms (CPU %.2f)",
+      label, h.periods, static_cast<long long>(h.evaluations_in_report),
+      h.report.wall, h.report.max_wall, h.report.cpu, h.report_cold_ms,
+      h.points, h.series_hourly.wall, h.series_hourly.max_wall,
+      h.series_hourly.cpu, h.series_cold_ms, h.series_spread.wall,
+      h.series_spread.cpu));
+}
+
+// An evaluator whose records span the two years before `at`, with the
+// model plus the 10-clause VLA and a published history: a pass a day over
+// the two years (older evaluations pruned after 400 days, as in vlad).
+HistoryResult RunHistoryPart(const Model& model, const std::string& tmp_dir,
+                             int64_t small, int64_t big, int runs) {
+  HistoryResult r;
+  r.ran = true;
+  r.small = small;
+  r.big = big;
+  const absl::Time at =
+      absl::FromUnixSeconds(1772323200 + 12 * 3600 + 17 * 60 + 23);
+  const absl::Duration span = absl::Hours(24 * 730);
+  vla::FakeClock clock(at);
+  std::string dir = absl::StrCat(tmp_dir, "/evaluator_bench_history.XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) {
+    std::perror("mkdtemp");
+    r.errors++;
+    return r;
+  }
+  Print(absl::StrFormat(
+      "[history] in-process Evaluator in %s, records over the 730 days "
+      "before %s",
+      dir, absl::FormatTime(at, absl::UTCTimeZone())));
+  {
+    Model m = model;
+    auto [id, vla] = ReportVla(model);
+    m.vla_names.push_back(absl::StrCat("vlas/", id));
+    m.vlas.emplace_back(id, std::move(vla));
+    std::unique_ptr<vla::evaluator::Evaluator> ev =
+        OpenEvaluator(dir, &clock, m, &r.errors);
+    if (ev == nullptr) return r;
+    RecordGen small_gen(&m, at, span, small, "h");
+    LoadEvaluator(*ev, small_gen, small, "small set", &r.errors);
+    const Clock::time_point t0 = Clock::now();
+    for (absl::Time t = at - span; t <= at; t += absl::Hours(24)) {
+      clock.Set(t);
+      ev->EvaluatePass(true);
+      ++r.passes_published;
+    }
+    clock.Set(at);
+    ev->EvaluatePass(true);
+    r.publish_seconds = Seconds(Clock::now() - t0);
+    Print(absl::StrFormat("  %lld daily passes published in %.1f s",
+                          static_cast<long long>(r.passes_published),
+                          r.publish_seconds));
+    r.at_small = MeasureHistory(*ev, at, runs, &r.errors);
+    PrintHistory(absl::StrCat(small, " records"), r.at_small);
+    if (big > small) {
+      RecordGen more_gen(&m, at, span, big - small, "i");
+      LoadEvaluator(*ev, more_gen, big - small, "rest of the big set",
+                    &r.errors);
+      r.at_big = MeasureHistory(*ev, at, runs, &r.errors);
+      PrintHistory(absl::StrCat(big, " records"), r.at_big);
     }
     ev->Shutdown();
   }
@@ -2286,7 +2468,8 @@ int main(int argc, char** argv) {
   }
   const int64_t restart_segment =
       quick ? 4000 : absl::GetFlag(FLAGS_restart_segment);
-  bool run_eval = false, run_grpc = false, run_restart = false;
+  bool run_eval = false, run_grpc = false, run_restart = false,
+       run_history = false;
   for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_parts), ',',
                                             absl::SkipWhitespace())) {
     if (p == "eval") {
@@ -2295,10 +2478,13 @@ int main(int argc, char** argv) {
       run_grpc = true;
     } else if (p == "restart") {
       run_restart = true;
+    } else if (p == "history") {
+      run_history = true;
     } else {
-      std::fprintf(stderr,
-                   "--parts: unknown part \"%s\" (eval, grpc, restart)\n",
-                   std::string(p).c_str());
+      std::fprintf(
+          stderr,
+          "--parts: unknown part \"%s\" (eval, grpc, restart, history)\n",
+          std::string(p).c_str());
       return 2;
     }
   }
@@ -2349,8 +2535,14 @@ int main(int argc, char** argv) {
                         window);
   }
 
+  HistoryResult hr;
+  if (run_history) {
+    hr =
+        RunHistoryPart(model, tmp_dir, small, records, std::max(3, passes / 4));
+  }
+
   Print("\nSUMMARY");
-  int64_t errors = ev.errors + gr.errors + rr.errors;
+  int64_t errors = ev.errors + gr.errors + rr.errors + hr.errors;
   for (const RestartPoint& p : rr.points) {
     Print(absl::StrFormat(
         "SUMMARY restart %lld records: start to SERVING %.2f s without a "
@@ -2377,6 +2569,30 @@ int main(int argc, char** argv) {
     Print(absl::StrFormat(
         "target ingest while snapshotting >= 0.9 of plain: %s (worst %.3f)",
         Verdict(worst >= 0.9), worst));
+  }
+  if (hr.ran) {
+    const HistoryTimes& b = hr.big > hr.small ? hr.at_big : hr.at_small;
+    for (const auto& [n, h] :
+         {std::pair(hr.small, hr.at_small), std::pair(hr.big, b)}) {
+      Print(absl::StrFormat(
+          "SUMMARY history %lld records: GetVlaReport %d months %.2f ms "
+          "(first %.1f); GetKviSeries %d points %.2f ms hourly (first %.1f), "
+          "%.2f ms over two years",
+          static_cast<long long>(n), h.periods, h.report.wall, h.report_cold_ms,
+          h.points, h.series_hourly.wall, h.series_cold_ms,
+          h.series_spread.wall));
+    }
+    Print(absl::StrFormat(
+        "target GetVlaReport (24 months, 10 clauses) < 200 ms at %lld "
+        "records: %s",
+        static_cast<long long>(hr.big),
+        Verdict(b.periods == kReportMonths && b.report.wall < 200)));
+    Print(absl::StrFormat(
+        "target GetKviSeries (1,000 points, rolling 30 d p90) < 100 ms at "
+        "%lld records: %s an hour apart, %s spread over two years",
+        static_cast<long long>(hr.big),
+        Verdict(b.points == kSeriesPoints && b.series_hourly.wall < 100),
+        Verdict(b.points == kSeriesPoints && b.series_spread.wall < 100)));
   }
   if (gr.ran) {
     for (const IngestSetting& s : gr.settings) {

@@ -46,4 +46,9 @@ absl::StatusOr<std::string> ParseName(absl::string_view field,
   return std::string(name.substr(prefix.size()));
 }
 
+absl::string_view IdOf(absl::string_view name) {
+  const size_t slash = name.find('/');
+  return slash == absl::string_view::npos ? name : name.substr(slash + 1);
+}
+
 }  // namespace vla

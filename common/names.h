@@ -22,6 +22,10 @@ absl::StatusOr<std::string> ParseName(absl::string_view field,
                                       absl::string_view name,
                                       absl::string_view collection);
 
+// The part of `name` after its first '/' ("kvis/p90" -> "p90"), for
+// people; `name` itself when it has none.
+absl::string_view IdOf(absl::string_view name);
+
 }  // namespace vla
 
 #endif  // VLA_COMMON_NAMES_H_

@@ -50,6 +50,9 @@ const std::map<std::string, Role>& ExpectedRoles() {
     (*m)["/vla.v1.EvaluationService/WatchVlaStatuses"] = Role::kReader;
     (*m)["/vla.v1.EvaluationService/WatchKviValues"] = Role::kReader;
     (*m)["/vla.v1.EvaluationService/GetValueStreamFlow"] = Role::kReader;
+    (*m)["/vla.v1.EvaluationService/ListVlaEvaluations"] = Role::kReader;
+    (*m)["/vla.v1.EvaluationService/GetVlaReport"] = Role::kReader;
+    (*m)["/vla.v1.EvaluationService/GetKviSeries"] = Role::kReader;
     (*m)["/vla.v1.OkrStatusService/GetObjectiveStatus"] = Role::kReader;
     (*m)["/vla.v1.OkrStatusService/ListObjectiveStatuses"] = Role::kReader;
     (*m)["/vla.v1.OkrStatusService/WatchObjectiveStatuses"] = Role::kReader;

@@ -1,22 +1,29 @@
 // EvaluationService through its gRPC API on a real server (all services in
 // one process, as vlad runs them), with hand-worked values at fixed instants.
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "clients/lib/watch.h"
 #include "common/proto_time.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "services/common/clock.h"
 #include "tests/fixtures.h"
 #include "tests/test_server.h"
 
 namespace vla {
 namespace {
 
+using ::google::protobuf::util::MessageDifferencer;
 using ::grpc::StatusCode;
 using testing::Ctx;
 using testing::Eventually;
@@ -782,6 +789,661 @@ TEST_F(LatestPassTest, StatusReadsWithoutATimeAnswerTheLatestPass) {
   v1::VlaStatus none;
   EXPECT_THAT(eval().GetVlaStatus(Ctx().get(), req, &none),
               IsCode(StatusCode::NOT_FOUND));
+}
+
+// --- History: ListVlaEvaluations, GetVlaReport, GetKviSeries ---------------
+
+absl::Time Utc(int y, int m, int d, int hh = 0) {
+  return absl::FromCivil(absl::CivilHour(y, m, d, hh), absl::UTCTimeZone());
+}
+
+// The VMDB's and the evaluator's clock, set by the test: each evaluation
+// pass evaluates at its instant, so the published history is hand-made.
+struct FakeClockHolder {
+  FakeClock clock{Utc(2026, 2, 20)};
+};
+
+ServerOptions WithClock(const Clock* clock) {
+  ServerOptions o = FastOptions();
+  o.clock = clock;
+  return o;
+}
+
+class HistoryTest : protected FakeClockHolder, public EvaluationServiceTest {
+ protected:
+  HistoryTest()
+      : EvaluationServiceTest(WithClock(&clock), testing::Db::kSqlite) {}
+
+  std::vector<v1::VlaStatus> Evaluations(absl::Time from, absl::Time to,
+                                         int page_size = 0,
+                                         std::string* next = nullptr,
+                                         grpc::Status* status = nullptr) {
+    v1::ListVlaEvaluationsRequest req;
+    req.set_vla("vlas/incident-vla");
+    *req.mutable_start_time() = ToProtoTime(from);
+    *req.mutable_end_time() = ToProtoTime(to);
+    req.set_page_size(page_size);
+    if (next != nullptr) req.set_page_token(*next);
+    v1::ListVlaEvaluationsResponse resp;
+    const grpc::Status s = eval().ListVlaEvaluations(Ctx().get(), req, &resp);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    if (next != nullptr) *next = resp.next_page_token();
+    return {resp.evaluations().begin(), resp.evaluations().end()};
+  }
+
+  // Waits until `count` evaluations are stored, the last one in `state`.
+  void WaitForEvaluations(size_t count, v1::ComplianceState state) {
+    std::vector<v1::VlaStatus> all;
+    EXPECT_TRUE(Eventually([&] {
+      all = Evaluations(Utc(2025, 1, 1), Utc(2028, 1, 1));
+      return all.size() == count && all.back().state() == state;
+    })) << count
+        << " " << v1::ComplianceState_Name(state) << ": " << all.size()
+        << " evaluations, the last "
+        << (all.empty() ? "-" : v1::ComplianceState_Name(all.back().state()));
+  }
+
+  // Ingests at the clock's instant `at`.
+  void IngestAt(absl::Time at, const v1::IngestRequest& req) {
+    clock.Set(at);
+    Ingest(req);
+  }
+
+  // The worked history (all times UTC, windows of 30 days):
+  // - Feb 20: the VLA is created; no data: NO_DATA published;
+  // - Mar 5 12:00: happiness 90, an item resolved in 1 h within SLA: MET;
+  // - Mar 15 12:00: happiness 20 (mean 55: AT_RISK, score 75): AT_RISK,
+  //   and a watermelon (SLA 100%);
+  // - Mar 25 12:00: happiness 10 (mean 40) and an item of 15 d (p90
+  //   13.5 d): BREACHED, a watermelon; then revision 2 adds a co-measured
+  //   CSAT clause whose two sides disagree: still BREACHED, and disputed.
+  void MakeHistory() {
+    WaitForEvaluations(1, v1::COMPLIANCE_STATE_NO_DATA);
+    v1::Kvi csat = ObservationKvi("csat", v1::AGGREGATION_MEAN,
+                                  v1::DIRECTION_HIGHER_IS_BETTER);
+    csat.mutable_co_measurement()->set_enabled(true);
+    csat.mutable_co_measurement()->set_absolute_tolerance(0.5);
+    Kvi("csat", csat);
+
+    const int64_t mar5 = absl::ToUnixSeconds(Utc(2026, 3, 5, 12));
+    v1::IngestRequest req;
+    *req.add_observations() = Obs("h1", "happiness", mar5 - 3600, 90);
+    *req.add_work_item_events() =
+        Ev("i1-c", "INC1", v1::EVENT_KIND_CREATED, mar5 - 7200);
+    *req.add_work_item_events() =
+        Ev("i1-r", "INC1", v1::EVENT_KIND_RESOLVED, mar5 - 3600);
+    IngestAt(Utc(2026, 3, 5, 12), req);
+    WaitForEvaluations(2, v1::COMPLIANCE_STATE_MET);
+
+    const int64_t mar15 = absl::ToUnixSeconds(Utc(2026, 3, 15, 12));
+    req.Clear();
+    *req.add_observations() = Obs("h2", "happiness", mar15 - 3600, 20);
+    IngestAt(Utc(2026, 3, 15, 12), req);
+    WaitForEvaluations(3, v1::COMPLIANCE_STATE_AT_RISK);
+
+    const int64_t mar25 = absl::ToUnixSeconds(Utc(2026, 3, 25, 12));
+    req.Clear();
+    *req.add_observations() = Obs("h3", "happiness", mar25 - 3600, 10);
+    *req.add_observations() =
+        Obs("c1", "csat", mar25 - 3600, 4.0, "teams/business");
+    *req.add_observations() =
+        Obs("c2", "csat", mar25 - 3600, 4.9, "teams/desk");
+    *req.add_work_item_events() =
+        Ev("i2-c", "INC2", v1::EVENT_KIND_CREATED, mar25 - 3600 - 15 * kDay);
+    *req.add_work_item_events() =
+        Ev("i2-r", "INC2", v1::EVENT_KIND_RESOLVED, mar25 - 3600);
+    IngestAt(Utc(2026, 3, 25, 12), req);
+    WaitForEvaluations(4, v1::COMPLIANCE_STATE_BREACHED);
+
+    v1::UpdateVlaRequest up;
+    up.mutable_vla()->set_name("vlas/incident-vla");
+    v1::Vla current;
+    v1::GetVlaRequest get;
+    get.set_name("vlas/incident-vla");
+    ASSERT_TRUE(vmdb().GetVla(Ctx().get(), get, &current).ok());
+    *up.mutable_vla()->mutable_clauses() = current.clauses();
+    v1::Clause* c = up.mutable_vla()->add_clauses();
+    c->set_kvi("kvis/csat");
+    c->set_target(4);
+    c->set_warning(3.5);
+    up.mutable_update_mask()->add_paths("clauses");
+    v1::Vla updated;
+    const grpc::Status s = vmdb().UpdateVla(Ctx().get(), up, &updated);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(updated.revision(), 2);
+    std::vector<v1::VlaStatus> all;
+    ASSERT_TRUE(Eventually([&] {
+      all = Evaluations(Utc(2025, 1, 1), Utc(2028, 1, 1));
+      return all.size() == 5 && all.back().disputed();
+    }));
+    clock.Set(Utc(2026, 4, 10));
+  }
+
+  v1::VlaReport Report(v1::GetVlaReportRequest req,
+                       grpc::Status* status = nullptr) {
+    if (req.vla().empty()) req.set_vla("vlas/incident-vla");
+    v1::VlaReport report;
+    const grpc::Status s = eval().GetVlaReport(Ctx().get(), req, &report);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return report;
+  }
+
+  static v1::GetVlaReportRequest Months(absl::Time from, absl::Time to,
+                                        const std::string& zone = "") {
+    v1::GetVlaReportRequest req;
+    req.set_period(v1::CALENDAR_PERIOD_MONTH);
+    req.set_time_zone(zone);
+    *req.mutable_start_time() = ToProtoTime(from);
+    *req.mutable_end_time() = ToProtoTime(to);
+    return req;
+  }
+};
+
+// MET, AT_RISK, BREACHED, NO_DATA shares of `p`, checking their order and
+// that they sum to 1.
+std::vector<double> Shares(const v1::PeriodReport& p) {
+  const v1::ComplianceState order[] = {
+      v1::COMPLIANCE_STATE_MET, v1::COMPLIANCE_STATE_AT_RISK,
+      v1::COMPLIANCE_STATE_BREACHED, v1::COMPLIANCE_STATE_NO_DATA};
+  std::vector<double> out;
+  double sum = 0;
+  EXPECT_EQ(p.time_in_state_size(), 4);
+  for (int i = 0; i < p.time_in_state_size() && i < 4; ++i) {
+    EXPECT_EQ(p.time_in_state(i).state(), order[i]);
+    out.push_back(p.time_in_state(i).fraction());
+    sum += out.back();
+  }
+  EXPECT_NEAR(sum, 1, 1e-9);
+  return out;
+}
+
+MATCHER_P4(SharesAre, met, at_risk, breached, no_data, "") {
+  const std::vector<double> got = Shares(arg);
+  const double want[] = {static_cast<double>(met), static_cast<double>(at_risk),
+                         static_cast<double>(breached),
+                         static_cast<double>(no_data)};
+  for (int i = 0; i < 4; ++i) {
+    if (got.size() != 4 || std::fabs(got[i] - want[i]) > 1e-9) {
+      *result_listener << "shares " << ::testing::PrintToString(got);
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_F(HistoryTest, EvaluationsAreListedOldestFirstWithTheirRevisionInPages) {
+  MakeHistory();
+  std::vector<v1::VlaStatus> all =
+      Evaluations(Utc(2026, 2, 1), Utc(2026, 4, 10));
+  ASSERT_EQ(all.size(), 5u);
+  const absl::Time times[] = {Utc(2026, 2, 20), Utc(2026, 3, 5, 12),
+                              Utc(2026, 3, 15, 12), Utc(2026, 3, 25, 12),
+                              Utc(2026, 3, 25, 12)};
+  const v1::ComplianceState states[] = {
+      v1::COMPLIANCE_STATE_NO_DATA, v1::COMPLIANCE_STATE_MET,
+      v1::COMPLIANCE_STATE_AT_RISK, v1::COMPLIANCE_STATE_BREACHED,
+      v1::COMPLIANCE_STATE_BREACHED};
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(FromProtoTime(all[i].evaluate_time()), times[i]) << i;
+    EXPECT_EQ(all[i].state(), states[i]) << i;
+    EXPECT_EQ(all[i].vla_revision(), i < 4 ? 1 : 2) << i;
+    EXPECT_FALSE(all[i].explanation().empty());
+  }
+  EXPECT_TRUE(all[2].watermelon());
+  EXPECT_FALSE(all[3].disputed());
+  EXPECT_TRUE(all[4].disputed());
+  EXPECT_EQ(all[4].clauses_size(), 3);
+
+  // Pages of two: the same five, in the same order.
+  std::string token;
+  std::vector<v1::VlaStatus> paged;
+  int pages = 0;
+  do {
+    for (auto& e : Evaluations(Utc(2026, 2, 1), Utc(2026, 4, 10), 2, &token)) {
+      paged.push_back(e);
+    }
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(paged.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(paged[i], all[i])) << i;
+  }
+  // [start, end) is half-open; by default the last 30 days (from Mar 11).
+  EXPECT_EQ(Evaluations(Utc(2026, 3, 5, 12), Utc(2026, 3, 25, 12)).size(), 2u);
+  v1::ListVlaEvaluationsRequest req;
+  req.set_vla("vlas/incident-vla");
+  v1::ListVlaEvaluationsResponse resp;
+  ASSERT_TRUE(eval().ListVlaEvaluations(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.evaluations_size(), 3);
+
+  // Errors: a token of another request, a bad one, a bad name, an unknown
+  // VLA, a negative page size, start after end.
+  grpc::Status status;
+  token.clear();
+  Evaluations(Utc(2026, 2, 1), Utc(2026, 4, 10), 2, &token);
+  ASSERT_FALSE(token.empty());
+  Evaluations(Utc(2026, 2, 2), Utc(2026, 4, 10), 2, &token, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "page_token"));
+  req.set_page_token("garbage");
+  EXPECT_THAT(eval().ListVlaEvaluations(Ctx().get(), req, &resp),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "page_token"));
+  req.clear_page_token();
+  req.set_page_size(-1);
+  EXPECT_THAT(eval().ListVlaEvaluations(Ctx().get(), req, &resp),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "page_size"));
+  req.set_page_size(0);
+  req.set_vla("incident-vla");
+  EXPECT_THAT(eval().ListVlaEvaluations(Ctx().get(), req, &resp),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla"));
+  req.set_vla("vlas/nope");
+  EXPECT_THAT(eval().ListVlaEvaluations(Ctx().get(), req, &resp),
+              IsCodeWith(StatusCode::NOT_FOUND, "vlas/nope"));
+  Evaluations(Utc(2026, 4, 1), Utc(2026, 3, 1), 0, nullptr, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "start_time"));
+  req.set_vla("vlas/incident-vla");
+  req.mutable_end_time()->set_nanos(-1);
+  EXPECT_THAT(eval().ListVlaEvaluations(Ctx().get(), req, &resp),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "end_time"));
+}
+
+TEST_F(HistoryTest, MonthlyReportsAgainstHandWorkedValues) {
+  MakeHistory();
+  // March in UTC (744 h): NO_DATA (published Feb 20) until the 5th 12:00
+  // (108 h), MET 240 h, AT_RISK 240 h, BREACHED 156 h; a watermelon while
+  // AT_RISK and BREACHED, disputed for the last 156 h.
+  v1::VlaReport report = Report(Months(Utc(2026, 3, 1), Utc(2026, 4, 1)));
+  EXPECT_EQ(report.vla(), "vlas/incident-vla");
+  EXPECT_EQ(report.period(), v1::CALENDAR_PERIOD_MONTH);
+  EXPECT_EQ(report.time_zone(), "UTC");
+  ASSERT_EQ(report.periods_size(), 1);
+  const v1::PeriodReport march = report.periods(0);
+  EXPECT_EQ(FromProtoTime(march.period_start()), Utc(2026, 3, 1));
+  EXPECT_EQ(FromProtoTime(march.period_end()), Utc(2026, 4, 1));
+  EXPECT_TRUE(march.complete());
+  EXPECT_THAT(march,
+              SharesAre(240.0 / 744, 240.0 / 744, 156.0 / 744, 108.0 / 744));
+  EXPECT_NEAR(march.watermelon_fraction(), 396.0 / 744, 1e-9);
+  EXPECT_NEAR(march.disputed_fraction(), 156.0 / 744, 1e-9);
+  EXPECT_EQ(march.evaluations(), 4);
+  // The status: revision 2 (in force at the end: it was made on the 25th)
+  // with every KVI over March: happiness mean(90, 20, 10) = 40 BREACHED,
+  // p90 of {1 h, 15 d} = 1 h + 0.9 * (15 d - 1 h) BREACHED, CSAT 4.0 vs 4.9
+  // DISPUTED: score 100 * 0.5 / 3; SLA 100%: a watermelon.
+  const v1::VlaStatus& st = march.status();
+  EXPECT_EQ(st.vla_revision(), 2);
+  EXPECT_EQ(FromProtoTime(st.evaluate_time()), Utc(2026, 4, 1));
+  EXPECT_EQ(st.state(), v1::COMPLIANCE_STATE_BREACHED);
+  EXPECT_NEAR(st.score(), 100.0 / 6, 1e-9);
+  EXPECT_TRUE(st.watermelon());
+  EXPECT_TRUE(st.disputed());
+  ASSERT_EQ(st.clauses_size(), 3);
+  EXPECT_DOUBLE_EQ(st.clauses(0).value(), 40);
+  EXPECT_EQ(st.clauses(0).samples(), 3);
+  EXPECT_NEAR(st.clauses(1).value(), 3600 + 0.9 * (15 * kDay - 3600), 1e-6);
+  EXPECT_EQ(st.clauses(1).state(), v1::CLAUSE_STATE_BREACHED);
+  EXPECT_EQ(st.clauses(2).state(), v1::CLAUSE_STATE_DISPUTED);
+  EXPECT_THAT(st.explanation(), HasSubstr("watermelon"));
+
+  // The same month in Europe/Berlin straddles the start of summer time
+  // (March 29): [Feb 28 23:00Z, Mar 31 22:00Z), 743 h; NO_DATA 109 h,
+  // BREACHED 154 h.
+  report = Report(Months(Utc(2026, 3, 10), Utc(2026, 3, 11), "Europe/Berlin"));
+  ASSERT_EQ(report.periods_size(), 1);
+  const v1::PeriodReport& berlin = report.periods(0);
+  EXPECT_EQ(FromProtoTime(berlin.period_start()), Utc(2026, 2, 28, 23));
+  EXPECT_EQ(FromProtoTime(berlin.period_end()), Utc(2026, 3, 31, 22));
+  EXPECT_THAT(berlin,
+              SharesAre(240.0 / 743, 240.0 / 743, 154.0 / 743, 109.0 / 743));
+  EXPECT_NEAR(berlin.watermelon_fraction(), 394.0 / 743, 1e-9);
+  EXPECT_EQ(FromProtoTime(berlin.status().evaluate_time()),
+            Utc(2026, 3, 31, 22));
+  EXPECT_DOUBLE_EQ(berlin.status().clauses(0).value(), 40);
+
+  // The default: the last six months, the current one included.
+  report = Report(v1::GetVlaReportRequest());
+  ASSERT_EQ(report.periods_size(), 6);
+  EXPECT_EQ(FromProtoTime(report.periods(0).period_start()), Utc(2025, 11, 1));
+  // Before the first data: NO_DATA, never zeros. January: no revision was
+  // in force yet (the first one is used), nothing published; February:
+  // revision 1, NO_DATA published on the 20th.
+  for (int i : {0, 1, 2, 3}) {
+    SCOPED_TRACE(i);
+    const v1::PeriodReport& p = report.periods(i);
+    EXPECT_TRUE(p.complete());
+    EXPECT_EQ(p.status().state(), v1::COMPLIANCE_STATE_NO_DATA);
+    EXPECT_EQ(p.status().vla_revision(), 1);
+    EXPECT_THAT(p, SharesAre(0, 0, 0, 1));
+    EXPECT_EQ(p.evaluations(), i == 3 ? 1 : 0);
+    for (const v1::ClauseStatus& c : p.status().clauses()) {
+      EXPECT_FALSE(c.has_value());
+      EXPECT_EQ(c.state(), v1::CLAUSE_STATE_NO_DATA);
+    }
+  }
+  EXPECT_TRUE(MessageDifferencer::Equals(report.periods(4), march));
+  // April to date: not complete; BREACHED, a disputed watermelon since
+  // March 25; its own status has no data yet (nothing in [Apr 1, Apr 10)).
+  const v1::PeriodReport& april = report.periods(5);
+  EXPECT_FALSE(april.complete());
+  EXPECT_EQ(FromProtoTime(april.period_end()), Utc(2026, 5, 1));
+  EXPECT_EQ(FromProtoTime(april.status().evaluate_time()), Utc(2026, 4, 10));
+  EXPECT_EQ(april.status().state(), v1::COMPLIANCE_STATE_NO_DATA);
+  EXPECT_THAT(april, SharesAre(0, 0, 1, 0));
+  EXPECT_EQ(april.watermelon_fraction(), 1);
+  EXPECT_EQ(april.disputed_fraction(), 1);
+
+  // Quarters and years: Q1 2026 holds everything.
+  v1::GetVlaReportRequest quarter = Months(Utc(2026, 1, 1), Utc(2026, 4, 1));
+  quarter.set_period(v1::CALENDAR_PERIOD_QUARTER);
+  report = Report(quarter);
+  ASSERT_EQ(report.periods_size(), 1);
+  EXPECT_EQ(report.periods(0).evaluations(), 5);
+  EXPECT_DOUBLE_EQ(report.periods(0).status().clauses(0).value(), 40);
+}
+
+TEST_F(HistoryTest, ReportErrors) {
+  WaitForEvaluations(1, v1::COMPLIANCE_STATE_NO_DATA);
+  grpc::Status status;
+  v1::GetVlaReportRequest req;
+  req.set_period(static_cast<v1::CalendarPeriod>(9));
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "period"));
+  req.set_period(v1::CALENDAR_PERIOD_YEAR);
+  req.set_time_zone("Mars/Olympus_Mons");
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "time_zone"));
+  req = Months(Utc(2026, 3, 1), Utc(2026, 3, 1));
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "start_time"));
+  req = Months(Utc(2000, 1, 1), Utc(2026, 3, 1));  // 314 months
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "120"));
+  req.set_period(v1::CALENDAR_PERIOD_YEAR);  // 27 years
+  EXPECT_EQ(Report(req).periods_size(), 27);
+  req.set_vla("vlas/nope");
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::NOT_FOUND, "vlas/nope"));
+  req.set_vla("nope");
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "vla"));
+  req.set_vla("vlas/incident-vla");
+  req.mutable_start_time()->set_nanos(-1);
+  Report(req, &status);
+  EXPECT_THAT(status, IsCodeWith(StatusCode::INVALID_ARGUMENT, "start_time"));
+  // Periods that have not begun are left out.
+  req = Months(Utc(2026, 6, 1), Utc(2026, 9, 1));
+  EXPECT_EQ(Report(req).periods_size(), 0);
+}
+
+TEST_F(HistoryTest, SeriesPointsEqualGetKviValue) {
+  MakeHistory();
+  for (const char* kvi : {"kvis/lead-p90", "kvis/happiness", "kvis/csat"}) {
+    SCOPED_TRACE(kvi);
+    v1::GetKviSeriesRequest req;
+    req.set_kvi(kvi);
+    *req.mutable_start_time() = ToProtoTime(Utc(2026, 2, 28, 5));
+    *req.mutable_end_time() = ToProtoTime(Utc(2026, 4, 10));
+    req.mutable_step()->set_seconds(6 * 3600 + 7 * 60 + 11);
+    v1::KviSeries series;
+    const grpc::Status s = eval().GetKviSeries(Ctx().get(), req, &series);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(series.kvi(), kvi);
+    // ceil((40 d 19 h) / 6:07:11) = ceil(3524400 s / 22031 s)
+    ASSERT_EQ(series.points_size(), 160);
+    int with_value = 0;
+    for (const v1::KviValue& point : series.points()) {
+      const v1::KviValue value =
+          KviAt(kvi, absl::ToUnixSeconds(FromProtoTime(point.window_end())));
+      EXPECT_TRUE(MessageDifferencer::Equals(point, value))
+          << point.DebugString() << " vs " << value.DebugString();
+      with_value += point.has_value();
+    }
+    EXPECT_GT(with_value, 50);  // CSAT from March 25 only
+  }
+
+  // Defaults: 30 points, a day apart, up to now.
+  v1::GetKviSeriesRequest req;
+  req.set_kvi("kvis/happiness");
+  v1::KviSeries series;
+  ASSERT_TRUE(eval().GetKviSeries(Ctx().get(), req, &series).ok());
+  ASSERT_EQ(series.points_size(), 30);
+  EXPECT_EQ(FromProtoTime(series.points(29).window_end()), Utc(2026, 4, 9));
+  EXPECT_DOUBLE_EQ(series.points(29).value(), 15);  // mean(20, 10)
+
+  // Errors.
+  req.mutable_step()->set_seconds(59);
+  EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "step"));
+  req.mutable_step()->set_seconds(60);
+  *req.mutable_start_time() = ToProtoTime(Utc(2026, 3, 1));
+  *req.mutable_end_time() = ToProtoTime(Utc(2026, 3, 1) + absl::Minutes(10001));
+  EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "10000"));
+  *req.mutable_end_time() = ToProtoTime(Utc(2026, 3, 1) + absl::Minutes(10000));
+  ASSERT_TRUE(eval().GetKviSeries(Ctx().get(), req, &series).ok());
+  EXPECT_EQ(series.points_size(), 10000);
+  *req.mutable_end_time() = req.start_time();
+  EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "start_time"));
+  req.clear_end_time();
+  req.mutable_step()->set_nanos(-5);
+  EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "step"));
+  req.clear_step();
+  req.set_kvi("kvis/nope");
+  EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
+              IsCodeWith(StatusCode::NOT_FOUND, "kvis/nope"));
+  req.set_kvi("nope");
+  EXPECT_THAT(eval().GetKviSeries(Ctx().get(), req, &series),
+              IsCodeWith(StatusCode::INVALID_ARGUMENT, "kvi"));
+}
+
+// The real vlactl against the server, with the worked history's values
+// (MonthlyReportsAgainstHandWorkedValues) as people read them: March's
+// shares 240/744 = 32.3%, 156/744 = 21%, 108/744 = 14.5%, watermelon
+// 396/744 = 53.2%.
+TEST_F(HistoryTest, VlactlReportHistoryAndSeries) {
+  MakeHistory();
+  testing::TempDir dir;
+  auto vlactl = [&](const std::string& args) {
+    return testing::RunCommand(
+        absl::StrCat("NO_COLOR=1 VLA_SERVER=", server_.address(), " ",
+                     VLACTL_PATH, " ", args),
+        dir);
+  };
+  const std::string report =
+      "report vla/incident-vla --last 3 --until 2026-04-10";
+  testing::CommandResult r = vlactl(report);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(
+      r.out,
+      HasSubstr(
+          "vlas/incident-vla: monthly compliance (UTC)\n\n"
+          "PERIOD              STATE      SCORE   MET     AT_RISK   BREACHED   "
+          "NO_DATA   WATERMELON   DISPUTED   EVALUATIONS   WORST\n"
+          "2026-02             NO_DATA    -       0%      0%        0%         "
+          "100%      0%           0%         1             -\n"
+          "2026-03             BREACHED   16.7    32.3%   32.3%     21%        "
+          "14.5%     53.2%        21%        4             happiness BREACHED, "
+          "lead-p90 BREACHED\n"
+          "2026-04 (to date)   NO_DATA    -       0%      0%        100%       "
+          "0%        100%         100%       0             -\n\n"
+          "2026-04 (to date): NO_DATA: happiness has no data;"))
+      << r.out;
+  const std::string csv_rows =
+      "PERIOD,STATE,SCORE,MET,AT_RISK,BREACHED,NO_DATA,WATERMELON,DISPUTED,"
+      "EVALUATIONS,WORST\n"
+      "2026-02,NO_DATA,-,0%,0%,0%,100%,0%,0%,1,-\n"
+      "2026-03,BREACHED,16.7,32.3%,32.3%,21%,14.5%,53.2%,21%,4,"
+      "\"happiness BREACHED, lead-p90 BREACHED\"\n"
+      "2026-04 (to date),NO_DATA,-,0%,0%,100%,0%,100%,100%,0,-\n";
+  r = vlactl(report + " -o csv");
+  EXPECT_EQ(r.out, csv_rows) << r.err;
+  r = vlactl(report + " -o markdown");
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("### vlas/incident-vla: monthly compliance (UTC)\n\n"
+                "| PERIOD | STATE | SCORE | MET | AT_RISK | BREACHED | NO_DATA "
+                "| WATERMELON | DISPUTED | EVALUATIONS | WORST |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|\n"
+                "| 2026-02 | NO_DATA | - | 0% | 0% | 0% | 100% | 0% | 0% | 1 | "
+                "- |\n"))
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\n- **2026-03**: BREACHED (score 16.7): "
+                               "happiness 40 is worse than the warning 50;"));
+  // Europe/Berlin: March is 743 h; BREACHED 154 h (20.7%), NO_DATA 109 h.
+  r = vlactl(
+      "report vla/incident-vla --last 1 --until 2026-03-10 "
+      "--time-zone Europe/Berlin -o csv");
+  EXPECT_THAT(r.out, HasSubstr("\n2026-03,BREACHED,16.7,32.3%,32.3%,20.7%,"
+                               "14.7%,53%,20.7%,4,"))
+      << r.out << r.err;
+  r = vlactl(
+      "report vla/incident-vla --period quarter --last 1 --until 2026-03-10 "
+      "-o csv");
+  EXPECT_THAT(r.out, HasSubstr("\n2026-Q1,BREACHED,16.7,")) << r.out << r.err;
+
+  // Every evaluation, with its revision.
+  r = vlactl("history vla/incident-vla --since 60d --until 2026-04-10 -o csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
+  ASSERT_EQ(lines.size(), 7u) << r.out;  // header, 5 rows, ""
+  EXPECT_EQ(lines[0],
+            "TIME (UTC),REVISION,STATE,SCORE,WATERMELON,DISPUTED,EXPLANATION");
+  EXPECT_EQ(lines[2],
+            "2026-03-05 12:00,1,MET,100,no,no,MET (score 100): happiness 90 "
+            "meets its target 70; p90 lead time 1 h meets its target 5 d; SLA "
+            "compliance 100% meets its 95% target");
+  EXPECT_THAT(lines[3], ::testing::StartsWith(
+                            "2026-03-15 12:00,1,AT_RISK,75,yes,no,AT_RISK"));
+  EXPECT_THAT(lines[5], ::testing::StartsWith(
+                            "2026-03-25 12:00,2,BREACHED,16.7,yes,yes,"));
+  r = vlactl("history vla/incident-vla --since 1d --until 2026-04-10");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("No evaluations of vlas/incident-vla"));
+
+  // Series: happiness over 30 days at Mar 15, 20 and 25 12:00: mean(90, 20),
+  // the same, mean(90, 20, 10); the p90 lead time in its unit.
+  r = vlactl(
+      "series kvi/happiness --since 10d --step 5d "
+      "--until 2026-03-25T12:00:00Z");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "kvis/happiness: 3 points, every 5d, 2026-03-15 12:00 .. "
+            "2026-03-25 12:00 UTC\n"
+            "██▁\n"
+            "vlas/incident-vla (ACTIVE): target 70, warning 50\n\n"
+            "TIME (UTC)         VALUE   SAMPLES\n"
+            "2026-03-15 12:00   55      2\n"
+            "2026-03-20 12:00   55      2\n"
+            "2026-03-25 12:00   40      3\n");
+  r = vlactl(
+      "series kvi/lead-p90 --since 10d --step 5d --until 2026-03-25T12:00:00Z");
+  EXPECT_THAT(r.out, HasSubstr("▁▁█\nvlas/incident-vla (ACTIVE): target 5 d, "
+                               "warning 7 d\n"));
+  EXPECT_THAT(r.out, HasSubstr("2026-03-25 12:00   13.5 d   2\n"));
+  // CSV keeps the plain number: 1 h + 0.9 * (15 d - 1 h) seconds.
+  r = vlactl(
+      "series kvi/lead-p90 --since 10d --step 5d --until 2026-03-25T12:00:00Z "
+      "-o csv");
+  EXPECT_THAT(r.out, HasSubstr("\n2026-03-25 12:00,1166760,2\n")) << r.out;
+
+  // explain: values in their KVI's unit (happiness over [Mar 11, Apr 10):
+  // mean(20, 10)); attainment blank without a baseline.
+  r = vlactl("explain vla/incident-vla");
+  EXPECT_THAT(r.out,
+              HasSubstr("kvis/happiness   BREACHED   15      70       50     "
+                        "                2\n"
+                        "kvis/lead-p90    BREACHED   15 d    5 d      7 d"))
+      << r.out;
+
+  // Every format parses: JSON and YAML as documents.
+  for (const std::string& cmd :
+       {report,
+        std::string("history vla/incident-vla --since 60d --until "
+                    "2026-04-10"),
+        std::string("series kvi/happiness --since 10d --until 2026-03-25")}) {
+    SCOPED_TRACE(cmd);
+    r = vlactl(cmd + " -o json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    google::protobuf::Value json;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &json).ok())
+        << r.out;
+    r = vlactl(cmd + " -o yaml");
+    ASSERT_EQ(r.code, 0) << r.err;
+    YAML::Node yaml;
+    EXPECT_NO_THROW(yaml = YAML::Load(r.out)) << r.out;
+    EXPECT_TRUE(yaml.IsMap()) << r.out;
+    for (const char* rows : {"csv", "markdown"}) {
+      r = vlactl(absl::StrCat(cmd, " -o ", rows));
+      EXPECT_EQ(r.code, 0) << r.err;
+      EXPECT_THAT(r.out, ::testing::ContainsRegex("TIME|PERIOD")) << r.out;
+    }
+  }
+
+  // Usage errors exit 1, an unknown VLA 3 (NOT_FOUND).
+  for (const char* bad : {"report", "report kvi/happiness",
+                          "report vla/incident-vla --period "
+                          "week",
+                          "report vla/incident-vla --last 0",
+                          "report vla/incident-vla --time-zone Mars/Base",
+                          "history vla/incident-vla --since -1d",
+                          "history vla/incident-vla --until yesterday",
+                          "series kvi/happiness --step 0",
+                          "series vla/incident-vla", "status -o csv"}) {
+    EXPECT_EQ(vlactl(bad).code, 1) << bad;
+  }
+  EXPECT_EQ(vlactl("report vla/nope").code, 3);
+  EXPECT_EQ(vlactl("series kvi/nope").code, 3);
+}
+
+TEST_F(HistoryTest, EvaluationsOlderThan400DaysArePrunedButTheLastStateStays) {
+  WaitForEvaluations(1, v1::COMPLIANCE_STATE_NO_DATA);
+  const int64_t mar5 = absl::ToUnixSeconds(Utc(2026, 3, 5, 12));
+  v1::IngestRequest req;
+  *req.add_observations() = Obs("h1", "happiness", mar5 - 3600, 90);
+  IngestAt(Utc(2026, 3, 5, 12), req);
+  WaitForEvaluations(2, v1::COMPLIANCE_STATE_MET);
+  // 401 days later the windows are empty (NO_DATA is published) and the
+  // pass prunes what is older than 400 days (before 2026-03-06 12:00):
+  // the NO_DATA of Feb 20, not the MET of Mar 5, the state in force since.
+  clock.Set(Utc(2026, 3, 5, 12) + absl::Hours(24 * 401));
+  std::vector<v1::VlaStatus> all;
+  ASSERT_TRUE(Eventually([&] {
+    all = Evaluations(Utc(2025, 1, 1), Utc(2028, 1, 1));
+    return all.size() == 2 && all[0].state() == v1::COMPLIANCE_STATE_MET;
+  })) << all.size();
+  EXPECT_EQ(all[1].state(), v1::COMPLIANCE_STATE_NO_DATA);
+  EXPECT_EQ(FromProtoTime(all[1].evaluate_time()),
+            Utc(2026, 3, 5, 12) + absl::Hours(24 * 401));
+  // So a month between them is still known to have been MET throughout.
+  const v1::VlaReport report = Report(Months(Utc(2027, 1, 1), Utc(2027, 2, 1)));
+  ASSERT_EQ(report.periods_size(), 1);
+  EXPECT_THAT(report.periods(0), SharesAre(1, 0, 0, 0));
+  // A restart keeps the pruned history and the revisions.
+  server_.Restart();
+  // The first pass after the restart may store the unchanged NO_DATA once
+  // more (README: known gap, the board starts empty).
+  const std::vector<v1::VlaStatus> kept =
+      Evaluations(Utc(2025, 1, 1), Utc(2028, 1, 1));
+  ASSERT_GE(kept.size(), 2u);
+  EXPECT_LE(kept.size(), 3u);
+  EXPECT_EQ(kept[0].state(), v1::COMPLIANCE_STATE_MET);
+  EXPECT_EQ(FromProtoTime(kept[1].evaluate_time()),
+            Utc(2026, 3, 5, 12) + absl::Hours(24 * 401));
+  EXPECT_EQ(Report(Months(Utc(2027, 1, 1), Utc(2027, 2, 1)))
+                .periods(0)
+                .status()
+                .vla_revision(),
+            1);
 }
 
 }  // namespace

@@ -158,13 +158,103 @@ TEST_P(EvaluatorStoreTest, EvaluationsByVlaAndTime) {
                   .ok());
   ASSERT_TRUE(s->AppendEvaluations({Status("vlas/a", 300, 80)}).ok());
   ASSERT_TRUE(s->AppendEvaluations({}).ok());
-  auto a = s->Evaluations("vlas/a", 100 * 1000000, 300 * 1000000, 10);
+  auto a = s->Evaluations("vlas/a", {100 * 1000000, 0}, 300 * 1000000, 10);
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_EQ(a->size(), 2u);  // [100 s, 300 s)
-  EXPECT_EQ((*a)[0].score(), 50);
-  EXPECT_EQ((*a)[1].score(), 75.5);
-  EXPECT_EQ((*a)[1].vla_revision(), 3);
-  EXPECT_EQ(s->Evaluations("vlas/a", 0, 1000 * 1000000, 1)->size(), 1u);
+  EXPECT_EQ((*a)[0].status.score(), 50);
+  EXPECT_EQ((*a)[1].status.score(), 75.5);
+  EXPECT_EQ((*a)[1].status.vla_revision(), 3);
+  EXPECT_LT((*a)[0].id, (*a)[1].id);
+  EXPECT_EQ(s->Evaluations("vlas/a", {0, 0}, 1000 * 1000000, 1)->size(), 1u);
+}
+
+TEST_P(EvaluatorStoreTest, EvaluationPagesResumeAfterACursor) {
+  auto s = Open();
+  // Three at the same instant: the row id orders them.
+  ASSERT_TRUE(
+      s->AppendEvaluations({Status("vlas/a", 100, 1), Status("vlas/a", 100, 2),
+                            Status("vlas/a", 100, 3), Status("vlas/a", 200, 4)})
+          .ok());
+  auto first = s->Evaluations("vlas/a", {100 * 1000000, 0}, 1000 * 1000000, 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[1].status.score(), 2);
+  auto rest = s->Evaluations("vlas/a", {100 * 1000000, (*first)[1].id},
+                             1000 * 1000000, 10);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].status.score(), 3);
+  EXPECT_EQ((*rest)[1].status.score(), 4);
+}
+
+TEST_P(EvaluatorStoreTest, EvaluationStatesStartWithTheStateInForce) {
+  auto s = Open();
+  v1::VlaStatus breached = Status("vlas/a", 100, 10);
+  breached.set_state(v1::COMPLIANCE_STATE_BREACHED);
+  v1::VlaStatus melon = Status("vlas/a", 200, 90);
+  melon.set_watermelon(true);
+  v1::VlaStatus disputed = Status("vlas/a", 300, 90);
+  disputed.set_disputed(true);
+  ASSERT_TRUE(s->AppendEvaluations({Status("vlas/a", 50, 80), breached, melon,
+                                    disputed, Status("vlas/b", 250, 1),
+                                    Status("vlas/a", 400, 80)})
+                  .ok());
+  auto states = s->EvaluationStates("vlas/a", 150 * 1000000, 400 * 1000000);
+  ASSERT_TRUE(states.ok()) << states.status();
+  ASSERT_EQ(states->size(), 3u);  // the one at 100 s, then [150 s, 400 s)
+  EXPECT_EQ((*states)[0].time_us, 100 * 1000000);
+  EXPECT_EQ((*states)[0].state, v1::COMPLIANCE_STATE_BREACHED);
+  EXPECT_FALSE((*states)[0].watermelon);
+  EXPECT_EQ((*states)[1].time_us, 200 * 1000000);
+  EXPECT_TRUE((*states)[1].watermelon);
+  EXPECT_FALSE((*states)[1].disputed);
+  EXPECT_EQ((*states)[2].time_us, 300 * 1000000);
+  EXPECT_TRUE((*states)[2].disputed);
+  EXPECT_FALSE((*states)[2].watermelon);
+  // Nothing before the range: only the ones in it.
+  EXPECT_EQ(s->EvaluationStates("vlas/a", 0, 60 * 1000000)->size(), 1u);
+  EXPECT_TRUE(s->EvaluationStates("vlas/c", 0, 1000 * 1000000)->empty());
+}
+
+TEST_P(EvaluatorStoreTest, PruneKeepsTheLastEvaluationBeforeTheCut) {
+  auto s = Open();
+  ASSERT_TRUE(
+      s->AppendEvaluations({Status("vlas/a", 100, 1), Status("vlas/a", 200, 2),
+                            Status("vlas/a", 200, 3), Status("vlas/a", 400, 4),
+                            Status("vlas/b", 100, 5)})
+          .ok());
+  auto pruned = s->PruneEvaluations(300 * 1000000);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 2);  // a at 100 s and the first at 200 s
+  auto a = s->Evaluations("vlas/a", {0, 0}, 1000 * 1000000, 10);
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].status.score(), 3);
+  EXPECT_EQ((*a)[1].status.score(), 4);
+  EXPECT_EQ(s->Evaluations("vlas/b", {0, 0}, 1000 * 1000000, 10)->size(), 1u);
+  EXPECT_EQ(*s->PruneEvaluations(300 * 1000000), 0);
+}
+
+TEST_P(EvaluatorStoreTest, VlaRevisionsAreKeptOnce) {
+  std::string binary("\0\xff", 2);
+  {
+    auto s = Open();
+    ASSERT_TRUE(
+        s->AddVlaRevisions({{"vlas/a", 3, "A3"}, {"vlas/b", 4, "B4"}}).ok());
+    // A replayed change feed: the stored row stays.
+    ASSERT_TRUE(
+        s->AddVlaRevisions({{"vlas/a", 3, "other"}, {"vlas/a", 7, binary}})
+            .ok());
+    ASSERT_TRUE(s->AddVlaRevisions({}).ok());
+  }
+  auto s = Open();
+  std::map<int64_t, std::string> revisions;
+  ASSERT_TRUE(
+      s->ForEachVlaRevision([&](int64_t revision, absl::string_view data) {
+         EXPECT_EQ(revisions.count(revision), 0u);
+         revisions[revision] = std::string(data);
+       }).ok());
+  EXPECT_EQ(revisions, (std::map<int64_t, std::string>{
+                           {3, "A3"}, {4, "B4"}, {7, binary}}));
 }
 
 // --- RecordLog: PostgreSQL, shared by replicas -------------------------------

@@ -616,6 +616,49 @@ TEST_F(BotTest, OncePrintsTheRedList) {
   EXPECT_THAT(receiver.requests()[0].body, HasSubstr("OFF_TRACK"));
 }
 
+// --report month: the VLA's monthly report as Markdown (the rows are those
+// of `vlactl report -o markdown`, hand-checked in evaluation_service_test),
+// printed and posted as one message.
+TEST_F(BotTest, ReportMonthPrintsAndPostsTheMarkdownReport) {
+  ASSERT_NO_FATAL_FAILURE(Ingest("1", 30));
+  ASSERT_TRUE(testing::Eventually([&] {
+    v1::ListVlaStatusesRequest req;
+    req.set_filter("state = BREACHED");
+    v1::ListVlaStatusesResponse resp;
+    return evaluation_->ListVlaStatuses(Ctx().get(), req, &resp).ok() &&
+           resp.statuses_size() == 1;
+  }));
+  HttpReceiver receiver;
+  TempDir bot_dir;
+  BotProcess bot(bot_dir, {absl::StrCat("--server=", vlad_.address()),
+                           absl::StrCat("--webhook_url=", receiver.url()),
+                           "--report", "month"});
+  EXPECT_EQ(bot.Wait(), 0) << bot.err();
+  const std::string out = bot.out();
+  EXPECT_TRUE(absl::StartsWith(
+      out,
+      "### vlas/incident: monthly compliance (UTC)\n\n"
+      "| PERIOD | STATE | SCORE | MET | AT_RISK | BREACHED | NO_DATA | "
+      "WATERMELON | DISPUTED | EVALUATIONS | WORST |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n"))
+      << out;
+  EXPECT_EQ(Count(out, "\n| "), 7) << out;  // the header, six months
+  // The data is an hour old: this month's, or last month's in the first
+  // hour of a month.
+  EXPECT_THAT(out, HasSubstr(" | BREACHED | 0 | ")) << out;  // score 0
+  EXPECT_THAT(out, HasSubstr(" (to date) | ")) << out;
+  EXPECT_THAT(out, HasSubstr("happiness 30 is worse than the warning")) << out;
+  ASSERT_EQ(receiver.requests().size(), 1u);
+  EXPECT_THAT(receiver.requests()[0].body, HasSubstr("monthly compliance"));
+
+  for (const char* bad : {"week", "unspecified"}) {
+    TempDir dir;
+    BotProcess refused(
+        dir, {absl::StrCat("--server=", vlad_.address()), "--report", bad});
+    EXPECT_EQ(refused.Wait(), 1) << bad;
+  }
+}
+
 TEST(BotErrorTest, OnceExitsFiveWhenTheServerIsUnreachable) {
   TempDir dir;
   std::string address;

@@ -316,6 +316,29 @@ TEST_F(HttpTest, EvaluationAndOkrRoutes) {
       Parse<v1::KviValue>(r).window_end().seconds(),
       absl::ToUnixSeconds(absl::FromCivil(
           absl::CivilSecond(2026, 11, 20, 10, 0, 0), absl::UTCTimeZone())));
+  // History: the report by a short enum name, a series, the evaluations.
+  r = http_.Call("GET",
+                 "/v1/vlas/incident/report?period=QUARTER&timeZone=Europe/"
+                 "Berlin",
+                 "", {kReader});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const v1::VlaReport report = Parse<v1::VlaReport>(r);
+  EXPECT_EQ(report.period(), v1::CALENDAR_PERIOD_QUARTER);
+  EXPECT_EQ(report.periods_size(), 6);
+  EXPECT_TRUE(absl::StrContains(r.body, R"("timeInState":[{"state":)"));
+  EXPECT_TRUE(IsError(
+      http_.Call("GET", "/v1/vlas/incident/report?period=WEEK", "", {kReader}),
+      400, "INVALID_ARGUMENT", "period"));
+  r = http_.Call("GET",
+                 "/v1/kvis/lead-time/series?startTime=2026-11-01T00:00:00Z&"
+                 "endTime=2026-11-02T00:00:00Z&step=3600s",
+                 "", {kReader});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse<v1::KviSeries>(r).points_size(), 24);
+  r = http_.Call("GET", "/v1/vlas/incident/evaluations?pageSize=5", "",
+                 {kReader});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Parse<v1::ListVlaEvaluationsResponse>(r);
   r = http_.Call("GET", "/v1/valueStreams/incident/flow?window=86400s", "",
                  {kReader});
   ASSERT_EQ(r.status, 200) << r.body;

@@ -92,6 +92,29 @@ TEST(TranscoderTest, BuildsRequestsFromBodyPathAndQuery) {
   EXPECT_EQ(value.kvi(), "kvis/k");
   EXPECT_EQ(value.time().seconds(), 1795168800);
 
+  // Enum values by their full name, their short name (as api.md writes
+  // them) or their number.
+  m = table.Find("GET", "/v1/vlas/v/report");
+  v1::GetVlaReportRequest report;
+  ASSERT_TRUE(BuildRequest(*m.route, m.bindings,
+                           {{"period", "QUARTER"},
+                            {"timeZone", "Europe/Berlin"},
+                            {"startTime", "2026-01-01T00:00:00Z"}},
+                           "", &report)
+                  .ok());
+  EXPECT_EQ(report.vla(), "vlas/v");
+  EXPECT_EQ(report.period(), v1::CALENDAR_PERIOD_QUARTER);
+  EXPECT_EQ(report.time_zone(), "Europe/Berlin");
+  EXPECT_EQ(report.start_time().seconds(), 1767225600);
+  for (const char* year : {"CALENDAR_PERIOD_YEAR", "YEAR", "3"}) {
+    report.Clear();
+    ASSERT_TRUE(
+        BuildRequest(*m.route, m.bindings, {{"period", year}}, "", &report)
+            .ok())
+        << year;
+    EXPECT_EQ(report.period(), v1::CALENDAR_PERIOD_YEAR) << year;
+  }
+
   m = table.Find("GET", "/v1/teams");
   v1::ListTeamsRequest list;
   ASSERT_TRUE(BuildRequest(*m.route, m.bindings,
@@ -121,6 +144,8 @@ TEST(TranscoderTest, BuildsRequestsFromBodyPathAndQuery) {
                              "belongs in the body"));
   EXPECT_THAT(error("GET", "/v1/teams", {{"pageSize", "x"}}, ""),
               AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "page_size"));
+  EXPECT_THAT(error("GET", "/v1/vlas/v/report", {{"period", "WEEK"}}, ""),
+              AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "period"));
   EXPECT_THAT(
       error("GET", "/v1/teams", {}, "{}"),
       AbslIsCodeWith(absl::StatusCode::kInvalidArgument, "takes no body"));

@@ -1,8 +1,11 @@
 #include "tests/test_util.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +23,24 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+CommandResult RunCommand(const std::string& command, const TempDir& dir) {
+  const std::string out = dir.File("command.out");
+  const std::string err = dir.File("command.err");
+  const int status =
+      std::system(absl::StrCat(command, " > ", out, " 2> ", err).c_str());
+  CommandResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
 }
 
 std::unique_ptr<grpc::ClientContext> Ctx() {

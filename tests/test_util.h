@@ -33,6 +33,20 @@ class TempDir {
   std::string path_;
 };
 
+// The whole content of the file at `path` ("" if it cannot be read).
+std::string ReadFile(const std::string& path);
+
+// What a shell command did: its exit code (-1 if it did not exit) and
+// output.
+struct CommandResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs `command` with /bin/sh, its stdout and stderr captured in files of
+// `dir` (for the real binaries in end-to-end tests).
+CommandResult RunCommand(const std::string& command, const TempDir& dir);
+
 // A context with a 10 s deadline, so that a hung call fails the test.
 std::unique_ptr<grpc::ClientContext> Ctx();
 

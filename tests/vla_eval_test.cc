@@ -7,6 +7,8 @@
 
 #include <map>
 
+#include "common/format_value.h"
+
 namespace vla::evaluator {
 namespace {
 
@@ -182,9 +184,9 @@ TEST_F(VlaEvalTest, Attainment) {
   v1::VlaStatus s = Eval();
   EXPECT_DOUBLE_EQ(s.clauses(0).attainment(), 0.5);
   EXPECT_DOUBLE_EQ(s.clauses(1).attainment(), 0.2);
-  EXPECT_EQ(s.clauses(2).attainment(), 0);   // no baseline
-  values_["kvis/happiness"] = Value(90);     // beyond target: clamped to 1
-  values_["kvis/lead"] = Value(12 * 86400);  // worse than baseline: 0
+  EXPECT_FALSE(s.clauses(2).has_attainment());  // no baseline
+  values_["kvis/happiness"] = Value(90);        // beyond target: clamped to 1
+  values_["kvis/lead"] = Value(12 * 86400);     // worse than baseline: 0
   s = Eval();
   EXPECT_DOUBLE_EQ(s.clauses(0).attainment(), 1);
   EXPECT_DOUBLE_EQ(s.clauses(1).attainment(), 0);

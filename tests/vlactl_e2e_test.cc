@@ -24,17 +24,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::TempDir;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-}
-
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = testing::CommandResult;
+using testing::ReadFile;
 
 class VlactlTest : public ::testing::Test {
  protected:
@@ -46,17 +37,10 @@ class VlactlTest : public ::testing::Test {
 
   // Runs vlactl with `args` (shell words) against the server.
   Result Run(const std::string& args) {
-    const std::string out = dir_.File("out.txt");
-    const std::string err = dir_.File("err.txt");
-    const std::string cmd =
+    return testing::RunCommand(
         absl::StrCat("NO_COLOR=1 VLA_SERVER=", server_->address(), " ",
-                     VLACTL_PATH, " ", args, " > ", out, " 2> ", err);
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
+                     VLACTL_PATH, " ", args),
+        dir_);
   }
 
   Result ApplyExamples() {
@@ -185,6 +169,7 @@ TEST_F(VlactlTest, EveryOutputFormatParses) {
       "list teams",
       "list valuestreams",
       "list kvis",
+      "get kvis",  // a kind alone lists, as kubectl does
       "list vlas --filter 'state = ACTIVE'",
       "list objectives",
       "revisions vla/incident-back-to-work",
@@ -224,6 +209,7 @@ TEST_F(VlactlTest, EveryOutputFormatParses) {
   EXPECT_EQ(r.out, "vlas/incident-back-to-work unchanged\n") << r.err;
   r = Run(absl::StrCat("apply -f - < ", yaml));  // stdin
   EXPECT_EQ(r.out, "vlas/incident-back-to-work unchanged\n") << r.err;
+  EXPECT_EQ(Run("get kvis -o json").out, Run("list kvis -o json").out);
   const std::string json = Write("kvis.json", Run("list kvis -o json").out);
   r = Run(absl::StrCat("apply -f ", json));
   EXPECT_EQ(CountLines(r.out, " unchanged"), 7) << r.out << r.err;
@@ -361,7 +347,8 @@ TEST_F(VlactlTest, ExitCodes) {
   EXPECT_THAT(Run("--help").out, HasSubstr("Exit codes:"));
   for (const char* cmd :
        {"apply", "get", "list", "delete", "revisions", "status", "explain",
-        "flow", "watch", "ingest", "import", "checkin", "demo"}) {
+        "flow", "watch", "ingest", "import", "checkin", "demo", "report",
+        "history", "series"}) {
     const Result r = Run(absl::StrCat(cmd, " --help"));
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("Usage: vlactl ", cmd))) << cmd;

@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "clients/bot/webhook.h"
+#include "clients/lib/report.h"
 #include "clients/lib/watch.h"
 #include "common/log.h"
 #include "common/status_util.h"
@@ -252,6 +253,12 @@ absl::StatusOr<std::vector<std::string>> GovernanceBot::RedListNow() {
                       resp.statuses().end());
     oreq.set_page_token(resp.next_page_token());
   } while (!oreq.page_token().empty());
+  VLA_ASSIGN_OR_RETURN(const std::vector<v1::VlaStatus> vlas, ListVlas(retry));
+  return RedList(objectives, vlas);
+}
+
+absl::StatusOr<std::vector<v1::VlaStatus>> GovernanceBot::ListVlas(
+    const client::RetryPolicy& retry) {
   std::vector<v1::VlaStatus> vlas;
   v1::ListVlaStatusesRequest vreq;
   vreq.set_filter(options_.vla_filter);
@@ -266,7 +273,29 @@ absl::StatusOr<std::vector<std::string>> GovernanceBot::RedListNow() {
     vlas.insert(vlas.end(), resp.statuses().begin(), resp.statuses().end());
     vreq.set_page_token(resp.next_page_token());
   } while (!vreq.page_token().empty());
-  return RedList(objectives, vlas);
+  return vlas;
+}
+
+absl::StatusOr<std::string> GovernanceBot::PeriodReportsNow(
+    v1::CalendarPeriod period) {
+  client::RetryPolicy retry;
+  retry.max_attempts = 3;
+  VLA_ASSIGN_OR_RETURN(const std::vector<v1::VlaStatus> vlas, ListVlas(retry));
+  std::string out;
+  for (const v1::VlaStatus& vla : vlas) {
+    v1::GetVlaReportRequest req;
+    req.set_vla(vla.vla());
+    req.set_period(period);
+    v1::VlaReport report;
+    const grpc::Status s = client::CallWithRetry(
+        connection_, retry, [&](grpc::ClientContext* ctx) {
+          return evaluation_->GetVlaReport(ctx, req, &report);
+        });
+    if (!s.ok()) return FromGrpcStatus(s);
+    absl::StrAppend(&out, out.empty() ? "" : "\n",
+                    client::ReportMarkdown(report));
+  }
+  return out;
 }
 
 }  // namespace vla::bot

@@ -56,6 +56,11 @@ class GovernanceBot {
   // The current red list (RedList), paging through both List methods.
   absl::StatusOr<std::vector<std::string>> RedListNow();
 
+  // The period report (client::ReportMarkdown: the last six periods, the
+  // current one included) of every ACTIVE VLA that matches the VLA filter,
+  // one after another; "" when there is none.
+  absl::StatusOr<std::string> PeriodReportsNow(v1::CalendarPeriod period);
+
   // Prints `message` as one line on stdout and posts it to the webhook
   // (3 attempts; a failure is logged, not fatal). Thread-safe.
   void Report(const std::string& message);
@@ -71,6 +76,9 @@ class GovernanceBot {
   bool Backoff(int n);
   // After a stream ended: false (and Stop()) when `status` is fatal.
   bool Recoverable(absl::string_view stream, const grpc::Status& status);
+  // Every VLA status that matches the VLA filter, all pages.
+  absl::StatusOr<std::vector<v1::VlaStatus>> ListVlas(
+      const client::RetryPolicy& retry);
   std::string LoadResumeToken();
   void SaveResumeToken(const std::string& token);
 

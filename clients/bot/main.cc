@@ -2,7 +2,9 @@
 // objective and VLA status streams of `vlad` and reports, one line each on
 // stdout (and to --webhook-url), every objective entering AT_RISK, OFF_TRACK
 // or MISSED, every VLA entering BREACHED, every new watermelon and every new
-// dispute. With --once, prints the current red list and exits.
+// dispute. With --once, prints the current red list and exits; with
+// --report month|quarter|year, prints (and posts) the period report of every
+// VLA as Markdown and exits.
 //
 // Exit codes: those of every client (clients/lib/flags.h): 0 fine (--once:
 // the list was printed; or stopped by SIGINT/SIGTERM); 1 bad flags or
@@ -20,6 +22,7 @@
 #include "clients/bot/bot.h"
 #include "clients/bot/webhook.h"
 #include "clients/lib/flags.h"
+#include "common/enum_names.h"
 
 int main(int argc, char** argv) {
   using vla::client::FlagNames;
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
   vla::client::AddConnectionFlags(&app, &connection);
   vla::bot::BotOptions options;
   bool once = false;
+  std::string report;
   app.add_option(FlagNames("webhook-url"), options.webhook_url,
                  "also POST each message here as {\"text\": \"...\"} "
                  "(application/json): Slack, Teams, Mattermost incoming "
@@ -41,6 +45,12 @@ int main(int argc, char** argv) {
                "print the current red list (objectives AT_RISK/OFF_TRACK/"
                "MISSED, VLAs BREACHED/AT_RISK, watermelons, disputed) and "
                "exit");
+  app.add_option(FlagNames("report"), report,
+                 "print the per-period compliance report of every ACTIVE VLA "
+                 "(the last six periods, the current one included) as "
+                 "Markdown, post it to --webhook-url as one message, and "
+                 "exit (implies --once)")
+      ->type_name("month|quarter|year");
   app.add_option(FlagNames("state-file"), options.state_file,
                  "file keeping the objective stream's resume token, so that "
                  "a restarted bot gets what it missed")
@@ -58,6 +68,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return vla::client::ExitForParseError(app, e);
   }
+  const google::protobuf::EnumValueDescriptor* period = nullptr;
+  if (!report.empty()) {
+    period = vla::FindEnumValue(vla::v1::CalendarPeriod_descriptor(), report);
+    if (period == nullptr || period->number() == 0) {
+      std::cerr << "vla-governance-bot: --report: \"" << report
+                << "\" is not month, quarter or year\n";
+      return vla::client::kExitUsage;
+    }
+    once = true;
+  }
   // SIGINT and SIGTERM stop the watching bot: blocked here, before gRPC
   // starts its threads (they inherit the mask), and taken by sigwait below.
   // --once keeps their default action.
@@ -73,6 +93,23 @@ int main(int argc, char** argv) {
   }
   vla::bot::GovernanceBot bot(*channel, connection, options);
 
+  if (period != nullptr) {
+    auto text = bot.PeriodReportsNow(
+        static_cast<vla::v1::CalendarPeriod>(period->number()));
+    if (!text.ok()) {
+      std::cerr << "vla-governance-bot: " << connection.address << ": "
+                << text.status() << "\n";
+      return vla::client::ExitCodeFor(text.status().code());
+    }
+    if (text->empty()) *text = "No ACTIVE VLA to report on.\n";
+    std::cout << *text;
+    std::cout.flush();
+    if (!options.webhook_url.empty()) {
+      absl::Status s = vla::bot::PostWebhook(options.webhook_url, *text);
+      if (!s.ok()) std::cerr << "vla-governance-bot: " << s << "\n";
+    }
+    return 0;
+  }
   if (once) {
     auto red = bot.RedListNow();
     if (!red.ok()) {

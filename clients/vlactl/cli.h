@@ -37,6 +37,7 @@ struct Command {
   std::vector<FlagSpec> flags;
   bool takes_output = false;  // accepts -o
   int (*run)(Context&) = nullptr;
+  bool rows = false;  // its output is rows: -o csv and -o markdown too
 };
 
 std::vector<Command> ResourceCommands();
@@ -44,6 +45,7 @@ std::vector<Command> StatusCommands();
 std::vector<Command> IngestCommands();
 std::vector<Command> ImportCommands();
 std::vector<Command> DemoCommands();
+std::vector<Command> HistoryCommands();
 
 class Context {
  public:

@@ -180,8 +180,24 @@ int RunApply(Context& ctx) {
   return client::kExitOk;
 }
 
+// Every resource of `kind` that matches `filter`.
+int ListKind(Context& ctx, const KindInfo& kind, const std::string& filter) {
+  VmdbClient vmdb(ctx.channel(), ctx.options());
+  std::vector<std::unique_ptr<Message>> items;
+  const grpc::Status s = vmdb.List(kind, filter, &items);
+  if (!s.ok()) return ctx.Fail(s);
+  PrintResources(ctx, kind, items, true);
+  return client::kExitOk;
+}
+
 int RunGet(Context& ctx) {
   if (ctx.args().empty()) return ctx.Usage("get: KIND/ID is required");
+  // A kind alone lists, as kubectl does: `vlactl get kvis`.
+  if (ctx.args().size() == 1 && ctx.args()[0].find('/') == std::string::npos) {
+    if (const KindInfo* kind = FindKind(ctx.args()[0])) {
+      return ListKind(ctx, *kind, ctx.Get("filter"));
+    }
+  }
   VmdbClient vmdb(ctx.channel(), ctx.options());
   std::vector<std::unique_ptr<Message>> items;
   const KindInfo* kind = nullptr;
@@ -209,12 +225,7 @@ int RunList(Context& ctx) {
         "list: \"", ctx.args()[0],
         "\" is not a kind (teams, valuestreams, kvis, vlas, objectives)"));
   }
-  VmdbClient vmdb(ctx.channel(), ctx.options());
-  std::vector<std::unique_ptr<Message>> items;
-  const grpc::Status s = vmdb.List(*kind, ctx.Get("filter"), &items);
-  if (!s.ok()) return ctx.Fail(s);
-  PrintResources(ctx, *kind, items, true);
-  return client::kExitOk;
+  return ListKind(ctx, *kind, ctx.Get("filter"));
 }
 
 int RunDelete(Context& ctx) {
@@ -292,12 +303,13 @@ std::vector<Command> ResourceCommands() {
        false,
        RunApply},
       {"get",
-       "get KIND/ID...",
-       "Show resources.",
+       "get KIND/ID... | get KIND [--filter F]",
+       "Show resources, or list every resource of a kind.",
        "Examples: vlactl get vla/incident-back-to-work -o yaml\n"
        "          vlactl get kvi/happiness kvi/p90-lead-time\n"
+       "          vlactl get kvis            (the same as vlactl list kvis)\n"
        "The yaml and json output can be applied again.\n",
-       {},
+       {{"filter", 0, "FILTER", "with KIND alone: only resources that match"}},
        true,
        RunGet},
       {"list",

@@ -1,4 +1,6 @@
 // status, explain, flow, watch, checkin.
+#include <map>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -8,6 +10,8 @@
 #include "clients/lib/watch.h"
 #include "clients/vlactl/cli.h"
 #include "clients/vlactl/documents.h"
+#include "clients/vlactl/vmdb_client.h"
+#include "common/format_value.h"
 #include "common/proto_time.h"
 #include "vla/v1/evaluation.grpc.pb.h"
 #include "vla/v1/okr_status.grpc.pb.h"
@@ -125,6 +129,20 @@ int RunStatus(Context& ctx) {
   return client::kExitOk;
 }
 
+// The unit of each clause's KVI ("" when it cannot be read: the value is
+// then printed as a plain number).
+std::map<std::string, std::string> KviUnits(Context& ctx,
+                                            const v1::VlaStatus& status) {
+  VmdbClient vmdb(ctx.channel(), ctx.options());
+  std::map<std::string, std::string> units;
+  for (const v1::ClauseStatus& cl : status.clauses()) {
+    v1::Kvi kvi;
+    const grpc::Status s = vmdb.Get(*FindKind("kvi"), cl.kvi(), &kvi);
+    units[cl.kvi()] = s.ok() ? kvi.unit() : "";
+  }
+  return units;
+}
+
 int RunExplain(Context& ctx) {
   if (ctx.args().size() != 1) return ctx.Usage("explain: vla/ID is required");
   auto ref = ParseResourceRef(ctx.args()[0]);
@@ -161,13 +179,17 @@ int RunExplain(Context& ctx) {
   out << "Disputed:    " << (st.disputed() ? "yes" : "no") << "\n";
   out << "Evaluated:   " << Clock(st.evaluate_time()) << " UTC\n\n";
   if (!st.explanation().empty()) out << st.explanation() << "\n\n";
+  // Values in each KVI's unit, as the explanation writes them.
+  const std::map<std::string, std::string> units = KviUnits(ctx, st);
   Table t(
       {"KVI", "STATE", "VALUE", "TARGET", "WARNING", "ATTAINMENT", "SAMPLES"});
   for (const v1::ClauseStatus& cl : st.clauses()) {
+    const std::string& unit = units.at(cl.kvi());
     t.AddRow({cl.kvi(), StateCell(ShortName(cl.state())),
-              cl.has_value() ? Number(cl.value(), 3) : "-",
-              Number(cl.target(), 3), Number(cl.warning(), 3),
-              cl.has_value() ? Number(cl.attainment(), 2) : "-",
+              cl.has_value() ? FormatValue(cl.value(), unit) : "-",
+              FormatValue(cl.target(), unit), FormatValue(cl.warning(), unit),
+              // Blank without a baseline: there is nothing to attain from.
+              cl.has_attainment() ? Number(cl.attainment(), 2) : "",
               absl::StrCat(cl.samples())});
   }
   t.Print(out, c);
@@ -186,18 +208,12 @@ int RunFlow(Context& ctx) {
   v1::GetValueStreamFlowRequest req;
   req.set_value_stream(ref->name());
   if (ctx.Has("window")) {
-    absl::Duration d;
-    const std::string w = ctx.Get("window");
-    if (absl::EndsWith(w, "d")) {
-      double days = 0;
-      if (!absl::SimpleAtod(w.substr(0, w.size() - 1), &days)) {
-        return ctx.Usage("flow: --window is not a duration (like 7d, 12h)");
-      }
-      d = absl::Hours(24) * days;
-    } else if (!absl::ParseDuration(w, &d)) {
-      return ctx.Usage("flow: --window is not a duration (like 7d, 12h)");
+    const absl::StatusOr<absl::Duration> d =
+        ParseHumanDuration(ctx.Get("window"));
+    if (!d.ok()) {
+      return ctx.Usage(absl::StrCat("flow: --window: ", d.status().message()));
     }
-    *req.mutable_window() = ToProtoDuration(d);
+    *req.mutable_window() = ToProtoDuration(*d);
   }
   auto stub = v1::EvaluationService::NewStub(ctx.channel());
   v1::ValueStreamFlow flow;

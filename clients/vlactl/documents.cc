@@ -18,8 +18,10 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "clients/vlactl/yaml_message.h"
+#include "common/enum_names.h"
 #include "common/names.h"
 #include "common/proto_time.h"
+#include "common/status_util.h"
 #include "common/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
@@ -109,64 +111,16 @@ absl::Status FieldError(const YAML::Node& node, absl::string_view field,
   return Invalid(absl::StrCat("line ", mark.line + 1, ": ", field, ": ", why));
 }
 
-// "720h", "90s", "1h30m", "30d", "1.5d" or proto JSON "2592000s".
 absl::StatusOr<google::protobuf::Duration> ParseDurationText(
     absl::string_view text) {
-  absl::Duration d;
-  if (absl::EndsWith(text, "d")) {
-    double days;
-    if (!absl::SimpleAtod(text.substr(0, text.size() - 1), &days)) {
-      return Invalid("not a duration");
-    }
-    d = absl::Hours(24) * days;
-  } else if (!absl::ParseDuration(text, &d)) {
-    return Invalid("not a duration (examples: 90s, 15m, 12h, 30d)");
-  }
-  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
-    return Invalid("duration out of range");
-  }
+  VLA_ASSIGN_OR_RETURN(const absl::Duration d, ParseHumanDuration(text));
   return ToProtoDuration(d);
-}
-
-// RFC 3339 ("2026-10-01T00:00:00Z") or a date ("2026-10-01", midnight UTC).
-absl::StatusOr<google::protobuf::Timestamp> ParseTimestampText(
-    absl::string_view text) {
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err) &&
-      !absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) {
-    return Invalid(
-        "not a time (RFC 3339 like 2026-10-01T00:00:00Z, or a date like "
-        "2026-10-01)");
-  }
-  google::protobuf::Timestamp ts = ToProtoTime(t);
-  if (!IsValidProtoTime(ts)) return Invalid("time out of range");
-  return ts;
-}
-
-// The value of `e` named `text`: full ("TEAM_KIND_PROVIDER") or short
-// ("PROVIDER", "provider").
-const google::protobuf::EnumValueDescriptor* FindEnumValue(
-    const google::protobuf::EnumDescriptor* e, absl::string_view text) {
-  const std::string upper = absl::AsciiStrToUpper(text);
-  if (const auto* v = e->FindValueByName(upper)) return v;
-  // The prefix every value carries: that of the zero value "X_UNSPECIFIED".
-  std::string prefix = e->value(0)->name();
-  if (absl::EndsWith(prefix, "UNSPECIFIED")) {
-    prefix.resize(prefix.size() - std::string("UNSPECIFIED").size());
-    return e->FindValueByName(absl::StrCat(prefix, upper));
-  }
-  return nullptr;
 }
 
 std::string ShortEnumNames(const google::protobuf::EnumDescriptor* e) {
   std::vector<std::string> names;
-  std::string prefix = e->value(0)->name();
-  prefix.resize(prefix.size() - std::min(prefix.size(), size_t{11}));
   for (int i = 1; i < e->value_count(); ++i) {
-    std::string n = e->value(i)->name();
-    if (absl::StartsWith(n, prefix)) n = n.substr(prefix.size());
-    names.push_back(n);
+    names.push_back(ShortEnumName(e, e->value(i)->number()));
   }
   return absl::StrJoin(names, ", ");
 }
@@ -471,6 +425,38 @@ absl::StatusOr<Document> ParseOne(const YAML::Node& node,
 }
 
 }  // namespace
+
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestampText(
+    absl::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err) &&
+      !absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) {
+    return Invalid(
+        "not a time (RFC 3339 like 2026-10-01T00:00:00Z, or a date like "
+        "2026-10-01)");
+  }
+  google::protobuf::Timestamp ts = ToProtoTime(t);
+  if (!IsValidProtoTime(ts)) return Invalid("time out of range");
+  return ts;
+}
+
+absl::StatusOr<absl::Duration> ParseHumanDuration(absl::string_view text) {
+  absl::Duration d;
+  if (absl::EndsWith(text, "d")) {
+    double days;
+    if (!absl::SimpleAtod(text.substr(0, text.size() - 1), &days)) {
+      return Invalid("not a duration (examples: 90s, 15m, 12h, 30d)");
+    }
+    d = absl::Hours(24) * days;
+  } else if (!absl::ParseDuration(text, &d)) {
+    return Invalid("not a duration (examples: 90s, 15m, 12h, 30d)");
+  }
+  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
+    return Invalid("duration out of range");
+  }
+  return d;
+}
 
 absl::Status FillMessageFromYaml(const YAML::Node& node, Message* msg,
                                  const std::string& path) {

@@ -32,9 +32,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/validation.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace vla::vlactl {
 
@@ -63,6 +65,15 @@ struct ResourceRef {
   std::string name() const;  // "kvis/p90"
 };
 absl::StatusOr<ResourceRef> ParseResourceRef(absl::string_view text);
+
+// "720h", "90s", "1h30m", "30d", "1.5d" (or proto JSON "2592000s");
+// INVALID_ARGUMENT with examples otherwise.
+absl::StatusOr<absl::Duration> ParseHumanDuration(absl::string_view text);
+
+// RFC 3339 ("2026-10-01T00:00:00Z") or a date ("2026-10-01", midnight
+// UTC); INVALID_ARGUMENT with examples otherwise.
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestampText(
+    absl::string_view text);
 
 struct Document {
   std::string file;

@@ -26,8 +26,8 @@ constexpr char kProgram[] = "vlactl";
 const std::vector<Command>& AllCommands() {
   static const auto* commands = [] {
     auto* all = new std::vector<Command>;
-    for (auto group : {ResourceCommands(), StatusCommands(), IngestCommands(),
-                       ImportCommands(), DemoCommands()}) {
+    for (auto group : {ResourceCommands(), StatusCommands(), HistoryCommands(),
+                       IngestCommands(), ImportCommands(), DemoCommands()}) {
       for (Command& c : group) all->push_back(std::move(c));
     }
     return all;
@@ -80,7 +80,9 @@ void AddCommand(CLI::App* app, const Command& c, Parsed* out) {
         ->allow_extra_args(false);
   }
   if (c.takes_output) {
-    sub->add_option("-o,--output", out->output, "table (default), json or yaml")
+    sub->add_option("-o,--output", out->output,
+                    c.rows ? "table (default), json, yaml, csv or markdown"
+                           : "table (default), json or yaml")
         ->type_name("FORMAT");
   }
   sub->add_option("args", out->args, "arguments (see Usage)");
@@ -125,6 +127,14 @@ int Main(int argc, char** argv) {
       return client::kExitUsage;
     }
     format = *f;
+    if (!IsDocumentFormat(format) && format != Format::kTable &&
+        !command->rows) {
+      std::cerr << kProgram << ": --output " << parsed.output << ": "
+                << command->name
+                << " prints table, json or yaml (csv and markdown: report, "
+                   "history, series)\n";
+      return client::kExitUsage;
+    }
   }
   Context ctx(std::move(parsed.args), std::move(parsed.flags), format,
               std::move(options));

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "clients/lib/text_table.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace vla::vlactl {
@@ -51,8 +52,11 @@ absl::StatusOr<Format> ParseFormat(absl::string_view text) {
   if (text == "table" || text.empty()) return Format::kTable;
   if (text == "json") return Format::kJson;
   if (text == "yaml") return Format::kYaml;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--output: \"", text, "\" is not a format (table, json or yaml)"));
+  if (text == "csv") return Format::kCsv;
+  if (text == "markdown" || text == "md") return Format::kMarkdown;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--output: \"", text,
+                   "\" is not a format (table, json, yaml, csv or markdown)"));
 }
 
 std::string MessageJson(const google::protobuf::Message& m, bool defaults) {
@@ -165,23 +169,6 @@ void PrintDocuments(std::ostream& out, Format format,
   }
 }
 
-std::string ShortEnumName(const google::protobuf::EnumDescriptor* e,
-                          int value) {
-  const auto* v = e->FindValueByNumber(value);
-  if (v == nullptr) return absl::StrCat(value);
-  std::string prefix = e->value(0)->name();
-  if (absl::EndsWith(prefix, "UNSPECIFIED")) {
-    prefix.resize(prefix.size() - 11);
-  } else {
-    prefix.clear();
-  }
-  std::string name = v->name();
-  if (!prefix.empty() && absl::StartsWith(name, prefix)) {
-    name = name.substr(prefix.size());
-  }
-  return name;
-}
-
 std::string HumanDuration(double seconds) {
   if (!std::isfinite(seconds)) return "-";
   const double s = std::abs(seconds);
@@ -249,6 +236,21 @@ void Table::Print(std::ostream& out, bool color) const {
   for (const auto& h : header_) head.emplace_back(h);
   print_row(head);
   for (const auto& row : rows_) print_row(row);
+}
+
+void Table::PrintAs(std::ostream& out, Format format, bool color) const {
+  if (format == Format::kTable) {
+    Print(out, color);
+    return;
+  }
+  if (IsDocumentFormat(format)) return;
+  client::TextTable text{header_, {}};
+  for (const auto& row : rows_) {
+    std::vector<std::string>& line = text.rows.emplace_back();
+    for (const Cell& c : row) line.push_back(c.text);
+  }
+  out << (format == Format::kCsv ? client::ToCsv(text)
+                                 : client::ToMarkdown(text));
 }
 
 bool UseColor(int fd) {

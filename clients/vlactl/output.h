@@ -1,6 +1,7 @@
-// Rendering for vlactl's `-o table|json|yaml`: aligned tables (coloured only
-// on a terminal), pretty JSON, and YAML converted from the same JSON, so
-// that json and yaml always carry the same fields.
+// Rendering for vlactl's `-o table|json|yaml|csv|markdown`: aligned tables
+// (coloured only on a terminal), pretty JSON, YAML converted from the same
+// JSON (so that json and yaml always carry the same fields), and, for the
+// commands whose output is rows, the same rows as CSV or a Markdown table.
 #ifndef VLA_CLIENTS_VLACTL_OUTPUT_H_
 #define VLA_CLIENTS_VLACTL_OUTPUT_H_
 
@@ -11,13 +12,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/enum_names.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace vla::vlactl {
 
-enum class Format { kTable, kJson, kYaml };
+enum class Format { kTable, kJson, kYaml, kCsv, kMarkdown };
 absl::StatusOr<Format> ParseFormat(absl::string_view text);
+// kJson or kYaml: the output is documents, not rows.
+inline bool IsDocumentFormat(Format f) {
+  return f == Format::kJson || f == Format::kYaml;
+}
 
 // Compact proto JSON with proto field names; `defaults` also prints fields
 // that hold their default (false, 0), which statuses want.
@@ -34,14 +40,6 @@ std::string JsonToYaml(absl::string_view json);
 // documents separated by `---`.
 void PrintDocuments(std::ostream& out, Format format,
                     const std::vector<std::string>& json_docs, bool as_list);
-
-// "PROVIDER" for TEAM_KIND_PROVIDER.
-std::string ShortEnumName(const google::protobuf::EnumDescriptor* e, int value);
-template <typename Enum>
-std::string ShortName(Enum value) {
-  return ShortEnumName(google::protobuf::GetEnumDescriptor<Enum>(),
-                       static_cast<int>(value));
-}
 
 // "45s", "12m", "3.5h", "2.1d".
 std::string HumanDuration(double seconds);
@@ -69,6 +67,9 @@ class Table {
   void AddRow(std::vector<Cell> row);
   bool empty() const { return rows_.empty(); }
   void Print(std::ostream& out, bool color) const;
+  // As `format`: kTable as Print, kCsv and kMarkdown without colours
+  // (client::ToCsv, client::ToMarkdown); nothing for document formats.
+  void PrintAs(std::ostream& out, Format format, bool color) const;
 
  private:
   std::vector<std::string> header_;

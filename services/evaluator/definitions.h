@@ -1,5 +1,6 @@
 // The definitions the evaluator follows from the VMDB's change feed: teams,
-// value streams, KVIs and VLAs by name (objectives are okr-status's).
+// value streams, KVIs and VLAs by name (objectives are okr-status's), and
+// every revision of each VLA.
 #ifndef VLA_SERVICES_EVALUATOR_DEFINITIONS_H_
 #define VLA_SERVICES_EVALUATOR_DEFINITIONS_H_
 
@@ -7,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "services/evaluator/vla_revisions.h"
 #include "vla/v1/resources.pb.h"
 #include "vla/v1/vmdb.pb.h"
 
@@ -16,7 +18,8 @@ struct Definitions {
   std::set<std::string> teams;
   std::map<std::string, v1::ValueStream> value_streams;
   std::map<std::string, v1::Kvi> kvis;
-  std::map<std::string, v1::Vla> vlas;
+  std::map<std::string, v1::Vla> vlas;  // the latest revision
+  VlaRevisions vla_revisions;           // all of them, kept after deletion
 
   // Applies one change (create, update or delete); false when it is about
   // none of the kinds above.

@@ -1,6 +1,7 @@
 #include "services/evaluator/engine.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "absl/container/flat_hash_map.h"
@@ -45,6 +46,7 @@ bool Definitions::Apply(const v1::Change& change) {
       return true;
     case v1::Change::kVla:
       apply(vlas, change.vla());
+      if (!deleted) vla_revisions.Add(change.revision(), change.vla());
       return true;
     default:
       return false;  // objectives are not the evaluator's business
@@ -128,7 +130,10 @@ struct Engine::State {
     return &plans.emplace(name, std::move(plan)).first->second;
   }
 
-  v1::KviValue ComputeUncached(const std::string& name, absl::Time at) {
+  // The KVI over `window` (its own window at an instant, or a report
+  // period's), from the spans of `slot`. Unknown KVIs have no value.
+  v1::KviValue ComputeOver(const std::string& name, const TimeWindow& window,
+                           SpanSlot slot) {
     KviPlan* plan = PlanOf(name);
     if (plan == nullptr) {
       v1::KviValue out;
@@ -136,17 +141,22 @@ struct Engine::State {
       return out;
     }
     const v1::Kvi& kvi = defs.kvis.at(name);
-    const TimeWindow window = KviWindow(kvi.window(), at);
     const int64_t from = absl::ToUnixMicros(window.start);
     const int64_t to = absl::ToUnixMicros(window.end);
     std::vector<Aggregate> aggregates;
     aggregates.reserve(plan->selections.size());
     for (auto& sel : plan->selections) {
-      aggregates.push_back(sel->Range(index(), from, to));
+      aggregates.push_back(sel->Range(index(), from, to, slot));
     }
     v1::KviValue out = KviValueOf(kvi, window, aggregates, plan->parties);
     out.set_kvi(name);
     return out;
+  }
+
+  // The KVI with its own window at `at`; `name` must be known.
+  v1::KviValue ComputeAt(const std::string& name, absl::Time at,
+                         SpanSlot slot) {
+    return ComputeOver(name, KviWindow(defs.kvis.at(name).window(), at), slot);
   }
 
   // The value stays valid until the next Compute of `name` (or a change of
@@ -159,8 +169,9 @@ struct Engine::State {
       return cached->second.value;
     }
     return value_cache
-        .insert_or_assign(
-            name, CachedValue{at_us, index().seq(), ComputeUncached(name, at)})
+        .insert_or_assign(name,
+                          CachedValue{at_us, index().seq(),
+                                      ComputeAt(name, at, SpanSlot::kLive)})
         .first->second.value;
   }
 
@@ -252,9 +263,8 @@ absl::StatusOr<int64_t> Engine::SaveSnapshot(const std::string& path) {
     return writer->Add(type, seq, piece.bytes());
   };
   for (uint64_t key : series) {
-    VLA_RETURN_IF_ERROR(add(kSeriesSection, [&] {
-      state_->index().SaveSeries(key, &piece);
-    }));
+    VLA_RETURN_IF_ERROR(
+        add(kSeriesSection, [&] { state_->index().SaveSeries(key, &piece); }));
   }
   for (uint32_t begin = 0;; begin += kItemsPerPiece) {
     bool more = true;
@@ -344,8 +354,7 @@ void Engine::Replay(int64_t seq, const v1::WorkItemEvent& e) {
   if (s.coverage != nullptr) {
     if (std::optional<uint32_t> item = s.index().ItemOf(e)) {
       const size_t piece = *item / kItemsPerPiece;
-      if (piece < s.coverage->items.size() &&
-          seq <= s.coverage->items[piece]) {
+      if (piece < s.coverage->items.size() && seq <= s.coverage->items[piece]) {
         return;
       }
     }
@@ -393,6 +402,56 @@ absl::StatusOr<v1::VlaStatus> Engine::VlaStatus(const std::string& name,
         return in;
       },
       at);
+}
+
+absl::StatusOr<std::vector<v1::KviValue>> Engine::KviSeries(
+    const std::string& kvi, absl::Span<const absl::Time> times) {
+  std::vector<v1::KviValue> points;
+  points.reserve(times.size());
+  for (const absl::Time at : times) {
+    // One point per lock: ingest and passes interleave with a long series.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!state_->defs.kvis.count(kvi)) {
+      return absl::NotFoundError(absl::StrCat(kvi, " not found"));
+    }
+    points.push_back(state_->ComputeAt(kvi, at, SpanSlot::kHistory));
+  }
+  return points;
+}
+
+absl::StatusOr<v1::VlaStatus> Engine::VlaStatusOver(const std::string& name,
+                                                    const TimeWindow& window) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *state_;
+  const v1::Vla* vla = s.defs.vla_revisions.At(name, window.end);
+  if (vla == nullptr) {
+    return absl::NotFoundError(absl::StrCat(name, " not found"));
+  }
+  // Each KVI over the window, once (a KVI may be a clause and the SLA).
+  std::map<std::string, v1::KviValue> values;
+  return EvaluateVla(
+      *vla,
+      [&](const std::string& kvi) {
+        KviInput in;
+        auto kit = s.defs.kvis.find(kvi);
+        if (kit == s.defs.kvis.end()) return in;
+        in.kvi = &kit->second;
+        auto [it, added] = values.try_emplace(kvi);
+        if (added) it->second = s.ComputeOver(kvi, window, SpanSlot::kHistory);
+        in.value = &it->second;
+        return in;
+      },
+      window.end);
+}
+
+bool Engine::KnowsVla(const std::string& vla) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_->defs.vla_revisions.Knows(vla);
+}
+
+void Engine::LoadVlaRevision(int64_t change_revision, const v1::Vla& vla) {
+  std::lock_guard<std::mutex> lock(mu_);
+  state_->defs.vla_revisions.Add(change_revision, vla);
 }
 
 absl::StatusOr<v1::ValueStreamFlow> Engine::Flow(

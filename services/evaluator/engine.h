@@ -8,6 +8,7 @@
 //   that a window is answered from cached days, hours and spans plus a scan
 //   of its partial minutes, never a rescan of history;
 // - kvi_value.h: windows and the KVI formulas, pure;
+// - vla_revisions.h: every VLA revision, for the periods of a report;
 // - flow.h: the value stream map, cached per block like a KVI;
 // - vla_eval.h: VLA evaluation, pure.
 //
@@ -27,6 +28,7 @@
 #include "absl/types/span.h"
 #include "services/common/clock.h"
 #include "services/common/status_board.h"
+#include "services/evaluator/kvi_value.h"
 #include "services/evaluator/record_check.h"
 #include "vla/v1/evaluation.pb.h"
 #include "vla/v1/vmdb.pb.h"
@@ -113,6 +115,26 @@ class Engine {
   absl::StatusOr<v1::ValueStreamFlow> Flow(const std::string& value_stream,
                                            absl::Duration window,
                                            absl::Time at);
+
+  // --- History (reports, series) ----------------------------------------
+  // These use the second slot of cached spans (range_cache.h), so they never
+  // evict what the next evaluation pass reuses.
+  //
+  // The KVI at each of `times`, each with its own window: every point equal
+  // to KviValue(kvi, time). Locks once per point. NOT_FOUND if unknown.
+  absl::StatusOr<std::vector<v1::KviValue>> KviSeries(
+      const std::string& kvi, absl::Span<const absl::Time> times);
+  // The VLA's revision in force at `window.end` (vla_revisions.h; whatever
+  // its state), evaluated at `window.end` with every clause's and the SLA's
+  // KVI computed over `window` instead of its own window (domain.md,
+  // "Per-period reports"). NOT_FOUND if no revision of it is known.
+  absl::StatusOr<v1::VlaStatus> VlaStatusOver(const std::string& vla,
+                                              const TimeWindow& window);
+  // Whether any revision of `vla` is known (also after it was deleted).
+  bool KnowsVla(const std::string& vla) const;
+  // A VLA revision from the store, as committed by change `change_revision`
+  // of the VMDB's feed.
+  void LoadVlaRevision(int64_t change_revision, const v1::Vla& vla);
 
   // Names of the ACTIVE VLAs.
   std::vector<std::string> ActiveVlas() const;

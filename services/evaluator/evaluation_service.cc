@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
@@ -17,14 +18,41 @@ constexpr char kForwardedMetadata[] = "vla-forwarded";
 // a new value stream) before UNAVAILABLE.
 constexpr absl::Duration kRouteWait = absl::Seconds(3);
 
-// An optional request time: unset means now; set must be valid.
+// An optional request time (field `field`): unset means the method's
+// default; set must be valid.
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(
-    bool has, const google::protobuf::Timestamp& t) {
+    absl::string_view field, bool has, const google::protobuf::Timestamp& t) {
   if (!has) return std::optional<absl::Time>();
   if (!IsValidProtoTime(t)) {
-    return absl::InvalidArgumentError("time: invalid timestamp");
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": invalid timestamp"));
   }
   return std::optional<absl::Time>(FromProtoTime(t));
+}
+
+// The optional [start_time, end_time) of a history request.
+struct TimeRange {
+  std::optional<absl::Time> start, end;
+};
+template <typename Request>
+absl::StatusOr<TimeRange> RequestRange(const Request& req) {
+  TimeRange r;
+  VLA_ASSIGN_OR_RETURN(r.start, OptionalTime("start_time", req.has_start_time(),
+                                             req.start_time()));
+  VLA_ASSIGN_OR_RETURN(
+      r.end, OptionalTime("end_time", req.has_end_time(), req.end_time()));
+  return r;
+}
+
+// An optional request duration (field `field`), likewise.
+absl::StatusOr<std::optional<absl::Duration>> OptionalDuration(
+    absl::string_view field, bool has, const google::protobuf::Duration& d) {
+  if (!has) return std::optional<absl::Duration>();
+  if (!IsValidProtoDuration(d)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": invalid duration"));
+  }
+  return std::optional<absl::Duration>(FromProtoDuration(d));
 }
 
 // The Ingest stream: reads batches, up to kInFlight at a time, and writes
@@ -253,8 +281,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
   return Routed(
       ctx, req->kvi(), resp,
       [&]() -> absl::Status {
-        VLA_ASSIGN_OR_RETURN(auto at,
-                             OptionalTime(req->has_time(), req->time()));
+        VLA_ASSIGN_OR_RETURN(
+            auto at, OptionalTime("time", req->has_time(), req->time()));
         VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetKviValue(req->kvi(), at));
         return absl::OkStatus();
       },
@@ -272,8 +300,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
   return Routed(
       ctx, req->vla(), resp,
       [&]() -> absl::Status {
-        VLA_ASSIGN_OR_RETURN(auto at,
-                             OptionalTime(req->has_time(), req->time()));
+        VLA_ASSIGN_OR_RETURN(
+            auto at, OptionalTime("time", req->has_time(), req->time()));
         VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetVlaStatus(req->vla(), at));
         return absl::OkStatus();
       },
@@ -303,21 +331,86 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
   return Routed(
       ctx, req->value_stream(), resp,
       [&]() -> absl::Status {
-        VLA_ASSIGN_OR_RETURN(auto at,
-                             OptionalTime(req->has_time(), req->time()));
-        std::optional<absl::Duration> window;
-        if (req->has_window()) {
-          if (!IsValidProtoDuration(req->window())) {
-            return absl::InvalidArgumentError("window: invalid duration");
-          }
-          window = FromProtoDuration(req->window());
-        }
+        VLA_ASSIGN_OR_RETURN(
+            auto at, OptionalTime("time", req->has_time(), req->time()));
+        VLA_ASSIGN_OR_RETURN(
+            auto window,
+            OptionalDuration("window", req->has_window(), req->window()));
         VLA_ASSIGN_OR_RETURN(*resp, evaluator_->GetValueStreamFlow(
                                         req->value_stream(), window, at));
         return absl::OkStatus();
       },
       [req](auto* stub, auto* client, auto* out, auto done) {
         stub->async()->GetValueStreamFlow(client, req, out, std::move(done));
+      });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaEvaluations(
+    grpc::CallbackServerContext* ctx, const v1::ListVlaEvaluationsRequest* req,
+    v1::ListVlaEvaluationsResponse* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
+  // Routed like GetVlaStatus although the evaluations are in the shared
+  // store: the owner has stored every evaluation it published, so the
+  // history ends where its status does.
+  return Routed(
+      ctx, req->vla(), resp,
+      [&]() -> absl::Status {
+        VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
+        return evaluator_->ListVlaEvaluations(req->vla(), range.start,
+                                              range.end, req->page_size(),
+                                              req->page_token(), resp);
+      },
+      [req](auto* stub, auto* client, auto* out, auto done) {
+        stub->async()->ListVlaEvaluations(client, req, out, std::move(done));
+      });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaReport(
+    grpc::CallbackServerContext* ctx, const v1::GetVlaReportRequest* req,
+    v1::VlaReport* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
+  // Routed: the report's KVI values come from the records in memory, which
+  // only the owner of the VLA's value stream holds.
+  return Routed(
+      ctx, req->vla(), resp,
+      [&]() -> absl::Status {
+        VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
+        VLA_ASSIGN_OR_RETURN(
+            *resp,
+            evaluator_->GetVlaReport(req->vla(), req->period(),
+                                     req->time_zone(), range.start, range.end));
+        return absl::OkStatus();
+      },
+      [req](auto* stub, auto* client, auto* out, auto done) {
+        stub->async()->GetVlaReport(client, req, out, std::move(done));
+      });
+}
+
+grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviSeries(
+    grpc::CallbackServerContext* ctx, const v1::GetKviSeriesRequest* req,
+    v1::KviSeries* resp) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
+    return r;
+  }
+  // Routed: the series is computed from the records in memory, which only
+  // the owner of the KVI's value stream holds.
+  return Routed(
+      ctx, req->kvi(), resp,
+      [&]() -> absl::Status {
+        VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
+        VLA_ASSIGN_OR_RETURN(
+            auto step, OptionalDuration("step", req->has_step(), req->step()));
+        VLA_ASSIGN_OR_RETURN(
+            *resp,
+            evaluator_->GetKviSeries(req->kvi(), range.start, range.end, step));
+        return absl::OkStatus();
+      },
+      [req](auto* stub, auto* client, auto* out, auto done) {
+        stub->async()->GetKviSeries(client, req, out, std::move(done));
       });
 }
 

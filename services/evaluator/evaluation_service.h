@@ -26,14 +26,17 @@ using EvaluationServiceBase = v1::EvaluationService::WithCallbackMethod_Ingest<
         v1::EvaluationService::WithCallbackMethod_GetKviValue<
             v1::EvaluationService::WithCallbackMethod_GetVlaStatus<
                 v1::EvaluationService::WithCallbackMethod_ListVlaStatuses<
-                    v1::EvaluationService::
-                        WithCallbackMethod_GetValueStreamFlow<
-                            v1::EvaluationService::
-                                WithRawMethod_WatchVlaStatuses<
-                                    v1::EvaluationService::
-                                        WithRawMethod_WatchKviValues<
-                                            v1::EvaluationService::
-                                                Service>>>>>>>>;
+                    v1::EvaluationService::WithCallbackMethod_GetValueStreamFlow<
+                        v1::EvaluationService::WithCallbackMethod_ListVlaEvaluations<
+                            v1::EvaluationService::WithCallbackMethod_GetVlaReport<
+                                v1::EvaluationService::
+                                    WithCallbackMethod_GetKviSeries<
+                                        v1::EvaluationService::
+                                            WithRawMethod_WatchVlaStatuses<
+                                                v1::EvaluationService::
+                                                    WithRawMethod_WatchKviValues<
+                                                        v1::EvaluationService::
+                                                            Service>>>>>>>>>>>;
 
 // Makes the channel to another replica at HOST:PORT (with the server's TLS
 // and peer token).
@@ -76,6 +79,16 @@ class EvaluationServiceImpl final : public EvaluationServiceBase {
       grpc::CallbackServerContext* ctx,
       const v1::GetValueStreamFlowRequest* req,
       v1::ValueStreamFlow* resp) override;
+  grpc::ServerUnaryReactor* ListVlaEvaluations(
+      grpc::CallbackServerContext* ctx,
+      const v1::ListVlaEvaluationsRequest* req,
+      v1::ListVlaEvaluationsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetVlaReport(grpc::CallbackServerContext* ctx,
+                                         const v1::GetVlaReportRequest* req,
+                                         v1::VlaReport* resp) override;
+  grpc::ServerUnaryReactor* GetKviSeries(grpc::CallbackServerContext* ctx,
+                                         const v1::GetKviSeriesRequest* req,
+                                         v1::KviSeries* resp) override;
 
  private:
   // Answers a call about `name` with `local`, or forwards it (`forward`

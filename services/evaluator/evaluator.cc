@@ -7,12 +7,15 @@
 #include <future>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/proto_time.h"
 #include "common/status_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "services/evaluator/period_report.h"
 
 namespace vla::evaluator {
 namespace {
@@ -21,6 +24,30 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr absl::Duration kDefaultFlowWindow = absl::Hours(24 * 30);
 constexpr absl::Duration kMaxFlowWindow = absl::Hours(24 * 3660);
+// History: ListVlaEvaluations and GetKviSeries look back this far by
+// default; GetVlaReport reports this many periods by default, at most
+// kMaxReportPeriods; a series has at most kMaxSeriesPoints points, at least
+// kMinSeriesStep apart.
+constexpr absl::Duration kDefaultLookBack = absl::Hours(24 * 30);
+constexpr int kDefaultReportPeriods = 6;
+constexpr size_t kMaxReportPeriods = 120;
+constexpr int64_t kMaxSeriesPoints = 10000;
+constexpr absl::Duration kMinSeriesStep = absl::Seconds(60);
+constexpr absl::Duration kDefaultSeriesStep = absl::Hours(24);
+
+// A List method's page size: 0 means the default; capped at the maximum.
+absl::StatusOr<int> PageSizeOf(int requested) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
+}
+
+// "": the time is unset (a default applies, resolved once per listing).
+std::string TimeKey(std::optional<absl::Time> t) {
+  return t ? absl::StrCat(absl::ToUnixMicros(*t)) : "";
+}
 
 // True when `a` and `b` differ in what subscribers care about.
 bool Changed(const v1::VlaStatus& a, const v1::VlaStatus& b) {
@@ -131,6 +158,13 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
     EvaluatorOptions options) {
   auto ev = std::unique_ptr<Evaluator>(
       new Evaluator(std::move(store), clock, options));
+  VLA_RETURN_IF_ERROR(ev->store_->ForEachVlaRevision(
+      [&](int64_t change_revision, absl::string_view data) {
+        v1::Vla vla;
+        if (vla.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+          ev->engine_.LoadVlaRevision(change_revision, vla);
+        }
+      }));
   VLA_ASSIGN_OR_RETURN(
       int64_t revision,
       ev->store_->LoadDefinitions(
@@ -288,9 +322,9 @@ void Evaluator::StartThreads() {
 absl::Status Evaluator::LoadRecords() {
   const absl::Time started = absl::Now();
   const std::string& snapshot_path = snapshot_path_;
-  absl::StatusOr<int64_t> covered =
-      snapshot_path.empty() ? absl::NotFoundError("no local folder")
-                            : engine_.LoadSnapshot(snapshot_path);
+  absl::StatusOr<int64_t> covered = snapshot_path.empty()
+                                        ? absl::NotFoundError("no local folder")
+                                        : engine_.LoadSnapshot(snapshot_path);
   if (covered.ok()) {
     snapshot_seq_ = *covered;
   } else if (covered.status().code() == absl::StatusCode::kNotFound) {
@@ -449,11 +483,18 @@ void Evaluator::Shutdown() {
 absl::Status Evaluator::ApplyChanges(const std::vector<v1::Change>& changes) {
   if (changes.empty()) return absl::OkStatus();
   std::vector<DefinitionRow> rows;
+  std::vector<VlaRevisionRow> revisions;
   for (const v1::Change& c : changes) {
-    rows.push_back({c.name(), c.kind() == v1::CHANGE_KIND_DELETED
-                                  ? std::string()
-                                  : c.SerializeAsString()});
+    const bool deleted = c.kind() == v1::CHANGE_KIND_DELETED;
+    rows.push_back({c.name(), deleted ? std::string() : c.SerializeAsString()});
+    if (!deleted && c.has_vla()) {
+      revisions.push_back(
+          {c.vla().name(), c.revision(), c.vla().SerializeAsString()});
+    }
   }
+  // Revisions first: if the definitions then fail to be stored, the feed
+  // replays these changes, and storing a revision again changes nothing.
+  VLA_RETURN_IF_ERROR(store_->AddVlaRevisions(revisions));
   VLA_RETURN_IF_ERROR(
       store_->ApplyDefinitions(rows, changes.back().revision()));
   bool value_streams_changed = false;
@@ -719,11 +760,7 @@ absl::Status Evaluator::ListVlaStatuses(const std::string& filter_text,
                                         int page_size,
                                         const std::string& page_token,
                                         v1::ListVlaStatusesResponse* response) {
-  if (page_size < 0) {
-    return absl::InvalidArgumentError("page_size: must not be negative");
-  }
-  if (page_size == 0) page_size = kDefaultPageSize;
-  page_size = std::min(page_size, kMaxPageSize);
+  VLA_ASSIGN_OR_RETURN(page_size, PageSizeOf(page_size));
   VLA_ASSIGN_OR_RETURN(Filter filter,
                        Filter::Parse(filter_text, StatusFilterFields()));
   const std::string scope = absl::StrCat("ListVlaStatuses\n", filter_text);
@@ -753,10 +790,148 @@ absl::StatusOr<v1::ValueStreamFlow> Evaluator::GetValueStreamFlow(
   return engine_.Flow(value_stream, w, at.value_or(Now()));
 }
 
-absl::StatusOr<std::vector<v1::VlaStatus>> Evaluator::EvaluationHistory(
-    const std::string& vla, absl::Time from, absl::Time to, int limit) {
-  return store_->Evaluations(vla, absl::ToUnixMicros(from),
-                             absl::ToUnixMicros(to), limit);
+absl::Status Evaluator::ListVlaEvaluations(
+    const std::string& vla, std::optional<absl::Time> start,
+    std::optional<absl::Time> end, int page_size, const std::string& page_token,
+    v1::ListVlaEvaluationsResponse* response) {
+  VLA_RETURN_IF_ERROR(ParseName("vla", vla, "vlas").status());
+  VLA_ASSIGN_OR_RETURN(page_size, PageSizeOf(page_size));
+  if (!engine_.KnowsVla(vla)) {
+    return absl::NotFoundError(absl::StrCat(vla, " not found"));
+  }
+  // The token is bound to the request as given; the resolved end and the
+  // last row travel in its cursor ("<to_us> <time_us> <id>"), so that a
+  // default end (now) stays the first page's.
+  const std::string scope = absl::StrCat("ListVlaEvaluations\n", vla, "\n",
+                                         TimeKey(start), "\n", TimeKey(end));
+  VLA_ASSIGN_OR_RETURN(const std::string cursor,
+                       page_tokens_.Decode(scope, page_token));
+  int64_t to_us = 0;
+  EvaluationCursor after;
+  if (cursor.empty()) {
+    const absl::Time to = end.value_or(Now());
+    const absl::Time from = start.value_or(to - kDefaultLookBack);
+    if (from > to) {
+      return absl::InvalidArgumentError(
+          "start_time: must not be after end_time");
+    }
+    to_us = absl::ToUnixMicros(to);
+    after = {absl::ToUnixMicros(from), 0};
+  } else {
+    const std::vector<absl::string_view> parts = absl::StrSplit(cursor, ' ');
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &to_us) ||
+        !absl::SimpleAtoi(parts[1], &after.time_us) ||
+        !absl::SimpleAtoi(parts[2], &after.id)) {
+      return absl::InvalidArgumentError("page_token: malformed cursor");
+    }
+  }
+  VLA_ASSIGN_OR_RETURN(std::vector<StoredEvaluation> rows,
+                       store_->Evaluations(vla, after, to_us, page_size + 1));
+  const bool more = rows.size() > static_cast<size_t>(page_size);
+  if (more) rows.resize(page_size);
+  for (StoredEvaluation& row : rows) {
+    *response->add_evaluations() = std::move(row.status);
+  }
+  if (more) {
+    const int64_t last_us = absl::ToUnixMicros(
+        FromProtoTime(response->evaluations().rbegin()->evaluate_time()));
+    response->set_next_page_token(page_tokens_.Encode(
+        scope, absl::StrCat(to_us, " ", last_us, " ", rows.back().id)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::VlaReport> Evaluator::GetVlaReport(
+    const std::string& vla, v1::CalendarPeriod period,
+    const std::string& time_zone, std::optional<absl::Time> start,
+    std::optional<absl::Time> end) {
+  VLA_RETURN_IF_ERROR(ParseName("vla", vla, "vlas").status());
+  if (period == v1::CALENDAR_PERIOD_UNSPECIFIED) {
+    period = v1::CALENDAR_PERIOD_MONTH;
+  }
+  if (!v1::CalendarPeriod_IsValid(period)) {
+    return absl::InvalidArgumentError("period: must be MONTH, QUARTER or YEAR");
+  }
+  const std::string zone = time_zone.empty() ? "UTC" : time_zone;
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(zone, &tz)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("time_zone: \"", zone.substr(0, 64),
+                     "\" is not a known IANA time zone (like Europe/Berlin)"));
+  }
+  if (!engine_.KnowsVla(vla)) {
+    return absl::NotFoundError(absl::StrCat(vla, " not found"));
+  }
+  const absl::Time now = Now();
+  const absl::Time to = end.value_or(now);
+  const absl::Time from = start.value_or(PeriodsBefore(
+      period, tz, to - absl::Nanoseconds(1), kDefaultReportPeriods - 1));
+  if (from >= to) {
+    return absl::InvalidArgumentError("start_time: must be before end_time");
+  }
+  const std::vector<TimeWindow> periods = CalendarPeriods(
+      period, tz, from, std::min(to, now), kMaxReportPeriods + 1);
+  if (periods.size() > kMaxReportPeriods) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "start_time: more than ", kMaxReportPeriods,
+        " periods between start_time and end_time; ask for fewer or longer "
+        "periods"));
+  }
+  v1::VlaReport report;
+  report.set_vla(vla);
+  report.set_period(period);
+  report.set_time_zone(zone);
+  if (periods.empty()) return report;
+  VLA_ASSIGN_OR_RETURN(
+      const std::vector<EvaluationState> rows,
+      store_->EvaluationStates(
+          vla, absl::ToUnixMicros(periods.front().start),
+          absl::ToUnixMicros(std::min(periods.back().end, now))));
+  std::vector<PublishedState> published;
+  published.reserve(rows.size());
+  for (const EvaluationState& row : rows) {
+    published.push_back({absl::FromUnixMicros(row.time_us), row.state,
+                         row.watermelon, row.disputed});
+  }
+  VLA_ASSIGN_OR_RETURN(
+      std::vector<v1::PeriodReport> reports,
+      PeriodReports(periods, now, published, [&](const TimeWindow& window) {
+        return engine_.VlaStatusOver(vla, window);
+      }));
+  for (v1::PeriodReport& r : reports) *report.add_periods() = std::move(r);
+  return report;
+}
+
+absl::StatusOr<v1::KviSeries> Evaluator::GetKviSeries(
+    const std::string& kvi, std::optional<absl::Time> start,
+    std::optional<absl::Time> end, std::optional<absl::Duration> step) {
+  VLA_RETURN_IF_ERROR(ParseName("kvi", kvi, "kvis").status());
+  const absl::Time to = end.value_or(Now());
+  const absl::Time from = start.value_or(to - kDefaultLookBack);
+  const absl::Duration every = step.value_or(kDefaultSeriesStep);
+  if (every < kMinSeriesStep) {
+    return absl::InvalidArgumentError("step: must be at least 60 s");
+  }
+  if (from >= to) {
+    return absl::InvalidArgumentError("start_time: must be before end_time");
+  }
+  absl::Duration rest;
+  const int64_t points = absl::IDivDuration(to - from, every, &rest) +
+                         (rest > absl::ZeroDuration());
+  if (points > kMaxSeriesPoints) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "step: ", points, " points between start_time and end_time; at most ",
+        kMaxSeriesPoints, ": take a longer step or a shorter range"));
+  }
+  std::vector<absl::Time> times;
+  times.reserve(points);
+  for (int64_t i = 0; i < points; ++i) times.push_back(from + i * every);
+  VLA_ASSIGN_OR_RETURN(std::vector<v1::KviValue> values,
+                       engine_.KviSeries(kvi, times));
+  v1::KviSeries series;
+  series.set_kvi(kvi);
+  for (v1::KviValue& v : values) *series.add_points() = std::move(v);
+  return series;
 }
 
 absl::Time Evaluator::Now() const {
@@ -822,9 +997,24 @@ void Evaluator::EvaluatePass(bool all) {
     Log(LogLevel::kError, "storing evaluations failed",
         {{"error", s.ToString()}});
   }
+  MaybePrune(now);
   (all ? metrics_.full_pass : metrics_.changed_pass)
       .ObserveDuration(
           absl::FromChrono(std::chrono::steady_clock::now() - started));
+}
+
+void Evaluator::MaybePrune(absl::Time now) {
+  if (now - last_prune_ < options_.prune_interval) return;
+  last_prune_ = now;
+  const absl::StatusOr<int64_t> pruned = store_->PruneEvaluations(
+      absl::ToUnixMicros(now - options_.evaluation_retention));
+  if (!pruned.ok()) {
+    Log(LogLevel::kError, "pruning evaluations failed",
+        {{"error", pruned.status().ToString()}});
+  } else if (*pruned > 0) {
+    Log(LogLevel::kInfo, "pruned old evaluations",
+        {{"evaluations", absl::StrCat(*pruned)}});
+  }
 }
 
 void Evaluator::EvaluationLoop() {

@@ -8,8 +8,12 @@
 //   is committed, and a retried record is found as a duplicate;
 // - the evaluation loop: re-evaluates the VLAs and KVIs whose inputs changed
 //   (debounced after new data) and all of them on a clock tick (windows
-//   slide), publishes changed statuses and KVI values, and stores each
-//   published evaluation with the VLA revision it used.
+//   slide), publishes changed statuses and KVI values, stores each
+//   published evaluation with the VLA revision it used, and prunes
+//   evaluations older than the retention (keeping each VLA's last one).
+//
+// History: the stored evaluations (ListVlaEvaluations), per-period reports
+// from them and the engine (period_report.h), and KVI series.
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATOR_H_
 
@@ -57,6 +61,12 @@ struct EvaluatorOptions {
   absl::Duration tick = absl::Seconds(10);
   // Run the evaluation loop thread (tests may drive EvaluatePass instead).
   bool run_loop = true;
+  // Published evaluations are kept at least this long (api.md: 400 days);
+  // older ones are pruned by the evaluation passes, at most once per
+  // prune_interval of the clock, except each VLA's last one (the state it
+  // was in since).
+  absl::Duration evaluation_retention = absl::Hours(24 * 400);
+  absl::Duration prune_interval = absl::Hours(1);
   // Where ingest counts and pass durations go (none when null); must
   // outlive the evaluator.
   metrics::Registry* metrics = nullptr;
@@ -121,9 +131,29 @@ class Evaluator {
   absl::StatusOr<v1::ValueStreamFlow> GetValueStreamFlow(
       const std::string& value_stream, std::optional<absl::Duration> window,
       std::optional<absl::Time> at);
-  // Stored evaluations of a VLA in [from, to).
-  absl::StatusOr<std::vector<v1::VlaStatus>> EvaluationHistory(
-      const std::string& vla, absl::Time from, absl::Time to, int limit);
+
+  // --- History ---
+  // The stored evaluations of `vla` with evaluate_time in [start, end)
+  // (defaults: end now, start end - 30 days), a page at a time.
+  absl::Status ListVlaEvaluations(const std::string& vla,
+                                  std::optional<absl::Time> start,
+                                  std::optional<absl::Time> end, int page_size,
+                                  const std::string& page_token,
+                                  v1::ListVlaEvaluationsResponse* response);
+  // One PeriodReport per calendar period (UNSPECIFIED: MONTH) of
+  // `time_zone` (empty: UTC) that overlaps [start, end) and has begun
+  // (defaults: end now, start five periods before the one holding end);
+  // at most 120 periods.
+  absl::StatusOr<v1::VlaReport> GetVlaReport(const std::string& vla,
+                                             v1::CalendarPeriod period,
+                                             const std::string& time_zone,
+                                             std::optional<absl::Time> start,
+                                             std::optional<absl::Time> end);
+  // The KVI at start, start + step, ... before end (defaults: end now, start
+  // end - 30 days, step 1 day); step at least 60 s, at most 10,000 points.
+  absl::StatusOr<v1::KviSeries> GetKviSeries(
+      const std::string& kvi, std::optional<absl::Time> start,
+      std::optional<absl::Time> end, std::optional<absl::Duration> step);
 
   VlaBoard& board() { return board_; }
   static const std::vector<FilterField>& StatusFilterFields();
@@ -216,6 +246,8 @@ class Evaluator {
                    const std::vector<const v1::WorkItemEvent*>& events);
   // Schedules an evaluation pass for new records.
   void DataChanged();
+  // Prunes old evaluations if prune_interval has passed since the last time.
+  void MaybePrune(absl::Time now);
 
   struct Metrics {
     metrics::Counter accepted, duplicates, rejected;
@@ -260,6 +292,7 @@ class Evaluator {
   // Covered by the last snapshot written or read.
   int64_t snapshot_seq_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   std::mutex pass_mu_;  // one evaluation pass at a time
+  absl::Time last_prune_ ABSL_GUARDED_BY(pass_mu_) = absl::InfinitePast();
 };
 
 }  // namespace vla::evaluator

@@ -56,6 +56,20 @@ const std::vector<std::string>& Migrations() {
           FROM records;
         DROP TABLE records;
       )sql",
+      // History and reports: the flags time in state needs, beside the
+      // state (NULL in rows stored before: derived from `data` at open),
+      // every VLA revision seen, and an index for pruning by time.
+      R"sql(
+        ALTER TABLE evaluations ADD COLUMN watermelon INTEGER;
+        ALTER TABLE evaluations ADD COLUMN disputed INTEGER;
+        CREATE INDEX evaluations_by_time ON evaluations (time_us);
+        CREATE TABLE vla_revisions (
+          vla             TEXT NOT NULL,
+          change_revision INTEGER NOT NULL,
+          data            BLOB NOT NULL,
+          PRIMARY KEY (vla, change_revision)
+        ) WITHOUT ROWID;
+      )sql",
   };
   return *m;
 }
@@ -70,6 +84,7 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
       store->db_ = OpenWriter(path);
       if (auto s = Migrate(*store->db_, Migrations()); !s.ok()) return s;
       store->secret_ = LoadOrCreateSecret(*store->db_, "page_secret");
+      if (auto s = store->DeriveEvaluationFlags(); !s.ok()) return s;
       store->insert_id_ = std::make_unique<SQLite::Statement>(
           *store->db_,
           "INSERT INTO record_ids (event_id, seq) VALUES (?, ?) "
@@ -118,8 +133,8 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
 
   absl::Status ForEachRecord(
       int64_t after,
-      const std::function<void(int64_t, v1::RecordKind, absl::string_view)>&
-          fn) override {
+      const std::function<void(int64_t, v1::RecordKind, absl::string_view)>& fn)
+      override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
       SQLite::Statement st(
@@ -164,6 +179,47 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
     return vla::LoadDefinitions(*db_, fn);
   }
 
+  absl::Status AddVlaRevisions(
+      const std::vector<VlaRevisionRow>& rows) override {
+    if (rows.empty()) return absl::OkStatus();
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Transaction tx(*db_);
+      SQLite::Statement st(*db_,
+                           "INSERT INTO vla_revisions (vla, change_revision, "
+                           "data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+      for (const VlaRevisionRow& row : rows) {
+        st.bind(1, row.vla);
+        st.bind(2, static_cast<int64_t>(row.change_revision));
+        BindBlob(st, 3, row.data);
+        st.exec();
+        st.reset();
+      }
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "storing VLA revisions");
+    }
+  }
+
+  absl::Status ForEachVlaRevision(
+      const std::function<void(int64_t, absl::string_view)>& fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement st(*db_,
+                           "SELECT change_revision, data FROM vla_revisions");
+      while (st.executeStep()) {
+        const SQLite::Column data = st.getColumn(1);
+        fn(st.getColumn(0).getInt64(),
+           absl::string_view(static_cast<const char*>(data.getBlob()),
+                             data.getBytes()));
+      }
+      return absl::OkStatus();
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading VLA revisions");
+    }
+  }
+
   absl::Status AppendEvaluations(
       const std::vector<v1::VlaStatus>& statuses) override {
     if (statuses.empty()) return absl::OkStatus();
@@ -172,8 +228,8 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
       SQLite::Transaction tx(*db_);
       SQLite::Statement st(
           *db_,
-          "INSERT INTO evaluations (vla, vla_revision, time_us, "
-          "state, score, data) VALUES (?, ?, ?, ?, ?, ?)");
+          "INSERT INTO evaluations (vla, vla_revision, time_us, state, score, "
+          "watermelon, disputed, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
       for (const v1::VlaStatus& s : statuses) {
         st.bind(1, s.vla());
         st.bind(2, static_cast<int64_t>(s.vla_revision()));
@@ -181,7 +237,9 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
                        absl::ToUnixMicros(FromProtoTime(s.evaluate_time()))));
         st.bind(4, static_cast<int>(s.state()));
         st.bind(5, s.score());
-        BindBlob(st, 6, s.SerializeAsString());
+        st.bind(6, s.watermelon() ? 1 : 0);
+        st.bind(7, s.disputed() ? 1 : 0);
+        BindBlob(st, 8, s.SerializeAsString());
         st.exec();
         st.reset();
       }
@@ -192,23 +250,26 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
     }
   }
 
-  absl::StatusOr<std::vector<v1::VlaStatus>> Evaluations(absl::string_view vla,
-                                                         int64_t from_us,
-                                                         int64_t to_us,
-                                                         int limit) override {
+  absl::StatusOr<std::vector<StoredEvaluation>> Evaluations(
+      absl::string_view vla, EvaluationCursor after, int64_t to_us,
+      int limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
-      SQLite::Statement st(*db_,
-                           "SELECT data FROM evaluations WHERE vla = ? AND "
-                           "time_us >= ? AND time_us < ? ORDER BY time_us, id "
-                           "LIMIT ?");
+      SQLite::Statement st(
+          *db_,
+          "SELECT id, data FROM evaluations WHERE vla = ?1 AND time_us >= ?2 "
+          "AND (time_us > ?2 OR id > ?3) AND time_us < ?4 "
+          "ORDER BY time_us, id LIMIT ?5");
       st.bind(1, std::string(vla));
-      st.bind(2, static_cast<int64_t>(from_us));
-      st.bind(3, static_cast<int64_t>(to_us));
-      st.bind(4, limit);
-      std::vector<v1::VlaStatus> out;
+      st.bind(2, static_cast<int64_t>(after.time_us));
+      st.bind(3, static_cast<int64_t>(after.id));
+      st.bind(4, static_cast<int64_t>(to_us));
+      st.bind(5, limit);
+      std::vector<StoredEvaluation> out;
       while (st.executeStep()) {
-        if (!out.emplace_back().ParseFromString(st.getColumn(0).getString())) {
+        StoredEvaluation& e = out.emplace_back();
+        e.id = st.getColumn(0).getInt64();
+        if (!e.status.ParseFromString(st.getColumn(1).getString())) {
           return absl::DataLossError("stored evaluation does not parse");
         }
       }
@@ -218,10 +279,91 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
     }
   }
 
+  absl::StatusOr<std::vector<EvaluationState>> EvaluationStates(
+      absl::string_view vla, int64_t from_us, int64_t to_us) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      std::vector<EvaluationState> out;
+      auto read = [&](SQLite::Statement& st) {
+        while (st.executeStep()) {
+          EvaluationState& e = out.emplace_back();
+          e.time_us = st.getColumn(0).getInt64();
+          e.state = static_cast<v1::ComplianceState>(st.getColumn(1).getInt());
+          e.watermelon = st.getColumn(2).getInt() != 0;
+          e.disputed = st.getColumn(3).getInt() != 0;
+        }
+      };
+      SQLite::Statement before(
+          *db_,
+          "SELECT time_us, state, watermelon, disputed FROM evaluations "
+          "WHERE vla = ? AND time_us < ? ORDER BY time_us DESC, id DESC "
+          "LIMIT 1");
+      before.bind(1, std::string(vla));
+      before.bind(2, static_cast<int64_t>(from_us));
+      read(before);
+      SQLite::Statement in(
+          *db_,
+          "SELECT time_us, state, watermelon, disputed FROM evaluations "
+          "WHERE vla = ? AND time_us >= ? AND time_us < ? ORDER BY time_us, "
+          "id");
+      in.bind(1, std::string(vla));
+      in.bind(2, static_cast<int64_t>(from_us));
+      in.bind(3, static_cast<int64_t>(to_us));
+      read(in);
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading evaluation states");
+    }
+  }
+
+  absl::StatusOr<int64_t> PruneEvaluations(int64_t before_us) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement st(
+          *db_,
+          "DELETE FROM evaluations WHERE time_us < ?1 AND EXISTS ("
+          "SELECT 1 FROM evaluations AS later WHERE later.vla = "
+          "evaluations.vla AND later.time_us < ?1 AND (later.time_us > "
+          "evaluations.time_us OR (later.time_us = evaluations.time_us AND "
+          "later.id > evaluations.id)))");
+      st.bind(1, static_cast<int64_t>(before_us));
+      return static_cast<int64_t>(st.exec());
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "pruning evaluations");
+    }
+  }
+
   const std::string& secret() const override { return secret_; }
 
  private:
   SqliteEvaluatorStore() = default;
+
+  // Sets the watermelon and disputed columns of evaluations stored before
+  // they existed, from the stored statuses.
+  absl::Status DeriveEvaluationFlags() {
+    try {
+      SQLite::Transaction tx(*db_);
+      SQLite::Statement read(
+          *db_, "SELECT id, data FROM evaluations WHERE watermelon IS NULL");
+      SQLite::Statement write(
+          *db_,
+          "UPDATE evaluations SET watermelon = ?, disputed = ? WHERE id = ?");
+      v1::VlaStatus status;
+      while (read.executeStep()) {
+        status.Clear();
+        (void)status.ParseFromString(read.getColumn(1).getString());
+        write.bind(1, status.watermelon() ? 1 : 0);
+        write.bind(2, status.disputed() ? 1 : 0);
+        write.bind(3, read.getColumn(0).getInt64());
+        write.exec();
+        write.reset();
+      }
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "deriving evaluation flags");
+    }
+  }
 
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;

@@ -1,8 +1,9 @@
 // Durable storage of the evaluator: every accepted observation and work item
 // event (keyed by event_id, so a retried record is found as a duplicate, also
 // across restarts), the definitions it follows from the VMDB with the last
-// revision applied, and the history of VLA evaluations. The only place with
-// SQL in the evaluator.
+// revision applied, every VLA revision seen, and the history of VLA
+// evaluations (pruned after a retention period). The only place with SQL in
+// the evaluator.
 #ifndef VLA_SERVICES_EVALUATOR_EVALUATOR_STORE_H_
 #define VLA_SERVICES_EVALUATOR_EVALUATOR_STORE_H_
 
@@ -123,6 +124,35 @@ class ReplicaCoordinator {
 // hashing: the same answer in every process); "" if there are none.
 std::string PreferredOwner(const std::string& value_stream,
                            const std::vector<std::string>& replicas);
+// A VLA revision to keep: the VMDB change that committed it and the
+// serialized Vla.
+struct VlaRevisionRow {
+  std::string vla;
+  int64_t change_revision = 0;
+  std::string data;
+};
+
+// A stored evaluation and its row id (the order of evaluations published at
+// the same instant).
+struct StoredEvaluation {
+  int64_t id = 0;
+  v1::VlaStatus status;
+};
+
+// Where a page of evaluations resumes: after the row (time_us, id) in the
+// order (time_us, id). {from_us, 0} starts at from_us.
+struct EvaluationCursor {
+  int64_t time_us = 0;
+  int64_t id = 0;
+};
+
+// What time in state needs of an evaluation.
+struct EvaluationState {
+  int64_t time_us = 0;
+  v1::ComplianceState state = v1::COMPLIANCE_STATE_UNSPECIFIED;
+  bool watermelon = false;
+  bool disputed = false;
+};
 
 class EvaluatorStore {
  public:
@@ -151,13 +181,31 @@ class EvaluatorStore {
       const std::function<void(absl::string_view name, absl::string_view data)>&
           fn) = 0;
 
-  // Appends evaluations to the history.
+  // Keeps VLA revisions; a (vla, change_revision) stored before is left as
+  // it is, so the rows may be stored again (a replayed change feed).
+  virtual absl::Status AddVlaRevisions(
+      const std::vector<VlaRevisionRow>& rows) = 0;
+  // Calls `fn` for every stored VLA revision.
+  virtual absl::Status ForEachVlaRevision(
+      const std::function<void(int64_t change_revision,
+                               absl::string_view data)>& fn) = 0;
+
+  // Appends evaluations to the history, in one transaction.
   virtual absl::Status AppendEvaluations(
       const std::vector<v1::VlaStatus>& statuses) = 0;
-  // The evaluations of `vla` with evaluate_time in [from_us, to_us), oldest
-  // first, at most `limit`.
-  virtual absl::StatusOr<std::vector<v1::VlaStatus>> Evaluations(
-      absl::string_view vla, int64_t from_us, int64_t to_us, int limit) = 0;
+  // The evaluations of `vla` after `after` with evaluate_time before `to_us`,
+  // in (time, id) order, at most `limit`.
+  virtual absl::StatusOr<std::vector<StoredEvaluation>> Evaluations(
+      absl::string_view vla, EvaluationCursor after, int64_t to_us,
+      int limit) = 0;
+  // The last evaluation of `vla` before `from_us` (if any), then every one
+  // with evaluate_time in [from_us, to_us), in (time, id) order.
+  virtual absl::StatusOr<std::vector<EvaluationState>> EvaluationStates(
+      absl::string_view vla, int64_t from_us, int64_t to_us) = 0;
+  // Deletes the evaluations before `before_us` except, per VLA, the last one
+  // before it (the state still in force at `before_us`). Returns how many
+  // were deleted.
+  virtual absl::StatusOr<int64_t> PruneEvaluations(int64_t before_us) = 0;
 
   // The page-token secret, created on first open.
   virtual const std::string& secret() const = 0;

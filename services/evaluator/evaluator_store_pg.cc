@@ -73,6 +73,20 @@ const std::vector<std::string>& Migrations() {
         );
         CREATE INDEX published_by_seq ON published (seq);
       )sql",
+      // History and reports: the flags time in state needs, beside the
+      // state (NULL in rows stored before: derived from `data` at open),
+      // every VLA revision seen, and an index for pruning by time.
+      R"sql(
+        ALTER TABLE evaluations ADD COLUMN watermelon boolean;
+        ALTER TABLE evaluations ADD COLUMN disputed boolean;
+        CREATE INDEX evaluations_by_time ON evaluations (time_us);
+        CREATE TABLE vla_revisions (
+          vla             text COLLATE "C" NOT NULL,
+          change_revision bigint NOT NULL,
+          data            bytea NOT NULL,
+          PRIMARY KEY (vla, change_revision)
+        );
+      )sql",
   };
   return *m;
 }
@@ -109,13 +123,47 @@ constexpr Statement kCountRecords{"evaluator_count_records",
                                   "SELECT COUNT(*) FROM records"};
 constexpr Statement kInsertEvaluations{
     "evaluator_insert_evaluations",
-    "INSERT INTO evaluations (vla, vla_revision, time_us, state, score, data) "
-    "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int4[], "
-    "$5::float8[], $6::bytea[])"};
+    "INSERT INTO evaluations (vla, vla_revision, time_us, state, score, "
+    "watermelon, disputed, data) "
+    "SELECT v, r, t, st, sc, w <> 0, d <> 0, b FROM unnest($1::text[], "
+    "$2::int8[], $3::int8[], $4::int4[], $5::float8[], $6::int4[], "
+    "$7::int4[], $8::bytea[]) WITH ORDINALITY AS x(v, r, t, st, sc, w, d, b, "
+    "i) ORDER BY i"};
 constexpr Statement kEvaluations{
     "evaluator_evaluations",
-    "SELECT data FROM evaluations WHERE vla = $1 AND time_us >= $2 AND "
-    "time_us < $3 ORDER BY time_us, id LIMIT $4"};
+    "SELECT id, data FROM evaluations WHERE vla = $1 AND time_us >= $2 AND "
+    "(time_us > $2 OR id > $3) AND time_us < $4 ORDER BY time_us, id "
+    "LIMIT $5"};
+constexpr Statement kStateBefore{
+    "evaluator_state_before",
+    "SELECT time_us, state, watermelon, disputed FROM evaluations "
+    "WHERE vla = $1 AND time_us < $2 ORDER BY time_us DESC, id DESC LIMIT 1"};
+constexpr Statement kStatesIn{
+    "evaluator_states_in",
+    "SELECT time_us, state, watermelon, disputed FROM evaluations "
+    "WHERE vla = $1 AND time_us >= $2 AND time_us < $3 ORDER BY time_us, id"};
+// Keeps, per VLA, the last evaluation before $1.
+constexpr Statement kPruneEvaluations{
+    "evaluator_prune_evaluations",
+    "DELETE FROM evaluations e WHERE e.time_us < $1 AND EXISTS ("
+    "SELECT 1 FROM evaluations l WHERE l.vla = e.vla AND l.time_us < $1 AND "
+    "(l.time_us > e.time_us OR (l.time_us = e.time_us AND l.id > e.id)))"};
+constexpr Statement kUnflaggedEvaluations{
+    "evaluator_unflagged_evaluations",
+    "SELECT id, data FROM evaluations WHERE watermelon IS NULL"};
+constexpr Statement kSetEvaluationFlags{
+    "evaluator_set_evaluation_flags",
+    "UPDATE evaluations e SET watermelon = x.w <> 0, disputed = x.d <> 0 "
+    "FROM unnest($1::int8[], $2::int4[], $3::int4[]) AS x(id, w, d) "
+    "WHERE e.id = x.id"};
+constexpr Statement kAddVlaRevisions{
+    "evaluator_add_vla_revisions",
+    "INSERT INTO vla_revisions (vla, change_revision, data) "
+    "SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[]) "
+    "ON CONFLICT DO NOTHING"};
+constexpr Statement kVlaRevisions{
+    "evaluator_vla_revisions",
+    "SELECT change_revision, data FROM vla_revisions"};
 
 constexpr char kPublishedChannel[] = "vla_evaluator_published";
 constexpr Statement kLockLeases{
@@ -188,7 +236,7 @@ class PgEvaluatorStore final : public EvaluatorStore,
           VLA_RETURN_IF_ERROR(pg::Migrate(c, kSchema, Migrations()));
           VLA_ASSIGN_OR_RETURN(store->secret_,
                                pg::LoadOrCreateSecret(c, "page_secret"));
-          return absl::OkStatus();
+          return DeriveEvaluationFlags(c);
         }));
     store->listener_ = std::make_unique<pg::Listener>(
         uri, kChannel, kPollInterval,
@@ -245,8 +293,8 @@ class PgEvaluatorStore final : public EvaluatorStore,
 
   absl::Status ForEachRecord(
       int64_t after,
-      const std::function<void(int64_t, v1::RecordKind, absl::string_view)>&
-          fn) override {
+      const std::function<void(int64_t, v1::RecordKind, absl::string_view)>& fn)
+      override {
     while (true) {
       int n = 0;
       VLA_ASSIGN_OR_RETURN(int64_t last,
@@ -292,12 +340,41 @@ class PgEvaluatorStore final : public EvaluatorStore,
     return revision;
   }
 
+  absl::Status AddVlaRevisions(
+      const std::vector<VlaRevisionRow>& rows) override {
+    if (rows.empty()) return absl::OkStatus();
+    std::vector<absl::string_view> vlas, data;
+    std::vector<int64_t> revisions;
+    for (const VlaRevisionRow& row : rows) {
+      vlas.push_back(row.vla);
+      revisions.push_back(row.change_revision);
+      data.push_back(row.data);
+    }
+    Params params;
+    params.TextArray(vlas).Int64Array(revisions).BytesArray(data);
+    return pool_.Run([&](pg::Connection& c) {
+      return c.Run(kAddVlaRevisions, params).status();
+    });
+  }
+
+  absl::Status ForEachVlaRevision(
+      const std::function<void(int64_t, absl::string_view)>& fn) override {
+    // Read whole first: a retried attempt must not call fn twice.
+    Result r;
+    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+      VLA_ASSIGN_OR_RETURN(r, c.Run(kVlaRevisions));
+      return absl::OkStatus();
+    }));
+    for (int i = 0; i < r.rows(); ++i) fn(r.Int(i, 0), r.Bytes(i, 1));
+    return absl::OkStatus();
+  }
+
   absl::Status AppendEvaluations(
       const std::vector<v1::VlaStatus>& statuses) override {
     if (statuses.empty()) return absl::OkStatus();
     std::vector<absl::string_view> vlas;
     std::vector<int64_t> revisions, times;
-    std::vector<int32_t> states;
+    std::vector<int32_t> states, watermelons, disputed;
     std::vector<double> scores;
     std::vector<std::string> data;
     for (const v1::VlaStatus& s : statuses) {
@@ -306,6 +383,8 @@ class PgEvaluatorStore final : public EvaluatorStore,
       times.push_back(absl::ToUnixMicros(FromProtoTime(s.evaluate_time())));
       states.push_back(static_cast<int32_t>(s.state()));
       scores.push_back(s.score());
+      watermelons.push_back(s.watermelon() ? 1 : 0);
+      disputed.push_back(s.disputed() ? 1 : 0);
       data.push_back(s.SerializeAsString());
     }
     Params params;
@@ -314,33 +393,76 @@ class PgEvaluatorStore final : public EvaluatorStore,
         .Int64Array(times)
         .IntArray(states)
         .DoubleArray(scores)
+        .IntArray(watermelons)
+        .IntArray(disputed)
         .BytesArray(std::vector<absl::string_view>(data.begin(), data.end()));
     return pool_.Run([&](pg::Connection& c) {
       return c.Run(kInsertEvaluations, params).status();
     });
   }
 
-  absl::StatusOr<std::vector<v1::VlaStatus>> Evaluations(absl::string_view vla,
-                                                         int64_t from_us,
-                                                         int64_t to_us,
-                                                         int limit) override {
-    std::vector<v1::VlaStatus> out;
+  absl::StatusOr<std::vector<StoredEvaluation>> Evaluations(
+      absl::string_view vla, EvaluationCursor after, int64_t to_us,
+      int limit) override {
+    std::vector<StoredEvaluation> out;
     VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
       out.clear();
-      VLA_ASSIGN_OR_RETURN(
-          Result r,
-          c.Run(kEvaluations,
-                Params().Text(vla).Int(from_us).Int(to_us).Int(limit)));
+      VLA_ASSIGN_OR_RETURN(Result r, c.Run(kEvaluations, Params()
+                                                             .Text(vla)
+                                                             .Int(after.time_us)
+                                                             .Int(after.id)
+                                                             .Int(to_us)
+                                                             .Int(limit)));
       for (int i = 0; i < r.rows(); ++i) {
-        const absl::string_view d = r.Bytes(i, 0);
-        if (!out.emplace_back().ParseFromArray(d.data(),
-                                               static_cast<int>(d.size()))) {
+        StoredEvaluation& e = out.emplace_back();
+        e.id = r.Int(i, 0);
+        const absl::string_view d = r.Bytes(i, 1);
+        if (!e.status.ParseFromArray(d.data(), static_cast<int>(d.size()))) {
           return absl::DataLossError("stored evaluation does not parse");
         }
       }
       return absl::OkStatus();
     }));
     return out;
+  }
+
+  absl::StatusOr<std::vector<EvaluationState>> EvaluationStates(
+      absl::string_view vla, int64_t from_us, int64_t to_us) override {
+    std::vector<EvaluationState> out;
+    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+      out.clear();
+      auto read = [&out](const Result& r) {
+        for (int i = 0; i < r.rows(); ++i) {
+          EvaluationState& e = out.emplace_back();
+          e.time_us = r.Int(i, 0);
+          e.state = static_cast<v1::ComplianceState>(r.Int(i, 1));
+          e.watermelon = r.Int(i, 2) != 0;
+          e.disputed = r.Int(i, 3) != 0;
+        }
+      };
+      VLA_RETURN_IF_ERROR(c.Begin());
+      VLA_ASSIGN_OR_RETURN(
+          Result before, c.Run(kStateBefore, Params().Text(vla).Int(from_us)));
+      VLA_ASSIGN_OR_RETURN(
+          Result in,
+          c.Run(kStatesIn, Params().Text(vla).Int(from_us).Int(to_us)));
+      VLA_RETURN_IF_ERROR(c.Commit());
+      read(before);
+      read(in);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<int64_t> PruneEvaluations(int64_t before_us) override {
+    int64_t deleted = 0;
+    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+      VLA_ASSIGN_OR_RETURN(Result r,
+                           c.Run(kPruneEvaluations, Params().Int(before_us)));
+      deleted = r.Affected();
+      return absl::OkStatus();
+    }));
+    return deleted;
   }
 
   const std::string& secret() const override { return secret_; }
@@ -515,6 +637,30 @@ class PgEvaluatorStore final : public EvaluatorStore,
  private:
   PgEvaluatorStore(const std::string& uri, int connections)
       : pool_(uri, kSchema, connections) {}
+
+  // Sets the watermelon and disputed columns of evaluations stored before
+  // they existed, from the stored statuses.
+  static absl::Status DeriveEvaluationFlags(pg::Connection& c) {
+    VLA_RETURN_IF_ERROR(c.Begin());
+    VLA_ASSIGN_OR_RETURN(Result r, c.Run(kUnflaggedEvaluations));
+    if (r.rows() > 0) {
+      std::vector<int64_t> ids;
+      std::vector<int32_t> watermelons, disputed;
+      v1::VlaStatus status;
+      for (int i = 0; i < r.rows(); ++i) {
+        status.Clear();
+        const absl::string_view d = r.Bytes(i, 1);
+        (void)status.ParseFromArray(d.data(), static_cast<int>(d.size()));
+        ids.push_back(r.Int(i, 0));
+        watermelons.push_back(status.watermelon() ? 1 : 0);
+        disputed.push_back(status.disputed() ? 1 : 0);
+      }
+      Params params;
+      params.Int64Array(ids).IntArray(watermelons).IntArray(disputed);
+      VLA_RETURN_IF_ERROR(c.Run(kSetEvaluationFlags, params).status());
+    }
+    return c.Commit();
+  }
 
   // Calls fn for each row (seq, kind, value_stream, data) of `r`; returns
   // the last sequence (`after` if none).

@@ -87,6 +87,27 @@ std::vector<SelectionDef> SelectionsOf(const v1::Kvi& kvi,
   return defs;
 }
 
+TimeWindow CalendarPeriodAt(v1::CalendarPeriod period, absl::TimeZone tz,
+                            absl::Time at) {
+  const absl::CivilSecond now = absl::ToCivilSecond(at, tz);
+  absl::CivilMonth start;
+  int months = 1;
+  switch (period) {
+    case v1::CALENDAR_PERIOD_QUARTER:
+      start = absl::CivilMonth(now.year(), (now.month() - 1) / 3 * 3 + 1);
+      months = 3;
+      break;
+    case v1::CALENDAR_PERIOD_YEAR:
+      start = absl::CivilMonth(now.year(), 1);
+      months = 12;
+      break;
+    default:
+      start = absl::CivilMonth(now);
+      break;
+  }
+  return {absl::FromCivil(start, tz), absl::FromCivil(start + months, tz)};
+}
+
 TimeWindow KviWindow(const v1::Window& w, absl::Time at) {
   if (w.has_rolling()) {
     return {std::min(at, at - FromProtoDuration(w.rolling())), at};
@@ -97,20 +118,7 @@ TimeWindow KviWindow(const v1::Window& w, absl::Time at) {
   if (!w.time_zone().empty() && !absl::LoadTimeZone(w.time_zone(), &tz)) {
     tz = absl::UTCTimeZone();
   }
-  const absl::CivilSecond now = absl::ToCivilSecond(at, tz);
-  absl::CivilSecond start;
-  switch (w.calendar()) {
-    case v1::CALENDAR_PERIOD_QUARTER:
-      start = absl::CivilMonth(now.year(), (now.month() - 1) / 3 * 3 + 1);
-      break;
-    case v1::CALENDAR_PERIOD_YEAR:
-      start = absl::CivilYear(now.year());
-      break;
-    default:
-      start = absl::CivilMonth(now);
-      break;
-  }
-  return {std::min(at, absl::FromCivil(start, tz)), at};
+  return {std::min(at, CalendarPeriodAt(w.calendar(), tz, at).start), at};
 }
 
 Parties PartiesOf(const v1::ValueStream* value_stream) {

@@ -58,6 +58,12 @@ struct TimeWindow {
   absl::Duration length() const { return end - start; }
 };
 
+// The whole calendar period (MONTH, QUARTER or YEAR; anything else counts
+// as MONTH) of `tz` that contains `at`: [its first local midnight, the next
+// period's). DST-correct: a local day is as long as the zone makes it.
+TimeWindow CalendarPeriodAt(v1::CalendarPeriod period, absl::TimeZone tz,
+                            absl::Time at);
+
 // The window of a KVI at `at`: ROLLING d covers [at - d, at); CALENDAR covers
 // the period to date, from the start of the month, quarter or year of `at`
 // in the window's time zone (UTC if unset or unknown here). Never starts

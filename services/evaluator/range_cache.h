@@ -11,6 +11,11 @@
 // within a minute reuses the minute span and scans only its partial minutes;
 // the spans are rebuilt once per minute (bucket, day) the window moves.
 //
+// Spans come in two slots (SpanSlot): the evaluation passes' windows in one,
+// every other window (a report's periods, a series' points) in the other,
+// so that a report or a series never evicts the spans the next pass reuses.
+// Blocks are shared: they are valid for any window.
+//
 // Validity: everything cached remembers the index sequence it was computed
 // at, and is reused while no block it covers has changed since
 // (BlockVersions of the source).
@@ -36,16 +41,24 @@
 
 namespace vla::evaluator {
 
+// Which cached spans a query reuses and replaces: kLive for the windows the
+// evaluation passes ask for again and again (ending at now), kHistory for
+// any other window (report periods, series points).
+enum class SpanSlot { kLive = 0, kHistory = 1 };
+
 template <typename Agg>
 class RangeCache {
  public:
   // The aggregate over [from, to). `make(bool block)` makes an empty
   // aggregate (block: for a cached day or hour block); `scan(a, b, out)`
   // adds the raw values with time in [a, b) to *out.
+  // `slot`: whose spans to reuse and replace.
   template <typename Make, typename Scan>
   Agg Range(const BlockVersions& versions, uint64_t seq, int64_t from,
-            int64_t to, Make make, Scan scan) {
-    Query<Make, Scan> q{*this, versions, seq, std::move(make), std::move(scan)};
+            int64_t to, Make make, Scan scan, SpanSlot slot = SpanSlot::kLive) {
+    Query<Make, Scan> q{*this,           spans_[static_cast<int>(slot)],
+                        versions,        seq,
+                        std::move(make), std::move(scan)};
     return q.Range(from, to);
   }
 
@@ -64,9 +77,15 @@ class RangeCache {
     std::optional<Agg> agg;
   };
 
+  // The spans of one slot.
+  struct Spans {
+    Span day, bucket, minute;
+  };
+
   template <typename Make, typename Scan>
   struct Query {
     RangeCache& cache;
+    Spans& spans;
     const BlockVersions& versions;
     uint64_t seq;
     Make make;
@@ -115,7 +134,7 @@ class RangeCache {
 
     // Whole days [from, to).
     const Agg& Days(int64_t from, int64_t to) {
-      Span& span = cache.day_span_;
+      Span& span = spans.day;
       if (IsValid(span, from, to,
                   [&] { return versions.Modified(0, from, to); })) {
         return *span.agg;
@@ -129,7 +148,7 @@ class RangeCache {
 
     // Whole buckets [from, to): days, hours, buckets.
     const Agg& Buckets(int64_t from, int64_t to) {
-      Span& span = cache.bucket_span_;
+      Span& span = spans.bucket;
       const auto modified = [&] {
         uint64_t m = 0;
         ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
@@ -154,7 +173,7 @@ class RangeCache {
     // Whole minutes [from, to): the buckets inside and the minutes at the
     // two ends.
     const Agg& Minutes(int64_t from, int64_t to) {
-      Span& span = cache.minute_span_;
+      Span& span = spans.minute;
       const auto modified = [&] {
         return versions.Modified(kBucketLevel, FloorTo(from, kBucketUs),
                                  CeilTo(to, kBucketUs));
@@ -189,9 +208,7 @@ class RangeCache {
   };
 
   absl::flat_hash_map<int64_t, Cached> blocks_[kBucketLevel];  // day, hour
-  Span day_span_;
-  Span bucket_span_;
-  Span minute_span_;
+  Spans spans_[2];                                             // by SpanSlot
 };
 
 }  // namespace vla::evaluator

@@ -56,7 +56,8 @@ void Selection::Scan(const RecordIndex& index, int64_t from, int64_t to,
   });
 }
 
-Aggregate Selection::Range(const RecordIndex& index, int64_t from, int64_t to) {
+Aggregate Selection::Range(const RecordIndex& index, int64_t from, int64_t to,
+                           SpanSlot slot) {
   const BlockVersions* versions = index.Versions(source_);
   if (versions == nullptr) return Aggregate(spec_);
   return cache_.Range(
@@ -68,7 +69,8 @@ Aggregate Selection::Range(const RecordIndex& index, int64_t from, int64_t to) {
         if (block) a.KeepSketch();
         return a;
       },
-      [&](int64_t a, int64_t b, Aggregate* out) { Scan(index, a, b, out); });
+      [&](int64_t a, int64_t b, Aggregate* out) { Scan(index, a, b, out); },
+      slot);
 }
 
 }  // namespace vla::evaluator

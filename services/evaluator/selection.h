@@ -27,8 +27,9 @@ class Selection {
   Selection(const SelectionDef& def, RecordIndex* index);
 
   // The aggregate of the selected values with time in [from, to) (Unix
-  // microseconds).
-  Aggregate Range(const RecordIndex& index, int64_t from, int64_t to);
+  // microseconds); `slot` says whose cached spans to use (range_cache.h).
+  Aggregate Range(const RecordIndex& index, int64_t from, int64_t to,
+                  SpanSlot slot = SpanSlot::kLive);
 
  private:
   bool Matches(const RecordIndex& index, int32_t attrs);

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/format_value.h"
+#include "common/names.h"
 #include "common/proto_time.h"
 
 namespace vla::evaluator {
@@ -31,16 +33,11 @@ bool Meets(double value, double target, v1::Direction direction) {
                                                     : value >= target;
 }
 
-std::string ShortName(const std::string& name) {
-  const size_t slash = name.find('/');
-  return slash == std::string::npos ? name : name.substr(slash + 1);
-}
-
 std::string KviLabel(const KviInput& in, const std::string& name) {
   if (in.kvi != nullptr && !in.kvi->display_name().empty()) {
     return in.kvi->display_name();
   }
-  return ShortName(name);
+  return std::string(IdOf(name));
 }
 
 // The linked SLA's KVI by its display name, or "SLA <id>".
@@ -48,31 +45,10 @@ std::string SlaLabel(const KviInput& in, const std::string& name) {
   if (in.kvi != nullptr && !in.kvi->display_name().empty()) {
     return in.kvi->display_name();
   }
-  return absl::StrCat("SLA ", ShortName(name));
-}
-
-std::string Trim(double v) {
-  std::string s = absl::StrFormat("%.1f", v);
-  if (absl::EndsWith(s, ".0")) s.resize(s.size() - 2);
-  return s;
+  return absl::StrCat("SLA ", IdOf(name));
 }
 
 }  // namespace
-
-std::string FormatValue(double value, const std::string& unit) {
-  if (unit == "s") {
-    const double a = std::fabs(value);
-    if (a >= 86400) return absl::StrCat(Trim(value / 86400), " d");
-    if (a >= 3600) return absl::StrCat(Trim(value / 3600), " h");
-    if (a >= 60) return absl::StrCat(Trim(value / 60), " min");
-    return absl::StrCat(Trim(value), " s");
-  }
-  if (unit == "%") {
-    return absl::StrCat(Trim(std::fabs(value) <= 1 ? value * 100 : value), "%");
-  }
-  std::string s = absl::StrFormat("%.4g", value);
-  return unit.empty() ? s : absl::StrCat(s, " ", unit);
-}
 
 v1::ClauseState ClauseStateOf(const v1::Clause& clause, v1::Direction direction,
                               const v1::KviValue& value) {
@@ -142,8 +118,7 @@ v1::VlaStatus EvaluateVla(
       case v1::CLAUSE_STATE_DISPUTED: {
         std::vector<std::string> sides;
         for (const auto& [team, pv] : in.value->party_values()) {
-          sides.push_back(
-              absl::StrCat(ShortName(team), " ", FormatValue(pv, unit)));
+          sides.push_back(absl::StrCat(IdOf(team), " ", FormatValue(pv, unit)));
         }
         std::sort(sides.begin(), sides.end());
         problems.push_back(absl::StrCat(label, " is disputed (",
@@ -209,7 +184,7 @@ v1::VlaStatus EvaluateVla(
                                    .substr(strlen("COMPLIANCE_STATE_")));
   std::string text = state_name;
   if (status.state() != v1::COMPLIANCE_STATE_NO_DATA) {
-    absl::StrAppend(&text, " (score ", Trim(status.score()), ")");
+    absl::StrAppend(&text, " (score ", OneDecimal(status.score()), ")");
   }
   if (!problems.empty()) {
     absl::StrAppend(&text, ": ", absl::StrJoin(problems, "; "));

@@ -30,10 +30,6 @@ v1::VlaStatus EvaluateVla(
 v1::ClauseState ClauseStateOf(const v1::Clause& clause, v1::Direction direction,
                               const v1::KviValue& value);
 
-// `value` formatted for people in the KVI's unit: seconds as "9.2 d",
-// "3.5 h", "12 min"; "%" as a percentage (fractions <= 1 are scaled).
-std::string FormatValue(double value, const std::string& unit);
-
 }  // namespace vla::evaluator
 
 #endif  // VLA_SERVICES_EVALUATOR_VLA_EVAL_H_

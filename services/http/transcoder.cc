@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/enum_names.h"
 #include "common/log.h"
 
 namespace vla::http {
@@ -64,7 +65,9 @@ absl::StatusOr<Json> LeafValue(const FieldDescriptor* f, absl::string_view name,
             return absl::ascii_isdigit(static_cast<unsigned char>(c));
           });
       if (digits && text.size() < 10) return Json(std::stoi(text));
-      return Json(text);
+      // Also a short name (`period=MONTH`, as api.md writes them).
+      const auto* value = FindEnumValue(f->enum_type(), text);
+      return Json(value != nullptr ? value->name() : text);
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (!IsScalarMessage(f->message_type())) {

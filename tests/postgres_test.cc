@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "clients/lib/watch.h"
 #include "tests/fixtures.h"
 #include "tests/pg_test_util.h"
 #include "tests/test_server.h"
@@ -165,7 +166,7 @@ TEST(PostgresTest, VmdbAndOkrStatusReplicasShareOneDatabase) {
   watch.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(10));
   v1::WatchChangesRequest since0;
-  auto stream = b.vmdb().WatchChanges(&watch, since0);
+  auto stream = client::WatchEvents(b.vmdb().WatchChanges(&watch, since0));
   CreateDefinitions(a.vmdb());  // revisions 1 to 4
   v1::CreateTeamRequest team;
   team.set_team_id("ops");
@@ -177,7 +178,7 @@ TEST(PostgresTest, VmdbAndOkrStatusReplicasShareOneDatabase) {
                                           "teams/ops"};
   for (size_t i = 0; i < names.size(); ++i) {
     v1::Change change;
-    ASSERT_TRUE(stream->Read(&change)) << i;
+    ASSERT_TRUE(stream.Read(&change)) << i;
     EXPECT_EQ(change.revision(), static_cast<int64_t>(i + 1));
     EXPECT_EQ(change.name(), names[i]);
   }

@@ -33,8 +33,10 @@ constexpr int64_t kDay = 86400;
 
 class OkrServiceTest : public ::testing::TestWithParam<testing::Db> {
  protected:
-  explicit OkrServiceTest(ServerOptions options = FastOptions())
-      : server_(options, GetParam()), now_(absl::ToUnixSeconds(absl::Now())) {}
+  OkrServiceTest() : OkrServiceTest(FastOptions(), GetParam()) {}
+  // Fixtures that are not parameterized (TEST_F) name their engine.
+  OkrServiceTest(ServerOptions options, testing::Db db)
+      : server_(options, db), now_(absl::ToUnixSeconds(absl::Now())) {}
 
   void SetUp() override {
     for (auto [id, kind] : {std::pair{"business", v1::TEAM_KIND_CONSUMER},
@@ -435,7 +437,7 @@ ServerOptions SlowTick() {
 // an objective within seconds of new data.
 class OkrKviStreamTest : public OkrServiceTest {
  protected:
-  OkrKviStreamTest() : OkrServiceTest(SlowTick()) {}
+  OkrKviStreamTest() : OkrServiceTest(SlowTick(), testing::Db::kSqlite) {}
   // The published (not computed on demand) value of the happiness KR.
   std::optional<double> PublishedHappiness() {
     v1::ListObjectiveStatusesResponse list;
@@ -512,7 +514,7 @@ TEST_F(OkrKviStreamTest, StatusReadWithoutATimeIsTheLatestPass) {
 // a message's last event gets exactly what changed since.
 class OkrBatchTest : public OkrServiceTest {
  protected:
-  OkrBatchTest() : OkrServiceTest(Options()) {}
+  OkrBatchTest() : OkrServiceTest(Options(), testing::Db::kSqlite) {}
   static ServerOptions Options() {
     ServerOptions o = SlowTick();
     o.watch_batch_bytes = 1024;

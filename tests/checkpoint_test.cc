@@ -29,8 +29,8 @@ namespace {
 
 using testing::TempDir;
 
-const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2026, 3, 20, 12, 0, 7),
-                                        absl::UTCTimeZone());
+const absl::Time kNow = absl::FromCivil(
+    absl::CivilSecond(2026, 3, 20, 12, 0, 7), absl::UTCTimeZone());
 const std::vector<std::string> kKvis = {"kvis/lead-time", "kvis/csat",
                                         "kvis/handoffs"};
 
@@ -51,14 +51,14 @@ v1::Change Change(int64_t revision, const std::string& name,
 std::vector<v1::Change> Definitions() {
   std::vector<v1::Change> out;
   int64_t rev = 0;
-  for (const char* team : {"teams/business", "teams/service-desk",
-                           "teams/network"}) {
+  for (const char* team :
+       {"teams/business", "teams/service-desk", "teams/network"}) {
     out.push_back(Change(++rev, team, testing::MakeTeam()));
   }
-  out.push_back(Change(++rev, "valueStreams/incident",
-                       testing::MakeValueStream(
-                           "teams/business",
-                           {"teams/service-desk", "teams/network"})));
+  out.push_back(
+      Change(++rev, "valueStreams/incident",
+             testing::MakeValueStream(
+                 "teams/business", {"teams/service-desk", "teams/network"})));
   out.push_back(Change(++rev, "kvis/lead-time", testing::MakeKvi()));
   v1::Kvi csat = testing::MakeKvi();
   csat.set_source(v1::SOURCE_OBSERVATIONS);
@@ -146,8 +146,8 @@ Answers Ask(Evaluator& ev) {
   absl::StatusOr<v1::VlaStatus> s = ev.GetVlaStatus("vlas/incident", kNow);
   EXPECT_TRUE(s.ok()) << s.status();
   if (s.ok()) a.vla = *s;
-  absl::StatusOr<v1::ValueStreamFlow> f =
-      ev.GetValueStreamFlow("valueStreams/incident", absl::Hours(24 * 30), kNow);
+  absl::StatusOr<v1::ValueStreamFlow> f = ev.GetValueStreamFlow(
+      "valueStreams/incident", absl::Hours(24 * 30), kNow);
   EXPECT_TRUE(f.ok()) << f.status();
   if (f.ok()) a.flow = *f;
   return a;
@@ -156,8 +156,8 @@ Answers Ask(Evaluator& ev) {
 void ExpectSame(const Answers& want, const Answers& got) {
   using google::protobuf::util::MessageDifferencer;
   for (const auto& [name, value] : want.kvis) {
-    EXPECT_TRUE(MessageDifferencer::ApproximatelyEquals(value,
-                                                        got.kvis.at(name)))
+    EXPECT_TRUE(
+        MessageDifferencer::ApproximatelyEquals(value, got.kvis.at(name)))
         << name << "\nwant " << value.ShortDebugString() << "\ngot  "
         << got.kvis.at(name).ShortDebugString();
   }
@@ -332,8 +332,8 @@ TEST_F(CheckpointTest, AnUnusableSnapshotFallsBackToAFullRebuild) {
   std::string flipped = good;
   flipped[good.size() / 2] ^= 0x5a;
   damages.push_back({"a flipped byte", flipped, "checksum"});
-  damages.push_back({"truncated", good.substr(0, good.size() * 2 / 3),
-                     "truncated"});
+  damages.push_back(
+      {"truncated", good.substr(0, good.size() * 2 / 3), "truncated"});
   std::string future = good;
   future[8] = static_cast<char>(kSnapshotFormatVersion + 1);
   damages.push_back({"a future format version", future, "format version"});

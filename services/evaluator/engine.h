@@ -40,8 +40,8 @@ struct IngestRecord {
   // Exactly one is set; it points into the caller's batch.
   const v1::Observation* observation = nullptr;
   const v1::WorkItemEvent* event = nullptr;
-  int index = 0;        // in its list of the batch (for a Rejection)
-  absl::Status check;   // set by Engine::Check
+  int index = 0;       // in its list of the batch (for a Rejection)
+  absl::Status check;  // set by Engine::Check
   // The store's sequence of the record; 0 when it was not stored (a
   // duplicate).
   int64_t seq = 0;

@@ -290,9 +290,9 @@ bool RecordIndex::LoadSeries(ByteReader* in, uint64_t* key) {
         (!series.buckets.empty() && series.buckets.rbegin()->first >= start)) {
       return false;
     }
-    Bucket& bucket = series.buckets.emplace_hint(series.buckets.end(), start,
-                                                 Bucket())
-                         ->second;
+    Bucket& bucket =
+        series.buckets.emplace_hint(series.buckets.end(), start, Bucket())
+            ->second;
     in->GetArray(in->Get<uint32_t>(), &bucket);
     for (size_t i = 0; i < bucket.size(); ++i) {
       const Sample& s = bucket[i];
@@ -324,8 +324,8 @@ bool RecordIndex::LoadItems(ByteReader* in, uint32_t* begin, uint32_t* end) {
       return false;
     }
     for (const ItemEvent& e : events) {
-      if (e.team < -1 || (e.team >= 0 && static_cast<size_t>(e.team) >=
-                                              strings_.size()) ||
+      if (e.team < -1 ||
+          (e.team >= 0 && static_cast<size_t>(e.team) >= strings_.size()) ||
           !v1::EventKind_IsValid(e.kind())) {
         return false;
       }

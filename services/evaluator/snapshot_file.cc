@@ -111,8 +111,7 @@ absl::Status SnapshotWriter::Commit() {
   }
   committed_ = true;
   // The rename is durable once the folder is.
-  const std::string dir =
-      std::filesystem::path(path_).parent_path().string();
+  const std::string dir = std::filesystem::path(path_).parent_path().string();
   const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return Errno("opening", dir);
   const int synced = fsync(fd);
@@ -167,8 +166,8 @@ absl::StatusOr<std::unique_ptr<SnapshotFile>> SnapshotFile::Open(
   }
   const size_t covered = file->size_ - kFooterSize + sizeof(uint64_t);
   const uint32_t want = Load<uint32_t>(footer + sizeof(uint64_t));
-  const uint32_t crc = Crc(static_cast<uint32_t>(crc32(0, nullptr, 0)),
-                           all.substr(0, covered));
+  const uint32_t crc =
+      Crc(static_cast<uint32_t>(crc32(0, nullptr, 0)), all.substr(0, covered));
   if (crc != want) return lost("checksum mismatch");
   const uint64_t count = Load<uint64_t>(footer);
   size_t at = kHeaderSize;

@@ -134,8 +134,7 @@ class ByteReader {
       return;
     }
     out->resize(count);
-    std::memcpy(out->data(), in_.data() - count * sizeof(T),
-                count * sizeof(T));
+    std::memcpy(out->data(), in_.data() - count * sizeof(T), count * sizeof(T));
   }
   absl::string_view GetString() {
     const uint32_t size = Get<uint32_t>();

@@ -23,7 +23,8 @@ namespace vla::testing {
 class VladProcess {
  public:
   // `extra_args` are appended to --listen, --data_dir, --port_file,
-  // --shutdown_grace=3s and --min_free_bytes=0 (a later flag wins). The child's stderr goes to DATA_DIR/vlad.log.
+  // --shutdown_grace=3s and --min_free_bytes=0 (a later flag wins). The child's
+  // stderr goes to DATA_DIR/vlad.log.
   VladProcess(std::string binary, std::string data_dir,
               std::vector<std::string> extra_args = {});
   // Kills a running child with SIGKILL.

@@ -18,12 +18,17 @@ ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config \
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libssl-dev libpq-dev \
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev \
   prometheus-cpp-dev libgoogle-perftools-dev \
-  libgtest-dev libgmock-dev"
+  libgtest-dev libgmock-dev \
+  nodejs npm ca-certificates"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $BUILD_PACKAGES \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The dashboard's build packages (esbuild, ECharts; web/package-lock.json) from the npm registry:
+# vlad embeds the bundle, so the runtime stage needs no node.
+RUN mkdir -p .cache/tools/web && cp web/package.json web/package-lock.json .cache/tools/web/ \
+ && npm ci --omit=dev --no-audit --no-fund --prefix .cache/tools/web
 # Builds only the shipped binaries (no tests, no benchmarks).
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVLA_BUILD_BENCH=OFF \
  && ninja -C build vlad vlactl vla-governance-bot \
@@ -54,7 +59,7 @@ WORKDIR /var/lib/vla
 VOLUME ["/var/lib/vla"]
 # 50051: gRPC (all hosted services, grpc.health.v1, reflection); 50052: plaintext gRPC health only
 # (for the kubelet's probes when 50051 speaks TLS); 9090: Prometheus metrics (--metrics_listen);
-# 8080: HTTP/JSON and webhooks (--http_listen=0.0.0.0:8080, off unless given).
+# 8080: HTTP/JSON, webhooks and the dashboard at / (--http_listen=0.0.0.0:8080, off unless given).
 EXPOSE 50051 50052 8080 9090
 # No HEALTHCHECK: the image has no probe tool, and the instruction needs one. Kubernetes probes
 # vlad with its native gRPC probes against grpc.health.v1 (k8s/base/statefulset.yaml).

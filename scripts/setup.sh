@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian 12, and nothing that is
-# already there: Debian packages via apt-get, buf (the proto linter) via npm
-# into .cache/tools. Safe to run again.
+# already there: Debian packages via apt-get, buf (the proto linter) and the
+# dashboard's packages (web/package-lock.json) via npm into .cache/tools.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ PACKAGES=(
   libyaml-cpp-dev libcli11-dev
   libgoogle-perftools-dev
   clang libclang-rt-14-dev
+  chromium fonts-dejavu-core
 )
 BUF_VERSION=1.75.0
 
@@ -55,4 +57,15 @@ if ! cmp -s tests/deploy/package-lock.json "$DEPLOY_TOOLS/installed-lock.json"; 
   cp tests/deploy/package.json tests/deploy/package-lock.json "$DEPLOY_TOOLS/"
   npm ci --silent --no-audit --no-fund --prefix "$DEPLOY_TOOLS" >/dev/null
   cp tests/deploy/package-lock.json "$DEPLOY_TOOLS/installed-lock.json"
+fi
+
+# The dashboard (web/): esbuild and ECharts to build it into vlad, puppeteer-core to drive
+# Debian's chromium in its test (pinned by web/package-lock.json; no browser download).
+WEB_TOOLS=.cache/tools/web
+if ! cmp -s web/package-lock.json "$WEB_TOOLS/installed-lock.json"; then
+  echo "setup: installing the dashboard's build and test packages (npm, web/package.json)"
+  rm -rf "$WEB_TOOLS" && mkdir -p "$WEB_TOOLS"
+  cp web/package.json web/package-lock.json "$WEB_TOOLS/"
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --silent --no-audit --no-fund --prefix "$WEB_TOOLS" >/dev/null
+  cp web/package-lock.json "$WEB_TOOLS/installed-lock.json"
 fi

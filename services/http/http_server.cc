@@ -182,6 +182,7 @@ void HttpServer::Stop() {
 
 void HttpServer::Handle(const httplib::Request& req, httplib::Response& res,
                         const httplib::ContentReader* reader) {
+  if (ServeStaticAsset(options_.static_assets, req, res)) return;
   const std::string request_id =
       RequestIdOrNew(req.get_header_value("X-Request-Id"));
   const std::string& path = req.path;

@@ -34,6 +34,7 @@
 #include "services/common/metrics.h"
 #include "services/http/grpc_caller.h"
 #include "services/http/routes.h"
+#include "services/http/static_assets.h"
 #include "services/http/tls_files.h"
 #include "services/http/webhooks.h"
 
@@ -65,6 +66,9 @@ struct HttpOptions {
   std::string tls_key;
   std::string tls_client_ca;
   absl::Duration tls_refresh_interval = absl::Seconds(60);
+  // Files served at their paths by GET and HEAD without authentication (the
+  // dashboard: DashboardAssets()); they must outlive the server.
+  absl::Span<const StaticAsset> static_assets;
 };
 
 class HttpServer {

@@ -320,6 +320,7 @@ absl::Status Server::StartHttp() {
   o.tls_key = options_.tls_key;
   o.tls_client_ca = options_.tls_client_ca;
   o.tls_refresh_interval = options_.tls_refresh_interval;
+  o.static_assets = options_.static_assets;
   // The HTTP caller's own token travels as metadata: no in-process token.
   VLA_ASSIGN_OR_RETURN(
       http_, http::HttpServer::Start(

@@ -26,6 +26,7 @@
 #include "services/common/async_watch.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
+#include "services/http/static_assets.h"
 
 namespace vla {
 
@@ -141,6 +142,9 @@ struct ServerOptions {
   // The webhooks' configuration file (services/http/webhook_config.h);
   // needs http_listen and the evaluator hosted here. Empty: no webhooks.
   std::string webhook_config;
+  // Files the HTTP listener serves without authentication (vlad: the
+  // dashboard, http::DashboardAssets()); empty: none.
+  absl::Span<const http::StaticAsset> static_assets;
 };
 
 // One hosted service: its gRPC service plus what it needs to start and stop.

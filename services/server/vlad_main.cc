@@ -146,8 +146,9 @@ ABSL_FLAG(bool, keepalive_permit_without_calls, true,
 // HTTP/JSON (docs/http.md).
 ABSL_FLAG(std::string, http_listen, "",
           "HOST:PORT (an IP address) to serve HTTP/JSON on: every method of "
-          "the hosted services by its google.api.http route, the webhooks "
-          "and GET /v1/openapi.json; TLS and tokens as for gRPC. Port 0 picks "
+          "the hosted services by its google.api.http route, the webhooks, "
+          "GET /v1/openapi.json and the dashboard at /; TLS and tokens as for "
+          "gRPC. Port 0 picks "
           "a free port (logged). Empty: no HTTP.");
 ABSL_FLAG(int32_t, http_threads, 32,
           "HTTP worker threads: the most HTTP connections served at once "
@@ -243,6 +244,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_http_keep_alive_timeout);
   options.http_stream_heartbeat = absl::GetFlag(FLAGS_http_stream_heartbeat);
   options.webhook_config = absl::GetFlag(FLAGS_webhook_config);
+  options.static_assets = vla::http::DashboardAssets();  // web/, at /
 
   auto server = vla::Server::Start(options);
   if (!server.ok()) {

@@ -25,7 +25,8 @@ declare -A NOT_FOR_THE_IMAGE_BUILD=(
   [libbenchmark-dev]="benchmarks are off in the image (-DVLA_BUILD_BENCH=OFF)"
   [git]="the build context is a plain copy of the sources"
   [tzdata]="tests only; the runtime stage installs it"
-  [ca-certificates]="downloads in setup.sh only"
+  [chromium]="the dashboard's browser test only (web/test/)"
+  [fonts-dejavu-core]="the browser test's screenshots only"
   [postgresql-15]="tests only: the throwaway PostgreSQL server of the conformance suite"
 )
 

@@ -14,10 +14,9 @@ namespace {
 constexpr StaticAsset kAssets[] = {
     {"/", "text/html; charset=utf-8", "<p>hi</p>", "GZ-HTML", "W/\"h1\"",
      false},
-    {"/assets/app-X1.js", "text/javascript; charset=utf-8", "let a=1;",
-     "GZ-JS", "W/\"j1\"", true},
-    {"/plain.txt", "text/plain; charset=utf-8", "plain", "", "W/\"p1\"",
-     false},
+    {"/assets/app-X1.js", "text/javascript; charset=utf-8", "let a=1;", "GZ-JS",
+     "W/\"j1\"", true},
+    {"/plain.txt", "text/plain; charset=utf-8", "plain", "", "W/\"p1\"", false},
 };
 
 httplib::Request Get(const std::string& path,
@@ -80,8 +79,8 @@ TEST(StaticAssetsTest, GzipWhenAccepted) {
   }
   for (const char* refused : {"", "br", "gzip;q=0", "identity", "*;q=0"}) {
     httplib::Response res;
-    ASSERT_TRUE(
-        ServeStaticAsset(kAssets, Get("/", {{"Accept-Encoding", refused}}), res));
+    ASSERT_TRUE(ServeStaticAsset(
+        kAssets, Get("/", {{"Accept-Encoding", refused}}), res));
     EXPECT_FALSE(res.has_header("Content-Encoding")) << refused;
     EXPECT_EQ(Body(res), "<p>hi</p>") << refused;
   }
@@ -110,7 +109,8 @@ TEST(StaticAssetsTest, NotModifiedForItsEtag) {
 }
 
 TEST(StaticAssetsTest, OtherPathsAndMethodsAreLeftToTheCaller) {
-  for (const char* path : {"/v1/vlas", "/index.html", "/assets/", "/assets/app-X2.js", ""}) {
+  for (const char* path :
+       {"/v1/vlas", "/index.html", "/assets/", "/assets/app-X2.js", ""}) {
     httplib::Response res;
     EXPECT_FALSE(ServeStaticAsset(kAssets, Get(path), res)) << path;
     EXPECT_FALSE(res.has_header("ETag"));

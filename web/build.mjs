@@ -114,8 +114,8 @@ for (const [p, f] of files) {
   const etag = `W/\\"${createHash('sha256').update(f.bytes).digest('hex').slice(0, 20)}\\"`;
   data += `constexpr char kBody${i}[] =\n    ${literal(f.bytes)};\n`;
   data += `constexpr char kGzip${i}[] =\n    ${literal(gzip)};\n`;
-  table += `    {"${p}", "${f.type}", {kBody${i}, sizeof(kBody${i}) - 1},\n` +
-    `     {kGzip${i}, sizeof(kGzip${i}) - 1}, "${etag}", ${f.immutable}},\n`;
+  table += `    {"${p}", "${f.type}", absl::string_view(kBody${i}, sizeof(kBody${i}) - 1),\n` +
+    `     absl::string_view(kGzip${i}, sizeof(kGzip${i}) - 1), "${etag}", ${f.immutable}},\n`;
   ++i;
 }
 

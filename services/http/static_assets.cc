@@ -86,7 +86,7 @@ bool ServeStaticAsset(absl::Span<const StaticAsset> assets,
     res.status = 304;
     return true;
   }
-  std::string_view bytes = asset->body;
+  absl::string_view bytes = asset->body;
   if (!asset->gzip.empty() &&
       AcceptsGzip(req.get_header_value("Accept-Encoding"))) {
     bytes = asset->gzip;

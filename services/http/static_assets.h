@@ -11,8 +11,7 @@
 #ifndef VLA_SERVICES_HTTP_STATIC_ASSETS_H_
 #define VLA_SERVICES_HTTP_STATIC_ASSETS_H_
 
-#include <string_view>
-
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace httplib {
@@ -25,15 +24,15 @@ namespace vla::http {
 // One built file.
 struct StaticAsset {
   // The URL path, e.g. "/" or "/assets/app-4F2A.js".
-  std::string_view path;
+  absl::string_view path;
   // E.g. "text/javascript; charset=utf-8".
-  std::string_view content_type;
+  absl::string_view content_type;
   // The file.
-  std::string_view body;
+  absl::string_view body;
   // `body` gzip-compressed; empty: always sent as is.
-  std::string_view gzip;
+  absl::string_view gzip;
   // A quoted strong ETag of `body`, e.g. "\"9c1e...\"".
-  std::string_view etag;
+  absl::string_view etag;
   // The path carries a content hash: the file never changes.
   bool immutable = false;
 };

@@ -41,6 +41,7 @@ function exactDecimal(x) {
 // on what follows (keep may be <= 0: then 0 or 1).
 function roundedPrefix(digits, keep) {
   if (keep < 0) return 0n;
+  if (keep >= digits.length) return BigInt(digits + '0'.repeat(keep - digits.length));
   let kept = keep === 0 ? 0n : BigInt(digits.slice(0, keep));
   const rest = digits.slice(keep);
   if (rest.length === 0) return kept;

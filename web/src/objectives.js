@@ -3,7 +3,7 @@
 // WatchObjectiveStatuses; a check-in form for the manual key results.
 import { get, listAll, post, watch } from './api.js';
 import { formatValue, jsonNumber, number } from './format.js';
-import { badge, chart, esc, idOf, loading, setTitle, shortEnum } from './ui.js';
+import { badge, chart, esc, idOf, loading, setTitle, shortEnum, tone } from './ui.js';
 
 // vlactl status's objective SCORE: "5.1 RED".
 export function objectiveScore(status) {
@@ -14,27 +14,31 @@ function percent(fraction) {
   return `${number(100 * fraction, 1)}%`;
 }
 
+const COLOURS = { good: '#2f7d4a', warn: '#c98a00', bad: '#b23b3b', none: '#8a939c' };
+
 function paceOption(objective, status) {
   const krs = status.keyResults || [];
   const labels = [...krs.map((k) => k.id), 'objective'];
   const values = [...krs.map((k) => 100 * jsonNumber(k.progress)), 100 * jsonNumber(status.score)];
   const expected = 100 * jsonNumber(status.expectedProgress);
   return {
-    grid: { left: 120, right: 40, top: 28, bottom: 28 },
+    grid: { left: 120, right: 40, top: 34, bottom: 28 },
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => `${number(v, 1)}%` },
     xAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
     yAxis: { type: 'category', data: labels, inverse: true },
     series: [{
       name: 'progress',
       type: 'bar',
+      // Coloured by each key result's status (and the objective's colour).
       data: values.map((v, i) => ({
         value: v,
-        itemStyle: { color: i === values.length - 1 ? '#1f4e79' : (v >= expected ? '#2f7d4a' : '#b23b3b') },
+        itemStyle: { color: COLOURS[tone(i < krs.length ? shortEnum(krs[i].status, 'OKR_STATUS_') : shortEnum(status.color, 'COLOR_'))] },
       })),
       label: { show: true, position: 'right', formatter: (p) => `${number(p.value, 1)}%` },
       markLine: {
         silent: true,
         symbol: 'none',
+        label: { position: 'end' },
         data: [{ xAxis: expected, label: { formatter: `expected ${number(expected, 1)}%` } }],
         lineStyle: { type: 'dashed', color: '#333' },
       },

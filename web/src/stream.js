@@ -43,37 +43,43 @@ function teamOrder(stream, flow) {
   return order;
 }
 
-function mapOption(order, flow, label) {
+// `width` x `height`: the chart's size, so that the ellipse the teams sit on
+// is drawn round and unstretched.
+function mapOption(order, flow, label, width, height) {
+  const side = width < 600 ? 60 : 110;
+  const aspect = Math.max(0.5, (width - 2 * side) / Math.max(100, height - 90));
   const maxHandoffs = Math.max(1, ...(flow.seams || []).map((s) => Number(s.handoffs || 0)));
   const held = new Map((flow.teams || []).map((t) => [t.team, Number(t.items || 0)]));
-  const step = order.length > 1 ? 100 / (order.length - 1) : 0;
   return {
     tooltip: {},
     series: [{
       type: 'graph',
-      layout: 'none',
+      layout: 'none',  // on an ellipse, in stage order, clockwise from the left
       roam: false,
-      left: 90,
-      right: 90,
-      top: 60,
-      bottom: 60,
+      left: side,
+      right: side,
+      top: 40,
+      bottom: 50,
       edgeSymbol: ['none', 'arrow'],
       edgeSymbolSize: 10,
-      label: { show: true, position: 'bottom', formatter: (p) => p.data.caption },
-      edgeLabel: { show: true, fontSize: 11, formatter: (p) => p.data.text },
+      label: { show: true, position: 'bottom', fontSize: 13, formatter: (p) => p.data.caption },
+      edgeLabel: {
+        show: true, fontSize: 12, color: '#1b1f24', backgroundColor: 'rgba(255,255,255,0.85)', padding: 2,
+        formatter: (p) => p.data.text,
+      },
       data: order.map((t, i) => ({
         name: t,
         caption: `${label(t)}\n${held.get(t) || 0} items`,
-        x: i * step,
-        y: i % 2 === 0 ? 0 : 24,
+        x: -aspect * Math.cos((2 * Math.PI * i) / order.length),
+        y: -Math.sin((2 * Math.PI * i) / order.length),
         symbolSize: 22 + 20 * Math.sqrt((held.get(t) || 0) / Math.max(1, ...held.values())),
         tooltip: { formatter: `${label(t)}: held ${held.get(t) || 0} items` },
       })),
       links: (flow.seams || []).map((s) => ({
         source: s.fromTeam,
         target: s.toTeam,
-        text: `${s.handoffs} · ${humanDuration(jsonNumber(s.meanWaitSeconds))}`,
-        lineStyle: { width: 1 + 7 * (Number(s.handoffs) / maxHandoffs), curveness: 0.25, opacity: 0.7 },
+        text: `${s.handoffs} · wait ${humanDuration(jsonNumber(s.meanWaitSeconds))}`,
+        lineStyle: { width: 1 + 7 * (Number(s.handoffs) / maxHandoffs), curveness: 0.2, opacity: 0.7 },
         tooltip: {
           formatter: `${label(s.fromTeam)} → ${label(s.toTeam)}: ${s.handoffs} handoffs, ` +
             `mean wait after handoff ${humanDuration(jsonNumber(s.meanWaitSeconds))}`,
@@ -90,7 +96,7 @@ function custodyOption(flow, label) {
     legend: { top: 0 },
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => humanDuration(v * 3600) },
     grid: { left: 140, right: 24, top: 32, bottom: 32 },
-    xAxis: { type: 'value', name: 'hours', axisLabel: { formatter: (v) => humanDuration(v * 3600) } },
+    xAxis: { type: 'value', axisLabel: { formatter: (v) => humanDuration(v * 3600) } },
     yAxis: { type: 'category', data: teams.map((t) => label(t.team)), inverse: true },
     series: [
       { name: 'active', type: 'bar', stack: 'custody', data: teams.map((t) => hours(t.activeSeconds)),
@@ -148,7 +154,8 @@ export function renderStream(main, app, id) {
           `<td class="num">${esc(waitShare(t))}</td></tr>`).join('') +
         '</tbody></table></div></section>';
       setTitle(main, stream.displayName || id);
-      charts.push(chart(main.querySelector('#map'), mapOption(teamOrder(stream, flow), flow, label)));
+      const map = main.querySelector('#map');
+      charts.push(chart(map, mapOption(teamOrder(stream, flow), flow, label, map.clientWidth, map.clientHeight)));
       charts.push(chart(main.querySelector('#custody'), custodyOption(flow, label)));
       main.dataset.ready = 'stream';
     }).catch(app.failed);

@@ -83,6 +83,12 @@ export function chart(element, option) {
   };
 }
 
+// A watermelon slice (green rind, red flesh), beside the word.
+export const MELON = '<svg class="melon-icon" aria-hidden="true" viewBox="0 0 24 14" width="24" height="14">' +
+  '<path d="M1 1a11 11 0 0 0 22 0z" fill="#2e8b3e"/><path d="M3.5 1a8.5 8.5 0 0 0 17 0z" fill="#e0393e"/>' +
+  '<circle cx="9" cy="5" r="1" fill="#222"/><circle cx="12" cy="8" r="1" fill="#222"/>' +
+  '<circle cx="15" cy="5" r="1" fill="#222"/></svg>';
+
 export function loading(main, what) {
   main.innerHTML = `<p class="loading" role="status">Loading ${esc(what)}…</p>`;
 }

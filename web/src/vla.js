@@ -4,7 +4,7 @@
 import { get, listAll } from './api.js';
 import { formatValue, jsonNumber, number, oneDecimal } from './format.js';
 import { slaText, vlaState } from './board.js';
-import { badge, chart, esc, idOf, loading, setTitle, shortEnum, utc } from './ui.js';
+import { MELON, badge, chart, esc, idOf, loading, setTitle, shortEnum, utc } from './ui.js';
 
 const DAY = 86400 * 1000;
 const LEVELS = ['NO_DATA', 'BREACHED', 'AT_RISK', 'MET'];
@@ -92,7 +92,10 @@ function seriesOption(series, clause, kvi) {
     grid: { left: 72, right: 24, top: 24, bottom: 32 },
     tooltip: { trigger: 'axis', valueFormatter: (v) => (v === null || v === undefined ? '-' : formatValue(v, unit)) },
     xAxis: { type: 'time' },
-    yAxis: { type: 'value', min: lo, max: hi, axisLabel: { formatter: (v) => formatValue(v, unit) } },
+    yAxis: {
+      type: 'value', min: lo, max: hi,
+      axisLabel: { formatter: (v) => formatValue(v, unit), showMinLabel: false, showMaxLabel: false },
+    },
     series: [{
       name: kvi.displayName || idOf(clause.kvi),
       type: 'line',
@@ -106,6 +109,7 @@ function seriesOption(series, clause, kvi) {
       markLine: {
         silent: true,
         symbol: 'none',
+        label: { position: 'insideStartTop' },
         data: [
           { yAxis: target, name: 'target', label: { formatter: `target ${formatValue(target, unit)}` } },
           { yAxis: warning, name: 'warning', label: { formatter: `warning ${formatValue(warning, unit)}` }, lineStyle: { type: 'dotted' } },
@@ -142,7 +146,7 @@ export function renderVla(main, app, id) {
       `<section class="headline tone-${state.toLowerCase()}${status.watermelon ? ' watermelon' : ''}" aria-label="Status">` +
       `<p>${badge(state)} <span class="score">score <b data-field="score">${oneDecimal(jsonNumber(status.score))}</b></span>` +
       ` · SLA <span data-field="sla">${esc(slaText(status))}</span></p>` +
-      (status.watermelon ? '<p class="melon"><span aria-hidden="true">🍉</span> <strong>Watermelon</strong>: ' +
+      (status.watermelon ? `<p class="melon">${MELON} <strong>Watermelon</strong>: ` +
         'the SLA is met, the value is not</p>' : '') +
       (status.disputed ? '<p class="disputed"><span aria-hidden="true">◆</span> A co-measured KVI is disputed</p>' : '') +
       `<p class="explanation" data-field="explanation">${esc(status.explanation || '')}</p></section>` +

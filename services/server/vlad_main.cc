@@ -148,8 +148,7 @@ ABSL_FLAG(std::string, http_listen, "",
           "HOST:PORT (an IP address) to serve HTTP/JSON on: every method of "
           "the hosted services by its google.api.http route, the webhooks, "
           "GET /v1/openapi.json and the dashboard at /; TLS and tokens as for "
-          "gRPC. Port 0 picks "
-          "a free port (logged). Empty: no HTTP.");
+          "gRPC. Port 0 picks a free port (logged). Empty: no HTTP.");
 ABSL_FLAG(int32_t, http_threads, 32,
           "HTTP worker threads: the most HTTP connections served at once "
           "(each keeps its worker while open); more wait to be accepted.");

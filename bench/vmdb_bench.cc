@@ -30,6 +30,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
 #include "services/server/server.h"
@@ -105,6 +106,9 @@ std::string TeamId(int thread, int64_t n) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As vlad does (vlad_main.cc): the server in this process runs without
+  // Abseil's deadlock detection, which Debian's Abseil has on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   double seconds = absl::GetFlag(FLAGS_seconds);
   double warmup = absl::GetFlag(FLAGS_warmup_seconds);
   const int threads = absl::GetFlag(FLAGS_threads);

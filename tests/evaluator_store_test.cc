@@ -168,6 +168,27 @@ TEST_P(EvaluatorStoreTest, EvaluationsByVlaAndTime) {
   EXPECT_EQ(s->Evaluations("vlas/a", {0, 0}, 1000 * 1000000, 1)->size(), 1u);
 }
 
+TEST_P(EvaluatorStoreTest, LatestEvaluationOfEachVla) {
+  auto s = Open();
+  auto none = s->LatestEvaluations();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  // The latest by time, then by row id (two at one instant), per VLA; an
+  // older one appended later does not win.
+  ASSERT_TRUE(
+      s->AppendEvaluations({Status("vlas/b", 100, 1), Status("vlas/a", 100, 2),
+                            Status("vlas/a", 300, 3), Status("vlas/a", 300, 4)})
+          .ok());
+  ASSERT_TRUE(s->AppendEvaluations({Status("vlas/a", 200, 5)}).ok());
+  auto latest = s->LatestEvaluations();
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_EQ(latest->size(), 2u);
+  EXPECT_EQ((*latest)[0].vla(), "vlas/a");
+  EXPECT_EQ((*latest)[0].score(), 4);
+  EXPECT_EQ((*latest)[1].vla(), "vlas/b");
+  EXPECT_EQ((*latest)[1].score(), 1);
+}
+
 TEST_P(EvaluatorStoreTest, EvaluationPagesResumeAfterACursor) {
   auto s = Open();
   // Three at the same instant: the row id orders them.

@@ -16,10 +16,13 @@ namespace {
 constexpr int64_t kHourUs = 60 * kMinuteUs;
 constexpr int64_t kDayUs = 24 * kHourUs;
 
+int64_t merges = 0;  // Sum::Merge calls, for the cost tests
+
 struct Sum {
   int64_t count = 0;
   int64_t total = 0;
   void Merge(const Sum& o) {
+    ++merges;
     count += o.count;
     total += o.total;
   }
@@ -75,6 +78,50 @@ TEST(RangeCacheTest, AgreesWithADirectSumForAnyWindow) {
     ASSERT_EQ(got.total, want.total);
     if (i % 50 == 0) source.Add(when(rng), 1000);  // late data anywhere
   }
+}
+
+TEST(RangeCacheTest, LongWindowsAgreeWhileLateDataArrives) {
+  // Windows of up to 150 days over 200 days (day groups up to 64 days),
+  // with late data invalidating groups of every size.
+  std::mt19937_64 rng(11);
+  ToySource source;
+  const int64_t t0 = 20001 * kDayUs;  // not aligned to a group of 2 days
+  std::uniform_int_distribution<int64_t> when(t0, t0 + 200 * kDayUs);
+  std::uniform_int_distribution<int64_t> length(kHourUs, 150 * kDayUs);
+  for (int i = 0; i < 20000; ++i) source.Add(when(rng), i % 89);
+  for (int i = 0; i < 1500; ++i) {
+    const int64_t b = when(rng);
+    const int64_t a = b - length(rng);
+    const Sum want = source.Direct(a, b);
+    const Sum got = source.Cached(a, b);
+    ASSERT_EQ(got.count, want.count) << i << ": " << a << " " << b;
+    ASSERT_EQ(got.total, want.total) << i;
+    if (i % 7 == 0) source.Add(when(rng), 3);
+  }
+}
+
+TEST(RangeCacheTest, ASeriesOfDistantWindowsMergesLogarithmically) {
+  // A 30-day window at 1,000 instants over two years (a GetKviSeries whose
+  // points are 17.5 h apart): once the blocks exist, each point merges
+  // O(log) aligned groups of days and hours, not its 29 days and up to 46
+  // hours one by one (14 merges per point with groups, 50 without).
+  ToySource source;
+  const int64_t t0 = 20000 * kDayUs;
+  for (int64_t t = t0; t < t0 + 760 * kDayUs; t += 53 * kMinuteUs) {
+    source.Add(t, 1);
+  }
+  const int64_t step = 730 * kDayUs / 1000 + 17 * kMinuteUs / 3;
+  const auto sweep = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      const int64_t at = t0 + 30 * kDayUs + i * step;
+      ASSERT_EQ(source.Cached(at - 30 * kDayUs, at).count,
+                source.Direct(at - 30 * kDayUs, at).count);
+    }
+  };
+  sweep();  // builds the blocks and groups
+  merges = 0;
+  sweep();
+  EXPECT_LE(merges, 1000 * 25) << merges / 1000.0 << " merges per point";
 }
 
 TEST(RangeCacheTest, ASlidingWindowScansOnlyItsPartialMinutes) {

@@ -2,7 +2,10 @@
 // and 2 okr-status replicas on one database, and as one all-in-one process on
 // SQLite given the same definitions and records. Records go to every
 // evaluator replica from two clients at once; the owner of a value stream is
-// killed with SIGKILL mid-ingest; the clients retry on the next replica.
+// killed with SIGKILL mid-ingest; the clients retry on the next replica,
+// one of them through the client library (clients/lib/client.h) on one
+// target naming every replica, as a Kubernetes Service does: it sees retries,
+// never an error.
 // Afterwards every surviving replica answers every KVI, VLA and objective
 // exactly as the SQLite process does (every acknowledged record counted
 // once), and the killed replica's value streams moved within 10 s.
@@ -17,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "clients/lib/client.h"
 #include "tests/pg_test_util.h"
 #include "tests/test_util.h"
 #include "tests/vlad_process.h"
@@ -233,6 +237,15 @@ TEST(ReplicasEndToEndTest, KillingAnOwnerMidIngestLosesAndDoublesNothing) {
     }));
   }
 
+  // The owner of value stream a, the replica to kill mid-ingest.
+  const auto owner_of_a = [&] {
+    return db.Query(
+        "SELECT r.address FROM vla_evaluator.leases l JOIN "
+        "vla_evaluator.replicas r ON r.id = l.owner "
+        "WHERE l.value_stream = 'valueStreams/a'");
+  };
+  const std::string first_owner = owner_of_a();
+
   // Two clients ingest into the replicas in turn; a failed batch goes to the
   // next replica. The reference gets every batch once.
   std::atomic<int> acked{0};
@@ -263,9 +276,50 @@ TEST(ReplicasEndToEndTest, KillingAnOwnerMidIngestLosesAndDoublesNothing) {
       ++acked;
     }
   };
+  // A third client uses the client library's retries on one target naming
+  // every replica, the owner first (pick_first uses it until it dies).
+  client::ConnectionOptions library;
+  library.address = "ipv4:" + first_owner;
+  for (auto& e : ev) {
+    if (e->process.address() != first_owner) {
+      absl::StrAppend(&library.address, ",", e->process.address());
+    }
+  }
+  library.deadline = absl::Seconds(10);
+  client::RetryPolicy policy;
+  policy.max_attempts = 0;
+  policy.total_timeout = absl::Seconds(60);
+  policy.max_backoff = absl::Milliseconds(500);
+  std::atomic<int> library_attempts{0};
+  std::atomic<bool> owner_killed{false};
+  std::atomic<int> library_after_kill{0};  // batches acked after the kill
+  auto library_client = [&] {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        client::MakeChannel(library);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    auto stub = v1::EvaluationService::NewStub(*channel);
+    for (int b = 0; b < kBatches; ++b) {
+      const v1::IngestRequest req = Batch(kClients, b, now);
+      v1::IngestResponse resp;
+      const grpc::Status s =
+          client::CallWithRetry(library, policy, [&](grpc::ClientContext* ctx) {
+            ++library_attempts;
+            resp.Clear();
+            return stub->IngestBatch(ctx, req, &resp);
+          });
+      ASSERT_TRUE(s.ok()) << "library client, batch " << b << ": "
+                          << s.error_message();
+      EXPECT_EQ(resp.accepted() + resp.duplicates(), kBatchRecords);
+      ++acked;
+      if (owner_killed) ++library_after_kill;
+      // Paced, so that the kill falls mid-ingest for this client too.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) clients.emplace_back(client, c);
-  for (int c = 0; c < kClients; ++c) {
+  clients.emplace_back(library_client);
+  for (int c = 0; c <= kClients; ++c) {
     for (int b = 0; b < kBatches; ++b) {
       v1::IngestResponse resp;
       ASSERT_TRUE(
@@ -276,10 +330,7 @@ TEST(ReplicasEndToEndTest, KillingAnOwnerMidIngestLosesAndDoublesNothing) {
 
   // Mid-ingest: SIGKILL the owner of value stream a.
   ASSERT_TRUE(testing::Eventually([&] { return acked >= kBatches / 2; }));
-  const std::string owner = db.Query(
-      "SELECT r.address FROM vla_evaluator.leases l JOIN "
-      "vla_evaluator.replicas r ON r.id = l.owner "
-      "WHERE l.value_stream = 'valueStreams/a'");
+  const std::string owner = owner_of_a();
   int victim = -1;
   for (int i = 0; i < 3; ++i) {
     if (ev[i]->process.address() == owner) victim = i;
@@ -287,6 +338,7 @@ TEST(ReplicasEndToEndTest, KillingAnOwnerMidIngestLosesAndDoublesNothing) {
   ASSERT_GE(victim, 0) << "owner " << owner;
   killed[victim] = true;
   ev[victim]->process.Kill();
+  owner_killed = true;
   const absl::Time kill_time = absl::Now();
   const int survivor = (victim + 1) % 3;
   // The value stream is served again (by another owner) within 10 s.
@@ -299,10 +351,19 @@ TEST(ReplicasEndToEndTest, KillingAnOwnerMidIngestLosesAndDoublesNothing) {
   std::printf("failover: value stream a served again %s after SIGKILL\n",
               absl::FormatDuration(failover).c_str());
   for (std::thread& t : clients) t.join();
-  EXPECT_EQ(acked, kClients * kBatches);
+  EXPECT_EQ(acked, (kClients + 1) * kBatches);
   std::printf("batches retried on another replica: %d\n", retried.load());
+  std::printf(
+      "client library: %d attempts for %d batches, %d acknowledged after its "
+      "replica was killed\n",
+      library_attempts.load(), kBatches, library_after_kill.load());
+  if (owner == first_owner) {
+    // Its replica died under it and it went on on another one (retrying a
+    // call that was in flight, if any), never failing (above).
+    EXPECT_GT(library_after_kill, 0);
+  }
   EXPECT_EQ(db.QueryInt("SELECT COUNT(*) FROM vla_evaluator.records"),
-            kClients * kBatches * kBatchRecords);
+            (kClients + 1) * kBatches * kBatchRecords);
 
   // Every survivor answers like the single SQLite process, at an instant
   // after the last record.

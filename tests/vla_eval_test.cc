@@ -13,6 +13,7 @@ namespace vla::evaluator {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 v1::Kvi Kvi(const std::string& name, v1::Direction d, const std::string& unit,
             const std::string& display = "") {
@@ -227,6 +228,9 @@ TEST_F(VlaEvalTest, WatermelonWhenSlaIsMetButTheVlaIsNot) {
   s = Eval();
   EXPECT_FALSE(s.sla_met());
   EXPECT_FALSE(s.watermelon());
+  // Named once, by its display name ("SLA compliance"), not "SLA SLA ...".
+  EXPECT_THAT(s.explanation(), HasSubstr("; SLA compliance has no data"));
+  EXPECT_THAT(s.explanation(), Not(HasSubstr("SLA SLA")));
 }
 
 TEST(FormatValueTest, Units) {

@@ -182,7 +182,7 @@ class FeedFollower {
         failed_stream_ = std::max(failed_stream_, stream);
         if (queued_stream_ <= failed_stream_) queue_.clear();
         lock.unlock();
-        stream_->Reconnect();
+        stream_->Reconnect(stream);
         lock.lock();
         continue;
       }

@@ -73,11 +73,13 @@ class StreamFollower {
     if (thread_.joinable()) thread_.join();
   }
 
-  // Ends the current stream, if any, so that the follower reconnects (after
-  // the backoff, which keeps growing until a stream has delivered a message
-  // without a Reconnect).
-  void Reconnect() {
+  // Ends stream number `connection` (see connections()) if it is still the
+  // current one, so that the follower reconnects (after the backoff, which
+  // keeps growing until a stream has delivered a message without a
+  // Reconnect). A newer stream is left alone: it already starts afresh.
+  void Reconnect(int connection) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (connection != connections_) return;
     failed_ = true;
     if (reactor_ != nullptr) reactor_->Cancel();
   }

@@ -1,7 +1,8 @@
 // Time blocks of the evaluator's indexes and caches. Times are Unix
 // microseconds. Data is bucketed by the smallest block (5 minutes); cached
-// aggregates exist per day and per hour, and windows are split into the
-// largest whole blocks they contain.
+// aggregates exist per day and per hour (and per aligned power-of-two group
+// of them, range_cache.h), and windows are split into the largest whole
+// blocks they contain.
 #ifndef VLA_SERVICES_EVALUATOR_BLOCKS_H_
 #define VLA_SERVICES_EVALUATOR_BLOCKS_H_
 
@@ -28,27 +29,27 @@ inline int64_t FloorTo(int64_t t, int64_t unit) {
 }
 inline int64_t CeilTo(int64_t t, int64_t unit) { return -FloorTo(-t, unit); }
 
-// Splits [from, to), both multiples of kBucketUs, into the largest blocks,
-// left to right: visit(0, start, end) once per run of whole days, then
-// visit(level, start, start + kBlockUs[level]) for each hour and bucket.
+// Splits [from, to), both multiples of kBucketUs, into runs of the largest
+// whole blocks, left to right: visit(level, start, end) once per run of whole
+// blocks of `level`: buckets up to the first whole hour, hours up to the
+// first whole day, the whole days, then hours and buckets (runs that would
+// be empty are not visited).
 template <typename Visit>
-void ForEachBlock(int64_t from, int64_t to, Visit visit) {
-  int64_t t = from;
-  while (t < to) {
-    if (t % kBlockUs[0] == 0 && t + kBlockUs[0] <= to) {
-      const int64_t end = t + (to - t) / kBlockUs[0] * kBlockUs[0];
-      visit(0, t, end);
-      t = end;
-      continue;
-    }
-    for (int l = 1; l < kLevels; ++l) {
-      if (t % kBlockUs[l] == 0 && t + kBlockUs[l] <= to) {
-        visit(l, t, t + kBlockUs[l]);
-        t += kBlockUs[l];
-        break;
-      }
-    }
+void ForEachRun(int64_t from, int64_t to, const Visit& visit, int level = 0) {
+  if (from >= to) return;
+  if (level == kBucketLevel) {
+    visit(level, from, to);
+    return;
   }
+  const int64_t a = CeilTo(from, kBlockUs[level]);
+  const int64_t b = FloorTo(to, kBlockUs[level]);
+  if (a >= b) {
+    ForEachRun(from, to, visit, level + 1);
+    return;
+  }
+  ForEachRun(from, a, visit, level + 1);
+  visit(level, a, b);
+  ForEachRun(b, to, visit, level + 1);
 }
 
 // When each block of one source (a series, or a value stream's resolved

@@ -179,6 +179,15 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(
     std::lock_guard<std::mutex> lock(ev->mu_);
     ev->revision_ = revision;
   }
+  if (ev->store_->coordinator() == nullptr) {
+    VLA_ASSIGN_OR_RETURN(std::vector<v1::VlaStatus> latest,
+                         ev->store_->LatestEvaluations());
+    std::lock_guard<std::mutex> lock(ev->pass_mu_);
+    for (v1::VlaStatus& status : latest) {
+      const std::string name = status.vla();
+      ev->stored_at_open_.emplace(name, std::move(status));
+    }
+  }
   if (RecordLog* log = ev->store_->record_log(); log != nullptr) {
     // Memory follows the shared log, from its start: every record, or with
     // replicas (StartReplication) those of the value streams owned here.
@@ -989,18 +998,30 @@ void Evaluator::EvaluatePass(bool all) {
           {0, PublishedStatus::Board::kVla, name, status->SerializeAsString()});
     }
     updates.push_back({name, *status, engine_.VlaAttributes(name, *status)});
-    changed.push_back(*std::move(status));
+    if (!RepeatsStoredAtOpen(name, *status)) {
+      changed.push_back(*std::move(status));
+    }
   }
-  board_.Publish(std::move(updates));
-  if (replication != nullptr) replication->Publish(for_replicas);
+  // In the history before it is published: a status seen is a status kept.
   if (absl::Status s = store_->AppendEvaluations(changed); !s.ok()) {
     Log(LogLevel::kError, "storing evaluations failed",
         {{"error", s.ToString()}});
   }
+  board_.Publish(std::move(updates));
+  if (replication != nullptr) replication->Publish(for_replicas);
   MaybePrune(now);
   (all ? metrics_.full_pass : metrics_.changed_pass)
       .ObserveDuration(
           absl::FromChrono(std::chrono::steady_clock::now() - started));
+}
+
+bool Evaluator::RepeatsStoredAtOpen(const std::string& name,
+                                    const v1::VlaStatus& status) {
+  auto it = stored_at_open_.find(name);
+  if (it == stored_at_open_.end()) return false;
+  const bool same = !Changed(it->second, status);
+  stored_at_open_.erase(it);
+  return same;
 }
 
 void Evaluator::MaybePrune(absl::Time now) {

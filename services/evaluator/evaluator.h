@@ -293,6 +293,15 @@ class Evaluator {
   int64_t snapshot_seq_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   std::mutex pass_mu_;  // one evaluation pass at a time
   absl::Time last_prune_ ABSL_GUARDED_BY(pass_mu_) = absl::InfinitePast();
+  // The evaluation of each VLA stored last before this process started
+  // (sole writer of its store only): a VLA's first status is stored only if
+  // it differs, so a restart does not repeat unchanged states in the
+  // history. An entry goes at the VLA's first publication.
+  std::map<std::string, v1::VlaStatus> stored_at_open_
+      ABSL_GUARDED_BY(pass_mu_);
+  // Whether `status` repeats stored_at_open_[name] (forgetting it).
+  bool RepeatsStoredAtOpen(const std::string& name, const v1::VlaStatus& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pass_mu_);
 };
 
 }  // namespace vla::evaluator

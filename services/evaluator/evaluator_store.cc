@@ -279,6 +279,27 @@ class SqliteEvaluatorStore final : public EvaluatorStore {
     }
   }
 
+  absl::StatusOr<std::vector<v1::VlaStatus>> LatestEvaluations() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement st(
+          *db_,
+          "SELECT data FROM evaluations WHERE id IN (SELECT (SELECT id FROM "
+          "evaluations AS e WHERE e.vla = v.vla ORDER BY time_us DESC, id "
+          "DESC LIMIT 1) FROM (SELECT DISTINCT vla FROM evaluations) AS v) "
+          "ORDER BY vla");
+      std::vector<v1::VlaStatus> out;
+      while (st.executeStep()) {
+        if (!out.emplace_back().ParseFromString(st.getColumn(0).getString())) {
+          return absl::DataLossError("stored evaluation does not parse");
+        }
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return SqliteError(e, "reading evaluations");
+    }
+  }
+
   absl::StatusOr<std::vector<EvaluationState>> EvaluationStates(
       absl::string_view vla, int64_t from_us, int64_t to_us) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -198,6 +198,8 @@ class EvaluatorStore {
   virtual absl::StatusOr<std::vector<StoredEvaluation>> Evaluations(
       absl::string_view vla, EvaluationCursor after, int64_t to_us,
       int limit) = 0;
+  // The last evaluation of every VLA (in (time, id) order), by VLA name.
+  virtual absl::StatusOr<std::vector<v1::VlaStatus>> LatestEvaluations() = 0;
   // The last evaluation of `vla` before `from_us` (if any), then every one
   // with evaluate_time in [from_us, to_us), in (time, id) order.
   virtual absl::StatusOr<std::vector<EvaluationState>> EvaluationStates(

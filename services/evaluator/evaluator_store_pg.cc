@@ -134,6 +134,10 @@ constexpr Statement kEvaluations{
     "SELECT id, data FROM evaluations WHERE vla = $1 AND time_us >= $2 AND "
     "(time_us > $2 OR id > $3) AND time_us < $4 ORDER BY time_us, id "
     "LIMIT $5"};
+constexpr Statement kLatestEvaluations{
+    "evaluator_latest_evaluations",
+    "SELECT DISTINCT ON (vla) data FROM evaluations "
+    "ORDER BY vla, time_us DESC, id DESC"};
 constexpr Statement kStateBefore{
     "evaluator_state_before",
     "SELECT time_us, state, watermelon, disputed FROM evaluations "
@@ -418,6 +422,23 @@ class PgEvaluatorStore final : public EvaluatorStore,
         e.id = r.Int(i, 0);
         const absl::string_view d = r.Bytes(i, 1);
         if (!e.status.ParseFromArray(d.data(), static_cast<int>(d.size()))) {
+          return absl::DataLossError("stored evaluation does not parse");
+        }
+      }
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<v1::VlaStatus>> LatestEvaluations() override {
+    std::vector<v1::VlaStatus> out;
+    VLA_RETURN_IF_ERROR(pool_.Run([&](pg::Connection& c) -> absl::Status {
+      out.clear();
+      VLA_ASSIGN_OR_RETURN(Result r, c.Run(kLatestEvaluations));
+      for (int i = 0; i < r.rows(); ++i) {
+        const absl::string_view d = r.Bytes(i, 0);
+        if (!out.emplace_back().ParseFromArray(d.data(),
+                                               static_cast<int>(d.size()))) {
           return absl::DataLossError("stored evaluation does not parse");
         }
       }

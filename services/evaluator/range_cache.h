@@ -4,8 +4,12 @@
 //
 // A window splits into (blocks.h): a run of whole days, whole hours, whole
 // 5-minute buckets, whole minutes, and the partial minutes at its two ends.
-// Day and hour aggregates are cached per block; a 5-minute bucket is scanned
-// from the index (it holds a few dozen values). On top of them three spans
+// Day and hour aggregates are cached per block, and per aligned group of
+// 2^k blocks (built from two groups of 2^(k-1)), so that a run of n days or
+// hours costs O(log n) merges, not n (a series of a 30-day window at 1,000
+// unrelated instants merges about 8 day groups per point instead of 30); a
+// 5-minute bucket is scanned from the index (it holds a few dozen values).
+// On top of them three spans
 // are cached, each the merge of the last window asked for rounded inwards:
 // to whole days, to whole buckets, and to whole minutes. A window sliding
 // within a minute reuses the minute span and scans only its partial minutes;
@@ -114,6 +118,50 @@ class RangeCache {
       return &slot.agg;
     }
 
+    // The aggregate of the 2^k blocks of `level` from `start` (aligned: the
+    // block index is a multiple of 2^k; k = 0 is one block); null when none
+    // of them ever had data.
+    const Agg* Group(int level, int k, int64_t start) {
+      if (k == 0) return Block(level, start);
+      const int64_t end = start + (kBlockUs[level] << k);
+      auto& groups = cache.groups_[level];
+      auto it = groups.find(GroupKey{k, start});
+      if (it != groups.end() && it->second.seq >= versions.latest()) {
+        return &it->second.agg;
+      }
+      const uint64_t modified = versions.Modified(level, start, end);
+      if (modified == 0) return nullptr;
+      if (it != groups.end() && it->second.seq >= modified) {
+        return &it->second.agg;
+      }
+      // Each half is merged before the next lookup: building one may move
+      // the other (the map rehashes).
+      Agg agg = make(true);
+      for (const int64_t half : {start, start + (kBlockUs[level] << (k - 1))}) {
+        if (const Agg* g = Group(level, k - 1, half)) agg.Merge(*g);
+      }
+      return &groups
+                  .insert_or_assign(GroupKey{k, start},
+                                    Cached{seq, std::move(agg)})
+                  .first->second.agg;
+    }
+
+    // Merges the whole blocks of `level` (day or hour) in [from, to) into
+    // *agg: the largest aligned groups that fit, left to right.
+    void MergeRun(int level, int64_t from, int64_t to, Agg* agg) {
+      const int64_t unit = kBlockUs[level];
+      for (int64_t t = from; t < to;) {
+        const int64_t index = t / unit;  // t is a multiple of unit
+        int k = 0;
+        while (k < kMaxGroupLog && index % (int64_t{2} << k) == 0 &&
+               t + (unit << (k + 1)) <= to) {
+          ++k;
+        }
+        if (const Agg* g = Group(level, k, t)) agg->Merge(*g);
+        t += unit << k;
+      }
+    }
+
     // `span` holds [from, to) and was computed after every change in it;
     // `modified()` gives the last change of [from, to).
     template <typename Modified>
@@ -140,9 +188,7 @@ class RangeCache {
         return *span.agg;
       }
       Agg agg = make(false);
-      for (int64_t d = from; d < to; d += kBlockUs[0]) {
-        if (const Agg* b = Block(0, d)) agg.Merge(*b);
-      }
+      MergeRun(0, from, to, &agg);
       return Set(span, from, to, std::move(agg));
     }
 
@@ -151,20 +197,22 @@ class RangeCache {
       Span& span = spans.bucket;
       const auto modified = [&] {
         uint64_t m = 0;
-        ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
+        ForEachRun(from, to, [&](int level, int64_t start, int64_t end) {
           m = std::max(m, versions.Modified(level, start, end));
         });
         return m;
       };
       if (IsValid(span, from, to, modified)) return *span.agg;
       Agg agg = make(false);
-      ForEachBlock(from, to, [&](int level, int64_t start, int64_t end) {
+      ForEachRun(from, to, [&](int level, int64_t start, int64_t end) {
         if (level == 0) {
           agg.Merge(Days(start, end));
         } else if (level == kBucketLevel) {
-          if (versions.Get(level, start) != 0) scan(start, end, &agg);
-        } else if (const Agg* b = Block(level, start)) {
-          agg.Merge(*b);
+          for (int64_t b = start; b < end; b += kBucketUs) {
+            if (versions.Get(level, b) != 0) scan(b, b + kBucketUs, &agg);
+          }
+        } else {
+          MergeRun(level, start, end, &agg);
         }
       });
       return Set(span, from, to, std::move(agg));
@@ -207,8 +255,24 @@ class RangeCache {
     }
   };
 
-  absl::flat_hash_map<int64_t, Cached> blocks_[kBucketLevel];  // day, hour
-  Spans spans_[2];                                             // by SpanSlot
+  // Groups of 2^k blocks for k in [1, kMaxGroupLog]: up to 64 days, or 64
+  // hours.
+  static constexpr int kMaxGroupLog = 6;
+  struct GroupKey {
+    int k;
+    int64_t start;
+    bool operator==(const GroupKey& o) const {
+      return k == o.k && start == o.start;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const GroupKey& g) {
+      return H::combine(std::move(h), g.k, g.start);
+    }
+  };
+
+  absl::flat_hash_map<int64_t, Cached> blocks_[kBucketLevel];   // day, hour
+  absl::flat_hash_map<GroupKey, Cached> groups_[kBucketLevel];  // day, hour
+  Spans spans_[2];                                              // by SpanSlot
 };
 
 }  // namespace vla::evaluator

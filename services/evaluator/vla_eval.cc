@@ -172,8 +172,7 @@ v1::VlaStatus EvaluateVla(
                               status.sla_met() ? " meets" : " misses", " its ",
                               FormatValue(vla.sla().target(), unit), " target");
     } else {
-      sla_text =
-          absl::StrCat("SLA ", KviLabel(in, vla.sla().kvi()), " has no data");
+      sla_text = absl::StrCat(SlaLabel(in, vla.sla().kvi()), " has no data");
     }
   }
   status.set_watermelon(status.sla_met() &&

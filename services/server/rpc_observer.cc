@@ -44,6 +44,13 @@ std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
+constexpr char kRpcTotal[] = "vla_rpc_total";
+constexpr char kRpcTotalHelp[] =
+    "Finished RPCs by full method name and gRPC status code.";
+constexpr char kRpcDuration[] = "vla_rpc_duration_seconds";
+constexpr char kRpcDurationHelp[] =
+    "RPC duration (streams: the whole call) by full method name.";
+
 }  // namespace
 
 // One per call; gRPC deletes it with the call.
@@ -131,17 +138,23 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     const std::string& method = method_;
     const std::string code = CodeName(status.error_code());
     metrics::Registry* registry = factory_->registry_;
-    registry
-        ->GetCounter("vla_rpc_total",
-                     "Finished RPCs by full method name and gRPC status code.",
-                     {{"method", method}, {"code", code}})
-        .Increment();
-    registry
-        ->GetHistogram("vla_rpc_duration_seconds",
-                       "RPC duration (streams: the whole call) by full "
-                       "method name.",
-                       metrics::DurationBuckets(), {{"method", method}})
-        .ObserveDuration(duration);
+    RpcObserverFactory::Method* registered =
+        factory_->Registered(method);  // null for "unknown", open services
+    if (status.ok() && registered != nullptr) {
+      registered->ok.Increment();
+      registered->duration.ObserveDuration(duration);
+    } else {
+      registry
+          ->GetCounter(kRpcTotal, kRpcTotalHelp,
+                       {{"method", method}, {"code", code}})
+          .Increment();
+      registry
+          ->GetHistogram(kRpcDuration, kRpcDurationHelp,
+                         metrics::DurationBuckets(), {{"method", method}})
+          .ObserveDuration(duration);
+    }
+    const bool slow = unary_ && duration > factory_->slow_;
+    if (status.ok() && !slow) return;
     if (request_id_.empty()) request_id_ = RequestIdOrNew("");
     const std::string ms =
         absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(duration));
@@ -153,7 +166,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
            {"duration_ms", ms},
            {"request_id", request_id_},
            {"peer", peer}});
-    } else if (unary_ && duration > factory_->slow_) {
+    } else {
       Log(LogLevel::kWarning, "slow rpc",
           {{"method", method},
            {"duration_ms", ms},
@@ -200,9 +213,25 @@ RpcObserverFactory::RpcObserverFactory(metrics::Registry* registry,
       continue;
     }
     for (int i = 0; i < service->method_count(); ++i) {
-      methods_.insert(absl::StrCat("/", name, "/", service->method(i)->name()));
+      methods_.emplace(absl::StrCat("/", name, "/", service->method(i)->name()),
+                       std::make_unique<Method>());
     }
   }
+}
+
+RpcObserverFactory::Method* RpcObserverFactory::Registered(
+    const std::string& label) const {
+  auto it = methods_.find(label);
+  if (it == methods_.end()) return nullptr;
+  Method* m = it->second.get();
+  std::call_once(m->registered, [&] {
+    m->ok = registry_->GetCounter(kRpcTotal, kRpcTotalHelp,
+                                  {{"method", label}, {"code", "OK"}});
+    m->duration = registry_->GetHistogram(kRpcDuration, kRpcDurationHelp,
+                                          metrics::DurationBuckets(),
+                                          {{"method", label}});
+  });
+  return m;
 }
 
 grpc::experimental::Interceptor* RpcObserverFactory::CreateServerInterceptor(

@@ -9,7 +9,8 @@
 // not asserted).
 //
 // Environment (web/CMakeLists.txt sets it): VLAD, VLACTL, EXAMPLES,
-// WEB_MODULES (the npm packages), CHROMIUM, SCREENSHOTS, TEST_TMPDIR.
+// WEB_MODULES (the npm packages), CHROMIUM, SCREENSHOTS, TEST_TMPDIR;
+// DASHBOARD_DEBUG=1 also prints the board's marks and resource timings.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

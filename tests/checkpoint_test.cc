@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -244,9 +245,12 @@ TEST_F(CheckpointTest, SnapshotThenMoreRecordsThenACrashEqualsAFullRebuild) {
   EXPECT_GT(ev->load_stats().snapshot_covers, 0);
   EXPECT_EQ(ev->load_stats().records_replayed, 10 * 200);
   // Ingest goes on after a start from the snapshot, and a snapshot of
-  // that state loads too.
-  Ingest(*ev, 5, 200);
-  ASSERT_TRUE(ev->WriteSnapshot().ok());
+  // that state loads too (paced this time, as on the timer: it pauses
+  // between pieces, ingest going on meanwhile).
+  std::thread more([&] { Ingest(*ev, 5, 200); });
+  ASSERT_TRUE(ev->WriteSnapshot(/*paced=*/true).ok());
+  more.join();
+  ASSERT_TRUE(ev->WriteSnapshot(/*paced=*/true).ok());
   const Answers before = Ask(*ev);
   ev.reset();
   ev = Open(/*at_shutdown=*/false);

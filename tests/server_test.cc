@@ -84,6 +84,29 @@ TEST(ServerTest, UnknownServiceIsRefused) {
   EXPECT_NE(server.status().message().find("billing"), std::string::npos);
 }
 
+TEST(ServerTest, BadCheckpointOptionsAreRefusedNamingTheFlag) {
+  testing::TempDir dir;
+  for (double share : {0.0, -0.5, 1.5}) {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.data_dir = dir.path();
+    options.snapshot_cpu_share = share;
+    auto server = Server::Start(options);
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+        << share;
+    EXPECT_NE(server.status().message().find("snapshot_cpu_share"),
+              std::string::npos);
+  }
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.data_dir = dir.path();
+  options.snapshot_interval = absl::Seconds(-1);
+  auto server = Server::Start(options);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("snapshot_interval"),
+            std::string::npos);
+}
+
 TEST(ServerTest, ReflectionDescribesTheApi) {
   TestServer server;
   auto stub =

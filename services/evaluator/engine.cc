@@ -239,7 +239,8 @@ int64_t Engine::applied_seq() const {
   return state_->applied_seq;
 }
 
-absl::StatusOr<int64_t> Engine::SaveSnapshot(const std::string& path) {
+absl::StatusOr<int64_t> Engine::SaveSnapshot(
+    const std::string& path, const std::function<void(absl::Duration)>& pace) {
   VLA_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer,
                        SnapshotWriter::Create(path));
   ByteWriter piece;
@@ -253,6 +254,7 @@ absl::StatusOr<int64_t> Engine::SaveSnapshot(const std::string& path) {
   }
   // Writes a piece made under the lock, with the sequence it covers.
   const auto add = [&](uint8_t type, const auto& make) -> absl::Status {
+    const absl::Time started = absl::Now();
     piece.Clear();
     int64_t seq;
     {
@@ -260,7 +262,9 @@ absl::StatusOr<int64_t> Engine::SaveSnapshot(const std::string& path) {
       make();
       seq = state_->applied_seq;
     }
-    return writer->Add(type, seq, piece.bytes());
+    VLA_RETURN_IF_ERROR(writer->Add(type, seq, piece.bytes()));
+    if (pace) pace(absl::Now() - started);
+    return absl::OkStatus();
   };
   for (uint64_t key : series) {
     VLA_RETURN_IF_ERROR(

@@ -17,6 +17,7 @@
 #ifndef VLA_SERVICES_EVALUATOR_ENGINE_H_
 #define VLA_SERVICES_EVALUATOR_ENGINE_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -96,8 +97,13 @@ class Engine {
   // Writes the records in memory to `path`, piece by piece (a series, or
   // 4,096 work items), each under the lock for a moment only, so ingest
   // goes on meanwhile; each piece remembers the sequence it covers.
+  // `pace`, if set, is called after each piece with the time it took (to
+  // make it under the lock, checksum and write it), outside the lock: it
+  // may sleep to bound the snapshot's share of the machine.
   // Returns the sequence the whole snapshot covers.
-  absl::StatusOr<int64_t> SaveSnapshot(const std::string& path);
+  absl::StatusOr<int64_t> SaveSnapshot(
+      const std::string& path,
+      const std::function<void(absl::Duration)>& pace = nullptr);
   // Loads `path` into this engine, which holds no records yet (on any error
   // it still holds none). Returns the sequence to replay the store after;
   // then Replay each later record and EndReplay.

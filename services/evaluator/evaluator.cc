@@ -1,8 +1,5 @@
 #include "services/evaluator/evaluator.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <future>
 
@@ -373,13 +370,25 @@ absl::Status Evaluator::LoadRecords() {
   return absl::OkStatus();
 }
 
-absl::Status Evaluator::WriteSnapshot() {
+absl::Status Evaluator::WriteSnapshot(bool paced) {
   std::lock_guard<std::mutex> lock(snapshot_mu_);
   if (snapshot_path_.empty() || engine_.applied_seq() == snapshot_seq_) {
     return absl::OkStatus();
   }
   const absl::Time started = absl::Now();
-  absl::StatusOr<int64_t> covered = engine_.SaveSnapshot(snapshot_path_);
+  const double share = std::clamp(options_.snapshot_cpu_share, 0.01, 1.0);
+  std::function<void(absl::Duration)> pace;
+  if (paced && share < 1) {
+    // Idle for (1 - share) / share of each piece's time; a shutdown ends
+    // the pauses (the rest is written at full speed).
+    pace = [this, share](absl::Duration piece) {
+      std::unique_lock<std::mutex> lock(mu_);
+      snapshot_cv_.wait_for(
+          lock, absl::ToChronoMicroseconds(piece * ((1 - share) / share)),
+          [this] { return stopping_; });
+    };
+  }
+  absl::StatusOr<int64_t> covered = engine_.SaveSnapshot(snapshot_path_, pace);
   if (!covered.ok()) {
     Log(LogLevel::kError, "writing the snapshot failed",
         {{"snapshot", snapshot_path_},
@@ -396,11 +405,9 @@ absl::Status Evaluator::WriteSnapshot() {
 }
 
 void Evaluator::SnapshotLoop() {
-  // Background work: on a busy machine the scheduler prefers ingest and
-  // queries to this thread (Linux nice values are per thread).
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0) {
-    Log(LogLevel::kDebug, "snapshot thread: cannot lower its priority", {});
-  }
+  // Background work, paced to a share of a core (WriteSnapshot). Not a
+  // lower priority: the thread takes the engine's lock for each piece, and
+  // preempted while holding it, it would stall ingest behind it.
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     snapshot_cv_.wait_for(
@@ -408,7 +415,7 @@ void Evaluator::SnapshotLoop() {
         [this] { return stopping_; });
     if (stopping_) return;
     lock.unlock();
-    (void)WriteSnapshot();  // logged; the next interval tries again
+    (void)WriteSnapshot(/*paced=*/true);  // logged; the next one retries
     lock.lock();
   }
 }

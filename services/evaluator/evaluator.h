@@ -78,6 +78,10 @@ struct EvaluatorOptions {
   // Checkpoints: written this often when records came since the last one
   // (0: never on a timer), and at shutdown.
   absl::Duration snapshot_interval = absl::Minutes(5);
+  // The share of one core a snapshot on the timer may take: it sleeps after
+  // each piece so that its work is at most this share of the time (in
+  // (0, 1]; 1: no pause). The snapshot at shutdown runs at full speed.
+  double snapshot_cpu_share = 0.1;
   bool snapshot_at_shutdown = true;
   // Ingest stops (RESOURCE_EXHAUSTED) while the database's folder has less
   // free space than this, so that definitions and check-ins still fit
@@ -169,7 +173,9 @@ class Evaluator {
 
   // Writes a checkpoint of memory now (if records came since the last one):
   // the next start loads it and replays only the records stored after it.
-  absl::Status WriteSnapshot();
+  // `paced`: at options().snapshot_cpu_share of a core (until shutdown
+  // begins), else at full speed.
+  absl::Status WriteSnapshot(bool paced = false);
 
   // OK while records can be stored; RESOURCE_EXHAUSTED (saying why) while
   // the data folder is below its reserve or the last insert found the disk

@@ -174,6 +174,7 @@ class EvaluatorModule final : public ServiceModule {
     eo.debounce = options.evaluation_debounce;
     eo.tick = options.evaluation_tick;
     eo.snapshot_interval = options.snapshot_interval;
+    eo.snapshot_cpu_share = options.snapshot_cpu_share;
     eo.min_free_bytes = static_cast<uint64_t>(options.min_free_bytes);
     eo.max_batch_records = options.max_ingest_batch_records;
     eo.metrics = metrics;

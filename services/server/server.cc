@@ -135,6 +135,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         "snapshot_interval: must not be negative (0: snapshots only at "
         "shutdown)");
   }
+  if (!(options.snapshot_cpu_share > 0 && options.snapshot_cpu_share <= 1)) {
+    return absl::InvalidArgumentError(
+        "snapshot_cpu_share: must be in (0, 1] (1: no pauses)");
+  }
   if (options.min_free_bytes < 0) {
     return absl::InvalidArgumentError(
         "min_free_bytes: must not be negative (0: no reserve)");

@@ -73,6 +73,8 @@ struct ServerOptions {
   // Checkpoints of the evaluator's memory (evaluator.db.snapshot): written
   // this often when records came since the last one (0: only at shutdown).
   absl::Duration snapshot_interval = absl::Minutes(5);
+  // The share of a core such a checkpoint may take, in (0, 1].
+  double snapshot_cpu_share = 0.1;
   // Ingest stops while data_dir's file system has less free space than
   // this (0: no reserve).
   int64_t min_free_bytes = int64_t{256} << 20;

@@ -124,6 +124,10 @@ ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(5),
           "(evaluator.db.snapshot in --data_dir) when records came since the "
           "last one; also at shutdown. A start loads it and replays only the "
           "records stored after it. 0: only at shutdown.");
+ABSL_FLAG(double, snapshot_cpu_share, 0.1,
+          "The share of one core a checkpoint on the timer may take (in "
+          "(0, 1]): it pauses between pieces so that ingest keeps the rest. "
+          "The checkpoint at shutdown runs at full speed.");
 ABSL_FLAG(int64_t, min_free_bytes, int64_t{256} << 20,
           "Ingest stops (RESOURCE_EXHAUSTED) while --data_dir's file system "
           "has less free space than this, so that definitions and check-ins "
@@ -230,6 +234,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_keepalive_permit_without_calls);
   options.watch_queues = absl::GetFlag(FLAGS_watch_queues);
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  options.snapshot_cpu_share = absl::GetFlag(FLAGS_snapshot_cpu_share);
   options.min_free_bytes = absl::GetFlag(FLAGS_min_free_bytes);
   options.watch_batch_bytes = absl::GetFlag(FLAGS_watch_batch_bytes);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);

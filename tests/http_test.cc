@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <fstream>
@@ -578,6 +579,53 @@ TEST_F(HttpTest, ServiceNowWebhook) {
 }
 
 // The OpenAPI document lists every route of every annotated method.
+// `data` from the gzip format ("" if it is not).
+std::string Gunzip(const std::string& data) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return "";
+  std::string out;
+  char buffer[1 << 14];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  int result = Z_OK;
+  while (result == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buffer);
+    z.avail_out = sizeof(buffer);
+    result = inflate(&z, Z_NO_FLUSH);
+    out.append(buffer, sizeof(buffer) - z.avail_out);
+  }
+  inflateEnd(&z);
+  return result == Z_STREAM_END ? out : "";
+}
+
+// A large answer is gzipped when the client accepts gzip, and never
+// compressed with brotli (cpp-httplib's choice at its slowest quality,
+// whenever a client, e.g. Chromium, lists "br"); a small one goes as it is.
+TEST_F(HttpTest, LargeAnswersAreGzippedNeverBrotli) {
+  const HttpResult plain = http_.Call("GET", "/v1/openapi.json");
+  ASSERT_EQ(plain.status, 200);
+  ASSERT_GT(plain.body.size(), 1024u);
+  EXPECT_EQ(plain.Header("content-encoding"), "");
+  const HttpResult gz = http_.Call("GET", "/v1/openapi.json", "",
+                                   {"Accept-Encoding: br, gzip, deflate"});
+  ASSERT_EQ(gz.status, 200);
+  EXPECT_EQ(gz.Header("content-encoding"), "gzip");
+  EXPECT_EQ(gz.Header("vary"), "Accept-Encoding");
+  EXPECT_LT(gz.body.size(), plain.body.size() / 3);
+  EXPECT_EQ(Gunzip(gz.body), plain.body);
+  const HttpResult br =
+      http_.Call("GET", "/v1/openapi.json", "", {"Accept-Encoding: br"});
+  ASSERT_EQ(br.status, 200);
+  EXPECT_EQ(br.Header("content-encoding"), "");
+  EXPECT_EQ(br.body, plain.body);
+  // An error (small) is never compressed, whatever is accepted.
+  const HttpResult missing = http_.Call("GET", "/v1/teams/nope", "",
+                                        {kAdmin, "Accept-Encoding: gzip, br"});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.Header("content-encoding"), "");
+  EXPECT_NE(missing.body.find("NOT_FOUND"), std::string::npos) << missing.body;
+}
+
 TEST_F(HttpTest, OpenApiListsEveryRoute) {
   const HttpResult r = http_.Call("GET", "/v1/openapi.json");
   ASSERT_EQ(r.status, 200);

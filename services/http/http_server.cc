@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "google/protobuf/message.h"
 #include "services/common/request_id.h"
+#include "services/http/encoding.h"
 #include "services/http/openapi.h"
 #include "services/http/transcoder.h"
 
@@ -35,6 +36,17 @@ void Send(httplib::Response& res, int status, const std::string& content_type,
   res.set_header("X-Request-Id", request_id);
   for (const auto& [name, value] : extra) res.set_header(name, value);
   res.set_content(std::move(body), content_type);
+}
+
+// A whole answer (not a stream, not a static file: those set a content
+// provider) leaves through SetBody: gzip when it gains, never the library's
+// own compression (encoding.h).
+void Encode(const httplib::Request& req, httplib::Response& res) {
+  if (res.content_provider_ || res.body.empty()) return;
+  const std::string content_type = res.get_header_value("Content-Type");
+  res.headers.erase("Content-Type");
+  SetBody(req, res, std::move(res.body), content_type);
+  res.body.clear();
 }
 
 // Google's error shape; `http_status` 0: the status of the code.
@@ -144,11 +156,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   const auto plain = [self](const httplib::Request& req,
                             httplib::Response& res) {
     self->Handle(req, res, nullptr);
+    Encode(req, res);
   };
   const auto with_body = [self](const httplib::Request& req,
                                 httplib::Response& res,
                                 const httplib::ContentReader& reader) {
     self->Handle(req, res, &reader);
+    Encode(req, res);
   };
   http.Get(".*", plain);
   http.Options(".*", plain);

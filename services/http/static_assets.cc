@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "services/http/encoding.h"
 
 namespace vla::http {
 namespace {
@@ -20,29 +21,6 @@ constexpr char kContentSecurityPolicy[] =
     "default-src 'self'; img-src 'self' data:; "
     "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'";
-
-// Whether an Accept-Encoding value accepts gzip ("gzip" or "x-gzip" without
-// q=0; "*" with q>0 also accepts it).
-bool AcceptsGzip(absl::string_view accept_encoding) {
-  for (absl::string_view item : absl::StrSplit(accept_encoding, ',')) {
-    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
-    const absl::string_view coding = absl::StripAsciiWhitespace(parts[0]);
-    if (!absl::EqualsIgnoreCase(coding, "gzip") &&
-        !absl::EqualsIgnoreCase(coding, "x-gzip") && coding != "*") {
-      continue;
-    }
-    double q = 1;
-    for (size_t i = 1; i < parts.size(); ++i) {
-      const absl::string_view p = absl::StripAsciiWhitespace(parts[i]);
-      if (absl::StartsWithIgnoreCase(p, "q=") &&
-          !absl::SimpleAtod(p.substr(2), &q)) {
-        q = 0;
-      }
-    }
-    if (q > 0) return true;
-  }
-  return false;
-}
 
 // Whether an If-None-Match value names `etag` (weak comparison) or is "*".
 bool MatchesEtag(absl::string_view if_none_match, absl::string_view etag) {

@@ -243,10 +243,14 @@ absl::StatusOr<v1::EvaluationService::Stub*> EvaluationServiceImpl::Peer(
   return stub.get();
 }
 
-template <typename Response, typename Local, typename Forward>
+template <typename Request, typename Response, typename Local, typename Forward>
 grpc::ServerUnaryReactor* EvaluationServiceImpl::Routed(
-    grpc::CallbackServerContext* ctx, const std::string& name, Response* resp,
-    Local local, Forward forward) {
+    grpc::CallbackServerContext* ctx, absl::string_view method,
+    const Request* req, const std::string& name, Response* resp, Local local,
+    Forward forward) {
+  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, method, req)) {
+    return r;
+  }
   const bool forwarded =
       ctx->client_metadata().count(grpc::string_ref(kForwardedMetadata)) > 0;
   const Replication::Route route =
@@ -275,11 +279,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::Routed(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
     grpc::CallbackServerContext* ctx, const v1::GetKviValueRequest* req,
     v1::KviValue* resp) {
-  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
-    return r;
-  }
   return Routed(
-      ctx, req->kvi(), resp,
+      ctx, __func__, req, req->kvi(), resp,
       [&]() -> absl::Status {
         VLA_ASSIGN_OR_RETURN(
             auto at, OptionalTime("time", req->has_time(), req->time()));
@@ -294,11 +295,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviValue(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaStatus(
     grpc::CallbackServerContext* ctx, const v1::GetVlaStatusRequest* req,
     v1::VlaStatus* resp) {
-  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
-    return r;
-  }
   return Routed(
-      ctx, req->vla(), resp,
+      ctx, __func__, req, req->vla(), resp,
       [&]() -> absl::Status {
         VLA_ASSIGN_OR_RETURN(
             auto at, OptionalTime("time", req->has_time(), req->time()));
@@ -325,11 +323,8 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaStatuses(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
     grpc::CallbackServerContext* ctx, const v1::GetValueStreamFlowRequest* req,
     v1::ValueStreamFlow* resp) {
-  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
-    return r;
-  }
   return Routed(
-      ctx, req->value_stream(), resp,
+      ctx, __func__, req, req->value_stream(), resp,
       [&]() -> absl::Status {
         VLA_ASSIGN_OR_RETURN(
             auto at, OptionalTime("time", req->has_time(), req->time()));
@@ -348,14 +343,11 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetValueStreamFlow(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaEvaluations(
     grpc::CallbackServerContext* ctx, const v1::ListVlaEvaluationsRequest* req,
     v1::ListVlaEvaluationsResponse* resp) {
-  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
-    return r;
-  }
   // Routed like GetVlaStatus although the evaluations are in the shared
   // store: the owner has stored every evaluation it published, so the
   // history ends where its status does.
   return Routed(
-      ctx, req->vla(), resp,
+      ctx, __func__, req, req->vla(), resp,
       [&]() -> absl::Status {
         VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
         return evaluator_->ListVlaEvaluations(req->vla(), range.start,
@@ -370,13 +362,10 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::ListVlaEvaluations(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaReport(
     grpc::CallbackServerContext* ctx, const v1::GetVlaReportRequest* req,
     v1::VlaReport* resp) {
-  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
-    return r;
-  }
   // Routed: the report's KVI values come from the records in memory, which
   // only the owner of the VLA's value stream holds.
   return Routed(
-      ctx, req->vla(), resp,
+      ctx, __func__, req, req->vla(), resp,
       [&]() -> absl::Status {
         VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
         VLA_ASSIGN_OR_RETURN(
@@ -393,13 +382,10 @@ grpc::ServerUnaryReactor* EvaluationServiceImpl::GetVlaReport(
 grpc::ServerUnaryReactor* EvaluationServiceImpl::GetKviSeries(
     grpc::CallbackServerContext* ctx, const v1::GetKviSeriesRequest* req,
     v1::KviSeries* resp) {
-  if (auto* r = guard_.Reject<grpc::ServerUnaryReactor>(ctx, __func__, req)) {
-    return r;
-  }
   // Routed: the series is computed from the records in memory, which only
   // the owner of the KVI's value stream holds.
   return Routed(
-      ctx, req->kvi(), resp,
+      ctx, __func__, req, req->kvi(), resp,
       [&]() -> absl::Status {
         VLA_ASSIGN_OR_RETURN(const TimeRange range, RequestRange(*req));
         VLA_ASSIGN_OR_RETURN(

@@ -91,12 +91,15 @@ class EvaluationServiceImpl final : public EvaluationServiceBase {
                                          v1::KviSeries* resp) override;
 
  private:
-  // Answers a call about `name` with `local`, or forwards it (`forward`
-  // makes the same call on a stub) to the replica that owns its value
-  // stream. A call that was forwarded already is answered here or not at
-  // all (UNAVAILABLE: ownership is moving).
-  template <typename Response, typename Local, typename Forward>
+  // Checks the call (`method`, `req`: the guard), then answers it about
+  // `name` with `local`, or forwards it (`forward` makes the same call on a
+  // stub) to the replica that owns its value stream. A call that was
+  // forwarded already is answered here or not at all (UNAVAILABLE:
+  // ownership is moving).
+  template <typename Request, typename Response, typename Local,
+            typename Forward>
   grpc::ServerUnaryReactor* Routed(grpc::CallbackServerContext* ctx,
+                                   absl::string_view method, const Request* req,
                                    const std::string& name, Response* resp,
                                    Local local, Forward forward);
   // The stub for the replica at `address`.
